@@ -1,0 +1,199 @@
+//! The entities of direct messaging, as the rest of the system sees them.
+//!
+//! Read models (`Message`, `Conversation`) carry plain strings for handles and
+//! names, because they may come from items the seed wrote before any of our
+//! validation existed; inputs (`NewUser`, `MessageText`) are validated types.
+
+use serde::{Deserialize, Serialize};
+
+use crate::{DisplayName, GroupId, Handle, MessageId, Timestamp, UserId};
+
+/// Who someone is, as shown next to a message or a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// The user.
+    pub uuid: UserId,
+    /// Their handle, without `@`.
+    pub handle: String,
+    /// Their display name.
+    pub display_name: String,
+}
+
+/// A user profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The user.
+    pub uuid: UserId,
+    /// Unique, case-insensitively.
+    pub handle: Handle,
+    /// Shown next to their messages.
+    pub display_name: DisplayName,
+    /// The Cognito `sub` of the user, if they sign in through Cognito or local tokens.
+    pub cognito_user_id: Option<String>,
+}
+
+impl User {
+    /// The summary shown next to this user's messages.
+    pub fn summary(&self) -> UserSummary {
+        UserSummary {
+            uuid: self.uuid,
+            handle: self.handle.to_string(),
+            display_name: self.display_name.to_string(),
+        }
+    }
+}
+
+/// What it takes to create a user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// The id to give them; fixed ids make seeds reproducible.
+    pub uuid: UserId,
+    /// Their handle; creation fails if it is taken, in any case.
+    pub handle: Handle,
+    /// Their display name.
+    pub display_name: DisplayName,
+    /// Their Cognito `sub`; creation fails if another user has it.
+    pub cognito_user_id: Option<String>,
+}
+
+/// Where a message stands in time: its creation time, then its id.
+///
+/// This is the order of messages everywhere (a conversation's messages, the
+/// newest message a conversation row shows), and the order of their sort keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct MessageRef {
+    /// When it was created.
+    pub at: Timestamp,
+    /// Its id, which breaks ties between messages of the same microsecond.
+    pub id: MessageId,
+}
+
+/// One message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// The message.
+    pub id: MessageId,
+    /// The conversation it belongs to.
+    pub group: GroupId,
+    /// When it was sent.
+    pub created_at: Timestamp,
+    /// Its text.
+    pub text: String,
+    /// Who sent it.
+    pub sender: UserSummary,
+}
+
+impl Message {
+    /// Its place in time.
+    pub fn reference(&self) -> MessageRef {
+        MessageRef {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+}
+
+/// One member's view of a conversation: the row of their conversation list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// The conversation.
+    pub group: GroupId,
+    /// The member whose list this row is in.
+    pub owner: UserId,
+    /// The other member.
+    pub other: UserSummary,
+    /// The text of the last message, as a preview.
+    pub last_message: String,
+    /// The last message's id; `None` on rows the seed wrote.
+    pub last_message_id: Option<MessageId>,
+    /// When the last message was sent.
+    pub last_message_at: Timestamp,
+}
+
+/// A conversation itself: its members and the newest message its rows show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// The conversation.
+    pub id: GroupId,
+    /// Its two members.
+    pub members: [UserSummary; 2],
+    /// When it was started.
+    pub created_at: Timestamp,
+    /// The newest message applied to the members' conversation rows.
+    pub last: MessageRef,
+    /// The text of that message, for the rows' preview.
+    pub last_message: String,
+}
+
+impl Group {
+    /// Whether `user` is a member.
+    pub fn has_member(&self, user: UserId) -> bool {
+        self.members.iter().any(|m| m.uuid == user)
+    }
+
+    /// The member other than `user`, if `user` is a member.
+    pub fn other_member(&self, user: UserId) -> Option<&UserSummary> {
+        match &self.members {
+            [a, b] if a.uuid == user => Some(b),
+            [a, b] if b.uuid == user => Some(a),
+            _ => None,
+        }
+    }
+
+    /// The conversation rows this group should have: one per member.
+    pub fn rows(&self) -> [Conversation; 2] {
+        let row = |owner: &UserSummary, other: &UserSummary| Conversation {
+            group: self.id,
+            owner: owner.uuid,
+            other: other.clone(),
+            last_message: self.last_message.clone(),
+            last_message_id: Some(self.last.id),
+            last_message_at: self.last.at,
+        };
+        let [a, b] = &self.members;
+        [row(a, b), row(b, a)]
+    }
+}
+
+/// One page of a listing, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items of this page.
+    pub items: Vec<T>,
+    /// The cursor of the next page; `None` on the last page.
+    pub next: Option<crate::Cursor>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(handle: &str) -> UserSummary {
+        UserSummary {
+            uuid: UserId::new(),
+            handle: handle.into(),
+            display_name: handle.to_uppercase(),
+        }
+    }
+
+    #[test]
+    fn each_member_row_shows_the_other_member() {
+        let (a, b) = (summary("a"), summary("b"));
+        let group = Group {
+            id: GroupId::new(),
+            members: [a.clone(), b.clone()],
+            created_at: Timestamp::now(),
+            last: MessageRef {
+                at: Timestamp::now(),
+                id: MessageId::new(),
+            },
+            last_message: "hi".into(),
+        };
+        let [ra, rb] = group.rows();
+        assert_eq!((ra.owner, &ra.other), (a.uuid, &b));
+        assert_eq!((rb.owner, &rb.other), (b.uuid, &a));
+        assert_eq!(group.other_member(a.uuid), Some(&b));
+        assert_eq!(group.other_member(UserId::new()), None);
+        assert!(!group.has_member(UserId::new()));
+    }
+}
