@@ -1,1 +1,29 @@
-//! placeholder
+//! The repository of Cruddur direct messaging, on DynamoDB or in memory.
+//!
+//! - [`Repository`]: every access pattern of the design (users, conversations,
+//!   messages, the stream handler's row update), written once over [`Table`].
+//! - [`DynamoRepository`]: one DynamoDB table (`aws-sdk-dynamodb`), with
+//!   conditional writes, transactions and consumed-capacity accounting.
+//! - [`MemoryRepository`]: the same semantics in memory, with a change feed;
+//!   the embedded default and the one to use in other services' tests.
+//! - [`Record`]: the typed items of the single table; [`ChangeEvent`]: what
+//!   the stream (or the memory feed) says about a write.
+//! - [`schema`]: the table definition and its creation.
+
+mod change;
+pub mod dynamo;
+mod error;
+pub mod memory;
+mod record;
+mod repo;
+pub mod schema;
+pub mod table;
+#[cfg(feature = "test-support")]
+pub mod testing;
+
+pub use change::{ChangeEvent, ChangeKind};
+pub use dynamo::DynamoRepository;
+pub use error::{Clash, Missing, StoreError, StoreResult};
+pub use memory::MemoryRepository;
+pub use record::{ENTITY, Record};
+pub use repo::{Applied, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent};

@@ -1,0 +1,305 @@
+//! The in-memory repository: the embedded default, and what services use in
+//! their own tests.
+//!
+//! It is not a mock. It implements the same [`Table`] primitives as DynamoDB
+//! with the same semantics, so every access pattern runs the same code as on
+//! DynamoDB: items ordered by key bytes, conditional writes, all-or-nothing
+//! transactions that reject two writes to one item, and a change feed that
+//! records every write in order, as a DynamoDB Stream with `NEW_IMAGE` would.
+//! The contract suite runs against both.
+//!
+//! ```
+//! use dm_domain::{DisplayName, Handle, MessageText, NewUser, UserId};
+//! use dm_store::{MemoryRepository, NewMessage, PageRequest, Repository};
+//!
+//! # tokio_test_block(async {
+//! let repo = MemoryRepository::new();
+//! let user = |handle: &str| NewUser {
+//!     uuid: UserId::new(),
+//!     handle: Handle::parse(handle).unwrap(),
+//!     display_name: DisplayName::parse(handle).unwrap(),
+//!     cognito_user_id: None,
+//! };
+//! let alice = repo.create_user(user("alice")).await.unwrap();
+//! let bob = repo.create_user(user("bob")).await.unwrap();
+//!
+//! let hello = NewMessage::now(MessageText::parse("hello").unwrap());
+//! let sent = repo.start_conversation(&alice.summary(), &bob.summary(), hello).await.unwrap();
+//!
+//! let bobs = repo.conversations(bob.uuid, &PageRequest::default()).await.unwrap();
+//! assert_eq!(bobs.items[0].group, sent.message.group);
+//! assert_eq!(bobs.items[0].other.handle, "alice");
+//! # });
+//! # fn tokio_test_block(f: impl std::future::Future<Output = ()>) {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+use std::{
+    collections::{BTreeMap, HashSet, VecDeque},
+    ops::Bound,
+    sync::{Arc, Mutex, MutexGuard},
+};
+
+use async_trait::async_trait;
+use dm_domain::{GroupId, ItemKey, Partition};
+use tokio::sync::Notify;
+
+use crate::{
+    ChangeEvent, ChangeKind, Record, StoreError,
+    table::{Condition, Table, Write, WriteError},
+};
+
+/// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
+pub const FEED_RETENTION: usize = 100_000;
+
+/// An in-memory table with DynamoDB's semantics; cheap to clone (clones share
+/// the same data).
+#[derive(Debug, Clone)]
+pub struct MemoryRepository {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    state: Mutex<State>,
+    changed: Notify,
+    retention: usize,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    items: BTreeMap<(String, String), Record>,
+    feed: VecDeque<ChangeEvent>,
+    /// Sequence number of the next change record; the first is 1.
+    next_sequence: u64,
+}
+
+/// The feed no longer holds the records after this position: a reader fell
+/// further behind than the retention (like DynamoDB's `TrimmedDataAccessException`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("change records after {after} were trimmed; the oldest kept is {oldest}")]
+pub struct Trimmed {
+    /// The position asked for.
+    pub after: u64,
+    /// The oldest sequence number still kept.
+    pub oldest: u64,
+}
+
+impl Default for MemoryRepository {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MemoryRepository {
+    /// An empty repository.
+    pub fn new() -> Self {
+        Self::with_retention(FEED_RETENTION)
+    }
+
+    /// An empty repository whose feed keeps the last `retention` changes.
+    pub fn with_retention(retention: usize) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                state: Mutex::new(State {
+                    next_sequence: 1,
+                    ..State::default()
+                }),
+                changed: Notify::new(),
+                retention: retention.max(1),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave a half-applied write:
+        // writes check everything before changing anything.
+        self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Every item, in key order (a scan).
+    pub fn scan(&self) -> Vec<Record> {
+        self.state().items.values().cloned().collect()
+    }
+
+    /// The change records after sequence number `after` (0 for the start),
+    /// at most `max`.
+    pub fn changes_after(&self, after: u64, max: usize) -> Result<Vec<ChangeEvent>, Trimmed> {
+        let state = self.state();
+        let oldest = state.next_sequence - state.feed.len() as u64;
+        if after + 1 < oldest {
+            return Err(Trimmed { after, oldest });
+        }
+        let skip = usize::try_from(after + 1 - oldest).unwrap_or(usize::MAX);
+        Ok(state.feed.iter().skip(skip).take(max).cloned().collect())
+    }
+
+    /// The sequence number of the newest change record (0 if none).
+    pub fn latest_sequence(&self) -> u64 {
+        self.state().next_sequence - 1
+    }
+
+    /// Waits until a change record after `after` exists.
+    pub async fn wait_for_changes(&self, after: u64) {
+        loop {
+            let notified = self.inner.changed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.latest_sequence() > after {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Stores an item as it is, under the key its `pk` and `sk` attributes
+    /// give, as a DynamoDB PutItem would: for importing items another tool
+    /// wrote, such as the seed's. Emits a change record like any write.
+    pub fn put_item(&self, item: impl Into<serde_dynamo::Item>) -> Result<(), StoreError> {
+        let (key, record) = Record::from_item_with_key(item)?;
+        self.apply(vec![(key, Some(record))]);
+        Ok(())
+    }
+
+    /// Applies puts (`Some`) and deletes (`None`), recording each change.
+    fn apply(&self, changes: Vec<(ItemKey, Option<Record>)>) {
+        Self::apply_locked(&mut self.state(), self.inner.retention, changes);
+        self.inner.changed.notify_waiters();
+    }
+
+    fn apply_locked(state: &mut State, retention: usize, changes: Vec<(ItemKey, Option<Record>)>) {
+        for (key, new_image) in changes {
+            let slot = (key.pk(), key.sk());
+            let kind = match &new_image {
+                Some(record) => match state.items.insert(slot, record.clone()) {
+                    Some(_) => ChangeKind::Modify,
+                    None => ChangeKind::Insert,
+                },
+                None => match state.items.remove(&slot) {
+                    Some(_) => ChangeKind::Remove,
+                    // Deleting nothing writes no stream record.
+                    None => continue,
+                },
+            };
+            let sequence = state.next_sequence;
+            state.next_sequence += 1;
+            state.feed.push_back(ChangeEvent {
+                sequence: sequence.to_string(),
+                kind,
+                key,
+                new_image,
+            });
+            if state.feed.len() > retention {
+                state.feed.pop_front();
+            }
+        }
+    }
+
+    fn check(items: &BTreeMap<(String, String), Record>, write: &Write) -> bool {
+        let Write::Put { record, condition } = write else {
+            return true;
+        };
+        let key = record.key();
+        let current = items.get(&(key.pk(), key.sk()));
+        match condition {
+            Condition::Always => true,
+            Condition::NotExists => current.is_none(),
+            Condition::GroupLastIs(seen) => {
+                matches!(current, Some(Record::Group(g)) if g.last == *seen)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Table for MemoryRepository {
+    async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError> {
+        Ok(self.state().items.get(&(key.pk(), key.sk())).cloned())
+    }
+
+    async fn query(
+        &self,
+        partition: Partition,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
+        let pk = partition.pk();
+        let state = self.state();
+        let low = Bound::Included((pk.clone(), String::new()));
+        let high = match after {
+            Some(sk) => Bound::Excluded((pk.clone(), sk.to_owned())),
+            // The first slot past every sort key of the partition.
+            None => Bound::Excluded((format!("{pk}\0"), String::new())),
+        };
+        state
+            .items
+            .range((low, high))
+            .rev()
+            .take_while(|((p, _), _)| *p == pk)
+            .take(limit)
+            .map(|((pk, sk), record)| {
+                let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
+                Ok((key, record.clone()))
+            })
+            .collect()
+    }
+
+    async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
+        Ok(self
+            .state()
+            .items
+            .values()
+            .filter(|record| matches!(record, Record::Conversation(c) if c.group == group))
+            .cloned()
+            .collect())
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<(), WriteError> {
+        if writes.is_empty() || writes.len() > 100 {
+            return Err(
+                StoreError::Backend(format!("{} writes in one transaction", writes.len())).into(),
+            );
+        }
+        let keys: Vec<ItemKey> = writes.iter().map(Write::key).collect();
+        let distinct: HashSet<(String, String)> = keys.iter().map(|k| (k.pk(), k.sk())).collect();
+        if distinct.len() != keys.len() {
+            return Err(
+                StoreError::Backend("two writes to one item in a transaction".into()).into(),
+            );
+        }
+        let mut state = self.state();
+        if let Some(index) = writes.iter().position(|w| !Self::check(&state.items, w)) {
+            return Err(WriteError::ConditionFailed { index });
+        }
+        let changes = writes
+            .into_iter()
+            .zip(keys)
+            .map(|(write, key)| match write {
+                Write::Put { record, .. } => (key, Some(record)),
+                Write::Delete { .. } => (key, None),
+            })
+            .collect();
+        Self::apply_locked(&mut state, self.inner.retention, changes);
+        drop(state);
+        self.inner.changed.notify_waiters();
+        Ok(())
+    }
+
+    async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        // Like BatchWriteItem: unconditional, in chunks of 25.
+        for chunk in records.chunks(25) {
+            self.write(chunk.iter().cloned().map(Write::put).collect())
+                .await
+                .map_err(|e| match e {
+                    WriteError::Store(e) => e,
+                    WriteError::ConditionFailed { .. } => unreachable!("puts without conditions"),
+                })?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

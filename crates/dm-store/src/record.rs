@@ -1,0 +1,571 @@
+//! Items of the single table, typed: what is stored, what a change carries.
+//!
+//! [`Record`] is the one decoded form of an item, whichever way it arrived: a
+//! DynamoDB read, a stream record (Lambda or the streams API), or the memory
+//! repository. Every item this crate writes carries an `entity` attribute;
+//! items without one (written by the seed's Python) are recognised by their
+//! key prefix.
+//!
+//! Attribute names follow the seed, so the Cruddur tables and tools keep
+//! working: `message_uuid`, `message`, `user_uuid`, `user_handle`,
+//! `user_display_name`, `message_group_uuid` (only on conversation rows, which
+//! keeps the `message-group-sk-index` sparse).
+
+use std::collections::HashMap;
+
+use dm_domain::{
+    Conversation, DisplayName, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageRef,
+    Timestamp, User, UserId, UserSummary,
+};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::{AttributeValue, Item};
+
+use crate::{StoreError, StoreResult};
+
+/// The attribute naming an item's kind.
+pub const ENTITY: &str = "entity";
+
+/// One item of the table, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// A message.
+    Message(Message),
+    /// A member's conversation row.
+    Conversation(Conversation),
+    /// A conversation's own item: members and the newest message applied.
+    Group(Group),
+    /// The claim that makes one conversation per pair of users.
+    DmPair {
+        /// The smaller user id.
+        low: UserId,
+        /// The larger user id.
+        high: UserId,
+        /// Their conversation.
+        group: GroupId,
+    },
+    /// A user profile.
+    User(User),
+    /// A handle claim.
+    HandleClaim {
+        /// The lowercased handle.
+        handle: String,
+        /// Its owner.
+        user: UserId,
+    },
+    /// A Cognito subject claim.
+    CognitoClaim {
+        /// The subject.
+        sub: String,
+        /// Its owner.
+        user: UserId,
+    },
+}
+
+impl Record {
+    /// The item's key.
+    pub fn key(&self) -> ItemKey {
+        match self {
+            Self::Message(m) => ItemKey::message(m.group, m.reference()),
+            Self::Conversation(c) => ItemKey::Conversation {
+                owner: c.owner,
+                at: c.last_message_at,
+                // Rows the seed wrote have no message id and no group suffix.
+                group: c.last_message_id.map(|_| c.group),
+            },
+            Self::Group(g) => ItemKey::Group(g.id),
+            Self::DmPair { low, high, .. } => ItemKey::DmPair(*low, *high),
+            Self::User(u) => ItemKey::User(u.uuid),
+            Self::HandleClaim { handle, .. } => ItemKey::Handle(handle.clone()),
+            Self::CognitoClaim { sub, .. } => ItemKey::Cognito(sub.clone()),
+        }
+    }
+
+    /// The name of its kind, as in the `entity` attribute.
+    pub fn entity(&self) -> &'static str {
+        match self {
+            Self::Message(_) => "message",
+            Self::Conversation(_) => "conversation",
+            Self::Group(_) => "group",
+            Self::DmPair { .. } => "dm_pair",
+            Self::User(_) => "user",
+            Self::HandleClaim { .. } => "handle",
+            Self::CognitoClaim { .. } => "cognito",
+        }
+    }
+
+    /// Encodes the record as a DynamoDB item.
+    pub fn to_item(&self) -> Item {
+        let key = self.key();
+        let (pk, sk) = (key.pk(), key.sk());
+        let entity = self.entity();
+        let encoded = match self {
+            Self::Message(m) => serde_dynamo::to_item(MessageItem {
+                pk,
+                sk,
+                entity: Some(entity.into()),
+                message_uuid: Some(m.id),
+                message: m.text.clone(),
+                created_at: Some(m.created_at),
+                user_uuid: m.sender.uuid,
+                user_handle: m.sender.handle.clone(),
+                user_display_name: m.sender.display_name.clone(),
+            }),
+            Self::Conversation(c) => serde_dynamo::to_item(ConversationItem {
+                pk,
+                sk,
+                entity: Some(entity.into()),
+                message_group_uuid: c.group,
+                message: c.last_message.clone(),
+                last_message_uuid: c.last_message_id,
+                last_message_at: Some(c.last_message_at),
+                user_uuid: c.other.uuid,
+                user_handle: c.other.handle.clone(),
+                user_display_name: c.other.display_name.clone(),
+            }),
+            Self::Group(g) => serde_dynamo::to_item(GroupItem {
+                pk,
+                sk,
+                entity: entity.into(),
+                group_uuid: g.id,
+                members: g.members.iter().map(MemberItem::from).collect(),
+                created_at: g.created_at,
+                last_message_at: g.last.at,
+                last_message_uuid: g.last.id,
+                message: g.last_message.clone(),
+            }),
+            Self::DmPair { group, .. } => serde_dynamo::to_item(ClaimItem {
+                pk,
+                sk,
+                entity: entity.into(),
+                group_uuid: Some(*group),
+                user_uuid: None,
+            }),
+            Self::User(u) => serde_dynamo::to_item(UserItem {
+                pk,
+                sk,
+                entity: entity.into(),
+                user_uuid: u.uuid,
+                handle: u.handle.to_string(),
+                display_name: u.display_name.to_string(),
+                cognito_user_id: u.cognito_user_id.clone(),
+            }),
+            Self::HandleClaim { user, .. } | Self::CognitoClaim { user, .. } => {
+                serde_dynamo::to_item(ClaimItem {
+                    pk,
+                    sk,
+                    entity: entity.into(),
+                    group_uuid: None,
+                    user_uuid: Some(*user),
+                })
+            }
+        };
+        // Every field above is a string, a uuid or a list of maps of those:
+        // serialisation cannot fail.
+        encoded.unwrap_or_else(|e| unreachable!("item encoding failed: {e}"))
+    }
+
+    /// Decodes an item, whichever way it was read.
+    pub fn from_item(item: impl Into<Item>) -> StoreResult<Self> {
+        Self::from_item_with_key(item).map(|(_, record)| record)
+    }
+
+    /// Decodes an item and the key it is stored under, which differs from
+    /// [`Record::key`] for the seed's items (their sort keys lack the uuid).
+    pub fn from_item_with_key(item: impl Into<Item>) -> StoreResult<(ItemKey, Self)> {
+        let item: Item = item.into();
+        let map: &HashMap<String, AttributeValue> = item.as_ref();
+        let text = |name: &str| match map.get(name) {
+            Some(AttributeValue::S(s)) => Some(s.as_str()),
+            _ => None,
+        };
+        let (pk, sk) = (
+            text("pk").unwrap_or("").to_owned(),
+            text("sk").unwrap_or("").to_owned(),
+        );
+        let (pk, sk) = (pk.as_str(), sk.as_str());
+        let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
+        let bad = |e: serde_dynamo::Error| StoreError::Decode(format!("{pk} / {sk}: {e}"));
+        let record = match key.clone() {
+            ItemKey::Message { group, at, id } => {
+                let m: MessageItem = serde_dynamo::from_item(item).map_err(bad)?;
+                Self::Message(Message {
+                    // The seed's messages keep their uuid only in `message_uuid`.
+                    id: m.message_uuid.or(id).ok_or_else(|| {
+                        StoreError::Decode(format!("{pk} / {sk}: message without a uuid"))
+                    })?,
+                    group,
+                    created_at: m.created_at.unwrap_or(at),
+                    text: m.message,
+                    sender: UserSummary {
+                        uuid: m.user_uuid,
+                        handle: m.user_handle,
+                        display_name: m.user_display_name,
+                    },
+                })
+            }
+            ItemKey::Conversation { owner, at, .. } => {
+                let c: ConversationItem = serde_dynamo::from_item(item).map_err(bad)?;
+                Self::Conversation(Conversation {
+                    group: c.message_group_uuid,
+                    owner,
+                    other: UserSummary {
+                        uuid: c.user_uuid,
+                        handle: c.user_handle,
+                        display_name: c.user_display_name,
+                    },
+                    last_message: c.message,
+                    last_message_id: c.last_message_uuid,
+                    last_message_at: c.last_message_at.unwrap_or(at),
+                })
+            }
+            ItemKey::Group(id) => {
+                let g: GroupItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let members: [UserSummary; 2] = g
+                    .members
+                    .into_iter()
+                    .map(UserSummary::from)
+                    .collect::<Vec<_>>()
+                    .try_into()
+                    .map_err(|_| StoreError::Decode(format!("{pk}: a group has two members")))?;
+                Self::Group(Group {
+                    id,
+                    members,
+                    created_at: g.created_at,
+                    last: MessageRef {
+                        at: g.last_message_at,
+                        id: g.last_message_uuid,
+                    },
+                    last_message: g.message,
+                })
+            }
+            ItemKey::DmPair(low, high) => {
+                let c: ClaimItem = serde_dynamo::from_item(item).map_err(bad)?;
+                Self::DmPair {
+                    low,
+                    high,
+                    group: c
+                        .group_uuid
+                        .ok_or_else(|| StoreError::Decode(format!("{pk}: no group_uuid")))?,
+                }
+            }
+            ItemKey::User(uuid) => {
+                let u: UserItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let invalid =
+                    |e: dm_domain::ValidationError| StoreError::Decode(format!("{pk}: {e}"));
+                Self::User(User {
+                    uuid,
+                    handle: Handle::parse(&u.handle).map_err(invalid)?,
+                    display_name: DisplayName::parse(&u.display_name).map_err(invalid)?,
+                    cognito_user_id: u.cognito_user_id,
+                })
+            }
+            ItemKey::Handle(handle) => Self::HandleClaim {
+                handle,
+                user: claim_user(item, pk, bad)?,
+            },
+            ItemKey::Cognito(sub) => Self::CognitoClaim {
+                sub,
+                user: claim_user(item, pk, bad)?,
+            },
+        };
+        Ok((key, record))
+    }
+}
+
+fn claim_user(
+    item: Item,
+    pk: &str,
+    bad: impl FnOnce(serde_dynamo::Error) -> StoreError,
+) -> StoreResult<UserId> {
+    let c: ClaimItem = serde_dynamo::from_item(item).map_err(bad)?;
+    c.user_uuid
+        .ok_or_else(|| StoreError::Decode(format!("{pk}: claim without user_uuid")))
+}
+
+#[derive(Serialize, Deserialize)]
+struct MessageItem {
+    pk: String,
+    sk: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    entity: Option<String>,
+    #[serde(default)]
+    message_uuid: Option<MessageId>,
+    message: String,
+    #[serde(default)]
+    created_at: Option<Timestamp>,
+    user_uuid: UserId,
+    user_handle: String,
+    user_display_name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConversationItem {
+    pk: String,
+    sk: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    entity: Option<String>,
+    message_group_uuid: GroupId,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    last_message_uuid: Option<MessageId>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    last_message_at: Option<Timestamp>,
+    user_uuid: UserId,
+    user_handle: String,
+    user_display_name: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MemberItem {
+    user_uuid: UserId,
+    user_handle: String,
+    user_display_name: String,
+}
+
+impl From<&UserSummary> for MemberItem {
+    fn from(u: &UserSummary) -> Self {
+        Self {
+            user_uuid: u.uuid,
+            user_handle: u.handle.clone(),
+            user_display_name: u.display_name.clone(),
+        }
+    }
+}
+
+impl From<MemberItem> for UserSummary {
+    fn from(m: MemberItem) -> Self {
+        Self {
+            uuid: m.user_uuid,
+            handle: m.user_handle,
+            display_name: m.user_display_name,
+        }
+    }
+}
+
+/// A group's own item. Its id is `group_uuid`, not `message_group_uuid`, so
+/// that it stays out of the sparse `message-group-sk-index`.
+#[derive(Serialize, Deserialize)]
+struct GroupItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    group_uuid: GroupId,
+    members: Vec<MemberItem>,
+    created_at: Timestamp,
+    last_message_at: Timestamp,
+    last_message_uuid: MessageId,
+    message: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct UserItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    user_uuid: UserId,
+    handle: String,
+    display_name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    cognito_user_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ClaimItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    group_uuid: Option<GroupId>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    user_uuid: Option<UserId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(handle: &str) -> UserSummary {
+        UserSummary {
+            uuid: UserId::new(),
+            handle: handle.into(),
+            display_name: format!("{handle} name"),
+        }
+    }
+
+    fn check_round_trip(record: Record) {
+        let item = record.to_item();
+        let map: &HashMap<String, AttributeValue> = item.as_ref();
+        assert_eq!(
+            map.get(ENTITY),
+            Some(&AttributeValue::S(record.entity().into()))
+        );
+        assert_eq!(Record::from_item(item).unwrap(), record);
+    }
+
+    #[test]
+    fn every_record_round_trips() {
+        let (a, b) = (summary("a"), summary("b"));
+        let group = GroupId::new();
+        let last = MessageRef {
+            at: Timestamp::now(),
+            id: MessageId::new(),
+        };
+        let message = Message {
+            id: last.id,
+            group,
+            created_at: last.at,
+            text: "hi 🦀".into(),
+            sender: a.clone(),
+        };
+        check_round_trip(Record::Message(message));
+        let g = Group {
+            id: group,
+            members: [a.clone(), b.clone()],
+            created_at: last.at,
+            last,
+            last_message: "hi".into(),
+        };
+        for row in g.rows() {
+            check_round_trip(Record::Conversation(row));
+        }
+        check_round_trip(Record::Group(g));
+        let (low, high) = if a.uuid < b.uuid {
+            (a.uuid, b.uuid)
+        } else {
+            (b.uuid, a.uuid)
+        };
+        check_round_trip(Record::DmPair { low, high, group });
+        check_round_trip(Record::User(User {
+            uuid: a.uuid,
+            handle: Handle::parse("Andrew").unwrap(),
+            display_name: DisplayName::parse("Andrew Brown").unwrap(),
+            cognito_user_id: Some("sub-1".into()),
+        }));
+        check_round_trip(Record::HandleClaim {
+            handle: "andrew".into(),
+            user: a.uuid,
+        });
+        check_round_trip(Record::CognitoClaim {
+            sub: "sub-1".into(),
+            user: a.uuid,
+        });
+    }
+
+    #[test]
+    fn group_items_stay_out_of_the_sparse_index() {
+        let (a, b) = (summary("a"), summary("b"));
+        let last = MessageRef {
+            at: Timestamp::now(),
+            id: MessageId::new(),
+        };
+        let g = Group {
+            id: GroupId::new(),
+            members: [a, b],
+            created_at: last.at,
+            last,
+            last_message: "x".into(),
+        };
+        let item = Record::Group(g.clone()).to_item();
+        assert!(!item.as_ref().contains_key("message_group_uuid"));
+        let msg = Record::Message(Message {
+            id: last.id,
+            group: g.id,
+            created_at: last.at,
+            text: "x".into(),
+            sender: g.members[0].clone(),
+        });
+        assert!(!msg.to_item().as_ref().contains_key("message_group_uuid"));
+        let [row, _] = g.rows();
+        assert!(
+            Record::Conversation(row)
+                .to_item()
+                .as_ref()
+                .contains_key("message_group_uuid")
+        );
+    }
+
+    fn seed_item(fields: &[(&str, &str)]) -> Item {
+        let map: HashMap<String, AttributeValue> = fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), AttributeValue::S((*v).to_owned())))
+            .collect();
+        Item::from(map)
+    }
+
+    #[test]
+    fn seed_items_decode() {
+        let group = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+        let user = "0a5f8c4b-0000-4000-8000-000000000001";
+        let msg_id = "11111111-2222-4333-8444-555555555555";
+        let at = "2023-03-20T22:52:11.123456+00:00";
+        let msg = Record::from_item(seed_item(&[
+            ("pk", &format!("MSG#{group}")),
+            ("sk", at),
+            ("message_uuid", msg_id),
+            ("message", "Are you ready?"),
+            ("user_uuid", user),
+            ("user_display_name", "Andrew Brown"),
+            ("user_handle", "andrewbrown"),
+        ]))
+        .unwrap();
+        let Record::Message(m) = msg else {
+            panic!("{msg:?}")
+        };
+        assert_eq!(
+            (
+                m.id.to_string(),
+                m.group.to_string(),
+                m.created_at.to_string()
+            ),
+            (msg_id.into(), group.into(), at.into())
+        );
+        assert_eq!(m.sender.handle, "andrewbrown");
+
+        let row = Record::from_item(seed_item(&[
+            ("pk", &format!("GRP#{user}")),
+            ("sk", "2023-03-20T22:52:11+00:00"),
+            ("message_group_uuid", group),
+            ("message", "Are you ready?"),
+            ("user_uuid", "0a5f8c4b-0000-4000-8000-000000000002"),
+            ("user_display_name", "Andrew Bayko"),
+            ("user_handle", "bayko"),
+        ]))
+        .unwrap();
+        let Record::Conversation(c) = row else {
+            panic!("{row:?}")
+        };
+        assert_eq!(c.group.to_string(), group);
+        assert_eq!(c.last_message_id, None);
+        assert_eq!(
+            c.last_message_at.to_string(),
+            "2023-03-20T22:52:11.000000+00:00"
+        );
+        assert_eq!(c.other.handle, "bayko");
+    }
+
+    #[test]
+    fn broken_items_are_decode_errors_not_panics() {
+        let group = GroupId::new();
+        for fields in [
+            vec![],
+            vec![("pk", "nope"), ("sk", "x")],
+            vec![
+                ("pk", &format!("MSG#{group}") as &str),
+                ("sk", "2023-03-20T22:52:11Z"),
+            ],
+            vec![
+                ("pk", &format!("GROUP#{group}")),
+                ("sk", "META"),
+                ("entity", "group"),
+            ],
+        ] {
+            assert!(
+                matches!(
+                    Record::from_item(seed_item(&fields)),
+                    Err(StoreError::Decode(_))
+                ),
+                "{fields:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,526 @@
+//! The access patterns, written once over [`Table`].
+//!
+//! Each method is one access pattern of `docs/access-patterns.md`; the letter
+//! in its doc comment is the pattern's.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use dm_domain::{
+    Conversation, Cursor, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageText,
+    NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
+};
+
+use crate::{
+    Clash, Missing, Record, StoreError, StoreResult,
+    table::{Condition, Table, Write, WriteError},
+};
+
+/// Most items a page may hold; larger requests are clamped.
+pub const PAGE_MAX: usize = 100;
+/// Items a page holds when the request does not say.
+pub const PAGE_DEFAULT: usize = 20;
+/// How many times a lost optimistic race is retried before giving up.
+const RACE_RETRIES: u32 = 16;
+
+/// Which page of a listing to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Items per page, 1 to [`PAGE_MAX`] (clamped).
+    pub limit: usize,
+    /// Where to continue; `None` for the first (newest) page.
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// The first page, of `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Self {
+            limit,
+            cursor: None,
+        }
+    }
+
+    /// The page after `cursor`, of `limit` items.
+    pub fn after(limit: usize, cursor: Cursor) -> Self {
+        Self {
+            limit,
+            cursor: Some(cursor),
+        }
+    }
+
+    fn clamped_limit(&self) -> usize {
+        self.limit.clamp(1, PAGE_MAX)
+    }
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self::first(PAGE_DEFAULT)
+    }
+}
+
+/// A message about to be sent. Its id and time are chosen by the caller, so
+/// that a retried request can send the very same message again (and be told
+/// it exists) and imports can keep their original times.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    /// The new message's id.
+    pub id: MessageId,
+    /// When it is sent.
+    pub created_at: Timestamp,
+    /// Its text, validated.
+    pub text: MessageText,
+}
+
+impl NewMessage {
+    /// A message with a new id, sent now.
+    pub fn now(text: MessageText) -> Self {
+        Self {
+            id: MessageId::new(),
+            created_at: Timestamp::now(),
+            text,
+        }
+    }
+
+    fn into_message(self, group: GroupId, sender: &UserSummary) -> Message {
+        Message {
+            id: self.id,
+            group,
+            created_at: self.created_at,
+            text: self.text.into_string(),
+            sender: sender.clone(),
+        }
+    }
+}
+
+/// The result of [`Repository::start_conversation`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    /// The message, as stored.
+    pub message: Message,
+    /// Whether the conversation was created by this call (rather than reused).
+    pub started: bool,
+}
+
+/// What [`Repository::apply_message`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The members' rows now show this message.
+    Moved,
+    /// The rows already showed this message or a newer one; nothing changed.
+    AlreadyCurrent,
+}
+
+/// The repository of direct messaging: every access pattern of the design.
+///
+/// Implemented by [`crate::DynamoRepository`] and [`crate::MemoryRepository`]
+/// (and by anything that implements [`Table`]). Both keep the same
+/// invariants; services can test against the memory one.
+#[async_trait]
+pub trait Repository: Send + Sync + std::fmt::Debug {
+    /// Creates a user, claiming its handle (case-insensitively) and Cognito
+    /// subject in the same transaction. (F)
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+
+    /// A user by uuid. (F)
+    async fn user(&self, id: UserId) -> StoreResult<User>;
+
+    /// A user by handle, in any case. (F)
+    async fn user_by_handle(&self, handle: &Handle) -> StoreResult<User>;
+
+    /// A user by Cognito subject. (F)
+    async fn user_by_cognito_sub(&self, sub: &str) -> StoreResult<User>;
+
+    /// A conversation, if `member` is one of its members; otherwise it does
+    /// not exist for them (`NotFound`).
+    async fn group(&self, id: GroupId, member: UserId) -> StoreResult<Group>;
+
+    /// Whether `member` belongs to the conversation; `false` for one that
+    /// does not exist. Also answers for conversations the seed wrote, which
+    /// have rows but no group item.
+    async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool>;
+
+    /// `owner`'s conversations, most recent first. (B)
+    async fn conversations(
+        &self,
+        owner: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>>;
+
+    /// The messages of a conversation `member` belongs to: the newest page
+    /// first, each page oldest to newest; the next page goes back in time. (A)
+    async fn messages(
+        &self,
+        group: GroupId,
+        member: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+
+    /// Sends a message to a conversation the sender belongs to. The members'
+    /// rows follow through the stream handler ([`Repository::apply_message`]).
+    /// Sending a message id that exists is `Conflict(ItemExists)`. (C)
+    async fn send_message(
+        &self,
+        group: GroupId,
+        sender: &UserSummary,
+        message: NewMessage,
+    ) -> StoreResult<Message>;
+
+    /// Sends a message to a user: into the pair's conversation, which is
+    /// created (pair claim, group, both rows and the message, in one
+    /// transaction) if the pair has none. Concurrent starts by the same pair
+    /// end in one conversation. (E)
+    async fn start_conversation(
+        &self,
+        sender: &UserSummary,
+        recipient: &UserSummary,
+        message: NewMessage,
+    ) -> StoreResult<Sent>;
+
+    /// Moves both members' conversation rows to `message` if it is newer than
+    /// what they show; idempotent, order-independent, safe to run
+    /// concurrently. Used by the stream handler. (D)
+    async fn apply_message(&self, message: &Message) -> StoreResult<Applied>;
+
+    /// Stores many messages of one conversation in batches (no conditions:
+    /// ids are unique) and moves the rows to the newest. For seeds and
+    /// imports; senders must be members.
+    async fn import_messages(&self, group: GroupId, messages: Vec<Message>) -> StoreResult<()>;
+
+    /// Checks that the store can be reached.
+    async fn ping(&self) -> StoreResult<()>;
+}
+
+#[async_trait]
+impl<T: Table> Repository for T {
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let created = User {
+            uuid: user.uuid,
+            handle: user.handle,
+            display_name: user.display_name,
+            cognito_user_id: user.cognito_user_id,
+        };
+        let mut writes = vec![
+            Write::create(Record::User(created.clone())),
+            Write::create(Record::HandleClaim {
+                handle: created.handle.key(),
+                user: created.uuid,
+            }),
+        ];
+        if let Some(sub) = &created.cognito_user_id {
+            writes.push(Write::create(Record::CognitoClaim {
+                sub: sub.clone(),
+                user: created.uuid,
+            }));
+        }
+        match self.write(writes).await {
+            Ok(()) => Ok(created),
+            Err(WriteError::ConditionFailed { index }) => Err(StoreError::Conflict(match index {
+                0 => Clash::UserExists,
+                1 => Clash::HandleTaken,
+                _ => Clash::CognitoSubTaken,
+            })),
+            Err(WriteError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn user(&self, id: UserId) -> StoreResult<User> {
+        match self.get(&ItemKey::User(id)).await? {
+            Some(Record::User(user)) => Ok(user),
+            Some(other) => Err(unexpected(&other)),
+            None => Err(StoreError::NotFound(Missing::User)),
+        }
+    }
+
+    async fn user_by_handle(&self, handle: &Handle) -> StoreResult<User> {
+        match self.get(&ItemKey::Handle(handle.key())).await? {
+            Some(Record::HandleClaim { user, .. }) => self.user(user).await,
+            Some(other) => Err(unexpected(&other)),
+            None => Err(StoreError::NotFound(Missing::User)),
+        }
+    }
+
+    async fn user_by_cognito_sub(&self, sub: &str) -> StoreResult<User> {
+        if sub.is_empty() {
+            return Err(StoreError::NotFound(Missing::User));
+        }
+        match self.get(&ItemKey::Cognito(sub.to_owned())).await? {
+            Some(Record::CognitoClaim { user, .. }) => self.user(user).await,
+            Some(other) => Err(unexpected(&other)),
+            None => Err(StoreError::NotFound(Missing::User)),
+        }
+    }
+
+    async fn group(&self, id: GroupId, member: UserId) -> StoreResult<Group> {
+        match load_group(self, id).await? {
+            Some(group) if group.has_member(member) => Ok(group),
+            _ => Err(StoreError::NotFound(Missing::Conversation)),
+        }
+    }
+
+    async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool> {
+        if let Some(group) = load_group(self, id).await? {
+            return Ok(group.has_member(member));
+        }
+        // A conversation the seed wrote has no group item, only its rows.
+        let rows = self.group_rows(id).await?;
+        Ok(rows
+            .iter()
+            .any(|row| matches!(row, Record::Conversation(c) if c.owner == member)))
+    }
+
+    async fn conversations(
+        &self,
+        owner: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Conversation>> {
+        let partition = Partition::Conversations(owner);
+        let after = start_after(partition, page)?;
+        list(self, partition, after, page, |record| match record {
+            Record::Conversation(c) => Ok(c),
+            other => Err(unexpected(&other)),
+        })
+        .await
+    }
+
+    async fn messages(
+        &self,
+        group: GroupId,
+        member: UserId,
+        page: &PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let partition = Partition::Messages(group);
+        // The cursor is checked before the membership read: a bad one costs nothing.
+        let after = start_after(partition, page)?;
+        if !Repository::is_member(self, group, member).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        let mut page = list(self, partition, after, page, |record| match record {
+            Record::Message(m) => Ok(m),
+            other => Err(unexpected(&other)),
+        })
+        .await?;
+        page.items.reverse();
+        Ok(page)
+    }
+
+    async fn send_message(
+        &self,
+        group: GroupId,
+        sender: &UserSummary,
+        message: NewMessage,
+    ) -> StoreResult<Message> {
+        Repository::group(self, group, sender.uuid).await?;
+        put_message(self, message.into_message(group, sender)).await
+    }
+
+    async fn start_conversation(
+        &self,
+        sender: &UserSummary,
+        recipient: &UserSummary,
+        message: NewMessage,
+    ) -> StoreResult<Sent> {
+        if sender.uuid == recipient.uuid {
+            return Err(StoreError::Invalid("self_conversation"));
+        }
+        let pair = ItemKey::dm_pair(sender.uuid, recipient.uuid);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if let Some(existing) = self.get(&pair).await? {
+                let Record::DmPair { group, .. } = existing else {
+                    return Err(unexpected(&existing));
+                };
+                let message = Repository::send_message(self, group, sender, message).await?;
+                return Ok(Sent {
+                    message,
+                    started: false,
+                });
+            }
+            let ItemKey::DmPair(low, high) = pair else {
+                unreachable!("dm_pair builds a DmPair key")
+            };
+            let group_id = GroupId::new();
+            let stored = message.clone().into_message(group_id, sender);
+            let group = Group {
+                id: group_id,
+                members: [sender.clone(), recipient.clone()],
+                created_at: stored.created_at,
+                last: stored.reference(),
+                last_message: stored.text.clone(),
+            };
+            let [row_a, row_b] = group.rows();
+            let writes = vec![
+                Write::create(Record::DmPair {
+                    low,
+                    high,
+                    group: group_id,
+                }),
+                Write::create(Record::Group(group)),
+                Write::put(Record::Conversation(row_a)),
+                Write::put(Record::Conversation(row_b)),
+                Write::create(Record::Message(stored.clone())),
+            ];
+            match self.write(writes).await {
+                Ok(()) => {
+                    return Ok(Sent {
+                        message: stored,
+                        started: true,
+                    });
+                }
+                // Someone started this pair's conversation first: use theirs.
+                Err(WriteError::ConditionFailed { index: 0 }) if attempt < RACE_RETRIES => {}
+                Err(WriteError::Store(e)) if e.is_retryable() && attempt < RACE_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(WriteError::ConditionFailed { .. }) => {
+                    return Err(StoreError::Conflict(Clash::ItemExists));
+                }
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
+        let target = message.reference();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let Some(group) = load_group(self, message.group).await? else {
+                return Err(StoreError::NotFound(Missing::Conversation));
+            };
+            if group.last >= target {
+                return Ok(Applied::AlreadyCurrent);
+            }
+            if !group.has_member(message.sender.uuid) {
+                return Err(StoreError::Invalid("sender_not_member"));
+            }
+            let seen = group.last;
+            let old_rows = group.rows();
+            let moved = Group {
+                last: target,
+                last_message: message.text.clone(),
+                ..group
+            };
+            let mut writes = vec![Write::Put {
+                record: Record::Group(moved.clone()),
+                condition: Condition::GroupLastIs(seen),
+            }];
+            for (old, new) in old_rows.into_iter().zip(moved.rows()) {
+                let old_key = Record::Conversation(old).key();
+                let new = Record::Conversation(new);
+                // Two messages of the same microsecond give the row the same key.
+                if old_key != new.key() {
+                    writes.push(Write::Delete { key: old_key });
+                }
+                writes.push(Write::put(new));
+            }
+            match self.write(writes).await {
+                Ok(()) => return Ok(Applied::Moved),
+                // Another handler moved the rows since we read the group: look again.
+                Err(WriteError::ConditionFailed { .. }) if attempt < RACE_RETRIES => {}
+                Err(WriteError::Store(e)) if e.is_retryable() && attempt < RACE_RETRIES => {
+                    backoff(attempt).await;
+                }
+                Err(WriteError::ConditionFailed { .. }) => {
+                    return Err(StoreError::TransactionCancelled {
+                        reasons: vec!["ConditionalCheckFailed".into()],
+                    });
+                }
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn import_messages(&self, group: GroupId, messages: Vec<Message>) -> StoreResult<()> {
+        let Some(found) = load_group(self, group).await? else {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        };
+        if messages
+            .iter()
+            .any(|m| m.group != group || !found.has_member(m.sender.uuid))
+        {
+            return Err(StoreError::Invalid("sender_not_member"));
+        }
+        let newest = messages.iter().max_by_key(|m| m.reference()).cloned();
+        self.put_batch(messages.into_iter().map(Record::Message).collect())
+            .await?;
+        if let Some(newest) = newest {
+            Repository::apply_message(self, &newest).await?;
+        }
+        Ok(())
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Table::ping(self).await
+    }
+}
+
+async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Option<Group>> {
+    match table.get(&ItemKey::Group(id)).await? {
+        Some(Record::Group(group)) => Ok(Some(group)),
+        Some(other) => Err(unexpected(&other)),
+        None => Ok(None),
+    }
+}
+
+async fn put_message<T: Table + ?Sized>(table: &T, message: Message) -> StoreResult<Message> {
+    match table
+        .write(vec![Write::create(Record::Message(message.clone()))])
+        .await
+    {
+        Ok(()) => Ok(message),
+        Err(WriteError::ConditionFailed { .. }) => Err(StoreError::Conflict(Clash::ItemExists)),
+        Err(WriteError::Store(e)) => Err(e),
+    }
+}
+
+/// The sort key a page starts after, from its cursor.
+fn start_after(partition: Partition, page: &PageRequest) -> StoreResult<Option<String>> {
+    Ok(page
+        .cursor
+        .as_ref()
+        .map(|cursor| cursor.sort_key_in(partition))
+        .transpose()?)
+}
+
+/// One page of a partition, newest first, with a cursor when more follow.
+async fn list<T: Table + ?Sized, I>(
+    table: &T,
+    partition: Partition,
+    after: Option<String>,
+    page: &PageRequest,
+    decode: impl Fn(Record) -> StoreResult<I>,
+) -> StoreResult<Page<I>> {
+    let limit = page.clamped_limit();
+    // One item more than asked tells whether another page follows, so the
+    // last page never carries a cursor to an empty one.
+    let mut records = table.query(partition, after.as_deref(), limit + 1).await?;
+    let more = records.len() > limit;
+    records.truncate(limit);
+    let next = match records.last() {
+        Some((key, _)) if more => Some(Cursor::after(&key.pk(), &key.sk())),
+        _ => None,
+    };
+    let items = records
+        .into_iter()
+        .map(|(_, record)| decode(record))
+        .collect::<StoreResult<_>>()?;
+    Ok(Page { items, next })
+}
+
+fn unexpected(record: &Record) -> StoreError {
+    StoreError::Decode(format!(
+        "unexpected {} item at {}",
+        record.entity(),
+        record.key()
+    ))
+}
+
+/// Exponential backoff with jitter, 20 ms to about 1 s.
+pub(crate) async fn backoff(attempt: u32) {
+    let base = 20u64 << attempt.min(6);
+    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % base.max(1);
+    tokio::time::sleep(Duration::from_millis(base / 2 + jitter / 2)).await;
+}

@@ -1,0 +1,219 @@
+//! The table's definition, and creating, describing and dropping it.
+//!
+//! One source of truth for the table: `cargo xtask schema-load` and the tests
+//! create it through [`create_table`], and a test reads it back with
+//! DescribeTable and compares it with [`TableSpec`].
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::{
+    Client,
+    client::Waiters,
+    types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
+        Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
+        StreamSpecification, StreamViewType, TableDescription,
+    },
+};
+
+use crate::{StoreError, dynamo::map_sdk_error};
+
+/// The table name when none is given, as in the seed.
+pub const DEFAULT_TABLE: &str = "cruddur-messages";
+/// The sparse index of conversation rows by conversation.
+pub const GROUP_INDEX: &str = "message-group-sk-index";
+/// How long creation and deletion may take before giving up.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// How the table is billed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Billing {
+    /// Provisioned capacity, for the table and its index alike.
+    Provisioned {
+        /// Read capacity units.
+        read: i64,
+        /// Write capacity units.
+        write: i64,
+    },
+    /// Pay per request.
+    OnDemand,
+}
+
+impl Default for Billing {
+    /// 5 reads and 5 writes, as the seed created it.
+    fn default() -> Self {
+        Self::Provisioned { read: 5, write: 5 }
+    }
+}
+
+/// The table to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    /// Its name.
+    pub name: String,
+    /// Its billing.
+    pub billing: Billing,
+}
+
+impl TableSpec {
+    /// The design's table under `name`, provisioned 5/5.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            billing: Billing::default(),
+        }
+    }
+}
+
+/// What [`create_table`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The table was created and is active.
+    Created,
+    /// A table of that name existed already; it was left as it is.
+    AlreadyExists,
+}
+
+fn built<T>(r: Result<T, aws_smithy_types::error::operation::BuildError>) -> Result<T, StoreError> {
+    r.map_err(|e| StoreError::Backend(format!("building a request: {e}")))
+}
+
+/// Creates the table of the design (keys `pk`/`sk`, the sparse index
+/// `message-group-sk-index`, the stream with new images) and waits until it
+/// is active.
+pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, StoreError> {
+    let attribute = |name: &str| {
+        built(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build(),
+        )
+    };
+    let key = |name: &str, kind: KeyType| {
+        built(
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build(),
+        )
+    };
+    let throughput = match spec.billing {
+        Billing::Provisioned { read, write } => Some(built(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(read)
+                .write_capacity_units(write)
+                .build(),
+        )?),
+        Billing::OnDemand => None,
+    };
+    let index = built(
+        GlobalSecondaryIndex::builder()
+            .index_name(GROUP_INDEX)
+            .key_schema(key("message_group_uuid", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .set_provisioned_throughput(throughput.clone())
+            .build(),
+    )?;
+    let request = client
+        .create_table()
+        .table_name(&spec.name)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute("sk")?)
+        .attribute_definitions(attribute("message_group_uuid")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .global_secondary_indexes(index)
+        .billing_mode(match spec.billing {
+            Billing::Provisioned { .. } => BillingMode::Provisioned,
+            Billing::OnDemand => BillingMode::PayPerRequest,
+        })
+        .set_provisioned_throughput(throughput)
+        .stream_specification(built(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewImage)
+                .build(),
+        )?);
+    match request.send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_in_use_exception()) =>
+        {
+            return Ok(Created::AlreadyExists);
+        }
+        Err(e) => return Err(map_sdk_error(e)),
+    }
+    client
+        .wait_until_table_exists()
+        .table_name(&spec.name)
+        .wait(WAIT)
+        .await
+        .map_err(|e| {
+            StoreError::Unavailable(format!("waiting for {} to be active: {e}", spec.name))
+        })?;
+    Ok(Created::Created)
+}
+
+/// The table's description, or `None` if it does not exist.
+pub async fn describe_table(
+    client: &Client,
+    name: &str,
+) -> Result<Option<TableDescription>, StoreError> {
+    match client.describe_table().table_name(name).send().await {
+        Ok(out) => Ok(out.table),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(map_sdk_error(e)),
+    }
+}
+
+/// Deletes the table and waits until it is gone; `false` if there was none.
+pub async fn delete_table(client: &Client, name: &str) -> Result<bool, StoreError> {
+    match client.delete_table().table_name(name).send().await {
+        Ok(_) => {}
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|e| e.is_resource_not_found_exception()) =>
+        {
+            return Ok(false);
+        }
+        Err(e) => return Err(map_sdk_error(e)),
+    }
+    client
+        .wait_until_table_not_exists()
+        .table_name(name)
+        .wait(WAIT)
+        .await
+        .map_err(|e| StoreError::Unavailable(format!("waiting for {name} to be deleted: {e}")))?;
+    Ok(true)
+}
+
+/// Every table name, across pages.
+pub async fn list_tables(client: &Client) -> Result<Vec<String>, StoreError> {
+    let mut names = Vec::new();
+    let mut start: Option<String> = None;
+    loop {
+        let out = client
+            .list_tables()
+            .set_exclusive_start_table_name(start.take())
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        names.extend(out.table_names.unwrap_or_default());
+        match out.last_evaluated_table_name {
+            Some(last) => start = Some(last),
+            None => return Ok(names),
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The primitives a backend provides, with DynamoDB's semantics.
+//!
+//! The access patterns ([`crate::Repository`]) are written once, in
+//! `repo.rs`, on top of these few operations; the DynamoDB backend maps them
+//! to API calls and the memory backend reproduces their semantics (consistent
+//! reads, conditional writes, all-or-nothing transactions, key order, a change
+//! record for every write). So the two repositories cannot drift apart in
+//! logic, and the contract suite tests each backend's primitives through the
+//! same algorithms.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use dm_domain::{GroupId, ItemKey, MessageRef, Partition};
+
+use crate::{Record, StoreError};
+
+/// A condition on the item a write targets, checked atomically with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Condition {
+    /// No condition.
+    Always,
+    /// The item must not exist (`attribute_not_exists(pk)`).
+    NotExists,
+    /// The group item must exist and show exactly this last message.
+    GroupLastIs(MessageRef),
+}
+
+/// One write of a [`Table::write`] call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// Create or replace an item.
+    Put {
+        /// The item.
+        record: Record,
+        /// Its condition.
+        condition: Condition,
+    },
+    /// Delete an item; deleting a missing item is not an error.
+    Delete {
+        /// The item's key.
+        key: ItemKey,
+    },
+}
+
+impl Write {
+    /// A put without a condition.
+    pub fn put(record: Record) -> Self {
+        Self::Put {
+            record,
+            condition: Condition::Always,
+        }
+    }
+
+    /// A put that fails if the item exists.
+    pub fn create(record: Record) -> Self {
+        Self::Put {
+            record,
+            condition: Condition::NotExists,
+        }
+    }
+
+    /// The key it writes.
+    pub fn key(&self) -> ItemKey {
+        match self {
+            Self::Put { record, .. } => record.key(),
+            Self::Delete { key } => key.clone(),
+        }
+    }
+}
+
+/// Why a [`Table::write`] did nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteError {
+    /// The condition of the write at this index failed; nothing was written.
+    ConditionFailed {
+        /// The index in the writes given.
+        index: usize,
+    },
+    /// Any other failure; nothing was written.
+    Store(StoreError),
+}
+
+impl From<StoreError> for WriteError {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+/// A single DynamoDB-like table.
+#[async_trait]
+pub trait Table: Send + Sync + fmt::Debug {
+    /// Reads one item, strongly consistent.
+    async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError>;
+
+    /// Reads up to `limit` items of a partition in descending sort-key order,
+    /// starting after `after` (a sort key of that partition), each with the
+    /// key it is stored under.
+    async fn query(
+        &self,
+        partition: Partition,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(ItemKey, Record)>, StoreError>;
+
+    /// The conversation rows of a conversation, through the sparse index
+    /// `message-group-sk-index` (eventually consistent on DynamoDB).
+    async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError>;
+
+    /// Applies the writes all or nothing: one write is a conditional put or
+    /// delete, several are one transaction. At most 100 writes, each to a
+    /// different item.
+    async fn write(&self, writes: Vec<Write>) -> Result<(), WriteError>;
+
+    /// Puts many items without conditions, in batches, retrying what the
+    /// backend leaves unprocessed.
+    async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError>;
+
+    /// Checks that the table can be reached.
+    async fn ping(&self) -> Result<(), StoreError>;
+}
