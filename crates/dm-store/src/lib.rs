@@ -17,6 +17,7 @@ pub mod memory;
 mod record;
 mod repo;
 pub mod schema;
+pub mod seed;
 pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;

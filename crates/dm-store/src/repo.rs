@@ -136,6 +136,9 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// not exist for them (`NotFound`).
     async fn group(&self, id: GroupId, member: UserId) -> StoreResult<Group>;
 
+    /// The conversation of a pair of users, if they have one.
+    async fn conversation_between(&self, a: UserId, b: UserId) -> StoreResult<Option<GroupId>>;
+
     /// Whether `member` belongs to the conversation; `false` for one that
     /// does not exist. Also answers for conversations the seed wrote, which
     /// have rows but no group item.
@@ -259,6 +262,14 @@ impl<T: Table> Repository for T {
         }
     }
 
+    async fn conversation_between(&self, a: UserId, b: UserId) -> StoreResult<Option<GroupId>> {
+        match self.get(&ItemKey::dm_pair(a, b)).await? {
+            Some(Record::DmPair { group, .. }) => Ok(Some(group)),
+            Some(other) => Err(unexpected(&other)),
+            None => Ok(None),
+        }
+    }
+
     async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool> {
         if let Some(group) = load_group(self, id).await? {
             return Ok(group.has_member(member));
@@ -328,10 +339,9 @@ impl<T: Table> Repository for T {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            if let Some(existing) = self.get(&pair).await? {
-                let Record::DmPair { group, .. } = existing else {
-                    return Err(unexpected(&existing));
-                };
+            if let Some(group) =
+                Repository::conversation_between(self, sender.uuid, recipient.uuid).await?
+            {
                 let message = Repository::send_message(self, group, sender, message).await?;
                 return Ok(Sent {
                     message,

@@ -261,6 +261,16 @@ async fn starting_twice_reuses_the_conversation(backend: Backend) {
         .unwrap();
     assert!(!again.started);
     assert_eq!(again.message.group, group);
+    assert_eq!(
+        repo.conversation_between(b.uuid, a.uuid).await.unwrap(),
+        Some(group)
+    );
+    assert_eq!(
+        repo.conversation_between(a.uuid, UserId::new())
+            .await
+            .unwrap(),
+        None
+    );
     let (messages, _) = all_messages(&repo, group, a.uuid, 10).await;
     assert_eq!(
         messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),

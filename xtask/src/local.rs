@@ -1,0 +1,117 @@
+//! Running things locally: DynamoDB Local, the whole system (`up`), the tests.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use dm_local::{DynamoDbLocal, Install, Options};
+
+use crate::Target;
+
+#[derive(Debug, Args)]
+pub(crate) struct DynamoDbLocalArgs {
+    /// The port to listen on (loopback only).
+    #[arg(long, default_value_t = 8000)]
+    port: u16,
+    /// Keep the data in this folder instead of in memory.
+    #[arg(long, value_name = "DIR")]
+    persist: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    #[command(flatten)]
+    local: DynamoDbLocalArgs,
+    /// The table.
+    #[arg(long, env = "DM_TABLE", default_value = dm_store::schema::DEFAULT_TABLE)]
+    table: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TestArgs {
+    /// Arguments passed on to `cargo test` (after `--`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Installs (once) and starts DynamoDB Local.
+async fn start(port: Option<u16>, persist: Option<PathBuf>) -> anyhow::Result<DynamoDbLocal> {
+    tokio::task::spawn_blocking(move || {
+        let dir = dm_local::default_dir();
+        let install = Install::ensure(&dir)?;
+        install.start(&Options { port, persist })
+    })
+    .await
+    .context("the DynamoDB Local launcher failed")?
+    .map_err(anyhow::Error::from)
+}
+
+/// Waits for Ctrl-C (or for DynamoDB Local to exit by itself).
+async fn until_stopped(local: &mut DynamoDbLocal) -> anyhow::Result<()> {
+    loop {
+        tokio::select! {
+            signal = tokio::signal::ctrl_c() => {
+                signal.context("listening for Ctrl-C")?;
+                eprintln!("\nstopping");
+                return Ok(());
+            }
+            () = tokio::time::sleep(std::time::Duration::from_millis(500)) => {
+                if let Some(status) = local.try_wait()? {
+                    bail!("DynamoDB Local exited by itself ({status}); see {}", local.log().display());
+                }
+            }
+        }
+    }
+}
+
+pub(crate) async fn dynamodb_local(args: DynamoDbLocalArgs) -> anyhow::Result<()> {
+    let mut local = start(Some(args.port), args.persist.clone()).await?;
+    println!("DynamoDB Local is listening on {}", local.endpoint());
+    match &args.persist {
+        Some(dir) => println!("data is kept in {}", dir.display()),
+        None => println!("data is kept in memory and lost when it stops"),
+    }
+    println!("log: {}\nCtrl-C to stop", local.log().display());
+    until_stopped(&mut local).await
+}
+
+pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
+    let mut local = start(Some(args.local.port), args.local.persist.clone()).await?;
+    let target = Target {
+        endpoint_url: Some(local.endpoint()),
+        prod: false,
+        table: args.table,
+    };
+    crate::tables::setup(&crate::tables::SchemaLoadArgs::new(target.clone())).await?;
+    println!();
+    println!("DynamoDB Local: {}", local.endpoint());
+    println!("Table:          {}", target.table);
+    println!(
+        "Try:            cargo xtask list-conversations @andrewbrown --endpoint-url {}",
+        local.endpoint()
+    );
+    println!(
+        "                cargo xtask get-conversation @andrewbrown @bayko --endpoint-url {}",
+        local.endpoint()
+    );
+    println!("Ctrl-C stops everything.");
+    until_stopped(&mut local).await
+}
+
+pub(crate) fn test(args: TestArgs) -> anyhow::Result<()> {
+    let install = Install::ensure(&dm_local::default_dir())?;
+    // One DynamoDB Local for every test binary, instead of one each.
+    let local = install.start(&Options::default())?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["test", "--workspace"])
+        .args(&args.args)
+        .env(dm_local::ENDPOINT_ENV, local.endpoint())
+        .status()
+        .context("running cargo test")?;
+    local.stop();
+    if !status.success() {
+        bail!("cargo test failed ({status})");
+    }
+    Ok(())
+}

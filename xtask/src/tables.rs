@@ -1,0 +1,444 @@
+//! The table tools: the seed's utility scripts, done properly.
+
+use std::io::{IsTerminal, Write as _};
+
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::Client;
+use chrono::Local;
+use clap::Args;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use dm_domain::{Conversation, GroupId, Handle, ItemKey, Message, UserId};
+use dm_store::{
+    DynamoRepository, PageRequest, Record, Repository, StoreError,
+    schema::{self, Billing, Created, TableSpec},
+    table::Table as _,
+};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::Target;
+
+#[derive(Debug, Args)]
+pub(crate) struct SchemaLoadArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Bill per request instead of provisioning 5 reads and 5 writes.
+    #[arg(long)]
+    on_demand: bool,
+}
+
+impl SchemaLoadArgs {
+    /// Loading the default (provisioned) schema into `target`.
+    pub(crate) fn new(target: Target) -> Self {
+        Self {
+            target,
+            on_demand: false,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfirmArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JsonArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Print one JSON object per item and line instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many items.
+    #[arg(long)]
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetConversationArgs {
+    #[command(flatten)]
+    target: Target,
+    /// A conversation's uuid, or the two members' handles (`@andrewbrown @bayko`).
+    #[arg(required = true, num_args = 1..=2, value_name = "UUID | @A @B")]
+    who: Vec<String>,
+    /// Print one JSON object per message and line.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ListConversationsArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The user's handle (`@andrewbrown`).
+    handle: String,
+    /// Print one JSON object per conversation and line.
+    #[arg(long)]
+    json: bool,
+}
+
+async fn client(target: &Target) -> Client {
+    dm_store::dynamo::connect(target.endpoint().as_deref()).await
+}
+
+/// Turns a store error into a message that says what to do.
+fn explain(target: &Target, e: StoreError) -> anyhow::Error {
+    match (&e, target.endpoint()) {
+        (StoreError::Unavailable(_), Some(url)) => anyhow::anyhow!(
+            "cannot reach DynamoDB at {url}: start DynamoDB Local with `cargo xtask dynamodb-local` \
+             (or run everything with `cargo xtask up`), or point --endpoint-url elsewhere\n  cause: {e}"
+        ),
+        _ => anyhow::Error::new(e).context(target.describe()),
+    }
+}
+
+/// The repository on the target table, once the table is known to exist.
+async fn existing_table(target: &Target) -> anyhow::Result<DynamoRepository> {
+    let client = client(target).await;
+    match schema::describe_table(&client, &target.table).await {
+        Ok(Some(_)) => Ok(DynamoRepository::new(client, &target.table)),
+        Ok(None) => bail!(
+            "{} does not exist; create it with `cargo xtask schema-load` (or `cargo xtask setup`)",
+            target.describe()
+        ),
+        Err(e) => Err(explain(target, e)),
+    }
+}
+
+pub(crate) async fn schema_load(args: &SchemaLoadArgs) -> anyhow::Result<()> {
+    let client = client(&args.target).await;
+    let spec = TableSpec {
+        name: args.target.table.clone(),
+        billing: if args.on_demand {
+            Billing::OnDemand
+        } else {
+            Billing::default()
+        },
+    };
+    match schema::create_table(&client, &spec)
+        .await
+        .map_err(|e| explain(&args.target, e))?
+    {
+        Created::Created => println!("created {} (active)", args.target.describe()),
+        Created::AlreadyExists => println!(
+            "{} already exists; left as it is (drop it first with `cargo xtask drop` to recreate it)",
+            args.target.describe()
+        ),
+    }
+    Ok(())
+}
+
+pub(crate) async fn drop(args: &ConfirmArgs) -> anyhow::Result<()> {
+    if !args.yes {
+        confirm(&args.target)?;
+    }
+    let client = client(&args.target).await;
+    if schema::delete_table(&client, &args.target.table)
+        .await
+        .map_err(|e| explain(&args.target, e))?
+    {
+        println!("dropped {}", args.target.describe());
+    } else {
+        println!("{} does not exist; nothing to drop", args.target.describe());
+    }
+    Ok(())
+}
+
+fn confirm(target: &Target) -> anyhow::Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to drop {} without --yes (no terminal to confirm on)",
+            target.describe()
+        );
+    }
+    print!(
+        "Drop {}? Type the table name to confirm: ",
+        target.describe()
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer)?;
+    if answer.trim() != target.table {
+        bail!("not confirmed; nothing dropped");
+    }
+    Ok(())
+}
+
+pub(crate) async fn list_tables(args: &JsonArgs) -> anyhow::Result<()> {
+    let client = client(&args.target).await;
+    let names = schema::list_tables(&client)
+        .await
+        .map_err(|e| explain(&args.target, e))?;
+    if args.json {
+        println!("{}", serde_json::json!({ "TableNames": names }));
+        return Ok(());
+    }
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["TableNames"]);
+    for name in names {
+        table.add_row([name]);
+    }
+    println!("{table}");
+    Ok(())
+}
+
+pub(crate) async fn scan(args: &ScanArgs) -> anyhow::Result<()> {
+    let repo = existing_table(&args.target).await?;
+    let mut pages = repo
+        .client()
+        .scan()
+        .table_name(repo.table())
+        .into_paginator()
+        .items()
+        .send();
+    let mut table = Table::new();
+    table
+        .load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["pk", "sk", "entity", "summary"]);
+    let mut count = 0;
+    while let Some(item) = pages.next().await {
+        if args.limit.is_some_and(|limit| count >= limit) {
+            break;
+        }
+        let item = item.map_err(|e| explain(&args.target, dm_store::dynamo::map_sdk_error(e)))?;
+        count += 1;
+        if args.json {
+            let value: serde_json::Value =
+                serde_dynamo::from_item(item).context("converting an item to JSON")?;
+            println!("{value}");
+            continue;
+        }
+        let text = |name: &str| {
+            item.get(name)
+                .and_then(|v| v.as_s().ok())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let summary = match Record::from_item(item.clone()) {
+            Ok(record) => summarize(&record),
+            Err(e) => format!("(undecodable: {e})"),
+        };
+        table.add_row([text("pk"), text("sk"), text("entity"), summary]);
+    }
+    if !args.json {
+        println!("{table}");
+        println!("{count} items in {}", args.target.describe());
+    }
+    Ok(())
+}
+
+fn summarize(record: &Record) -> String {
+    let cut = |s: &str| {
+        let mut out: String = s.chars().take(60).collect();
+        if s.chars().count() > 60 {
+            out.push('…');
+        }
+        out
+    };
+    match record {
+        Record::Message(m) => format!("@{}: {}", m.sender.handle, cut(&m.text)),
+        Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.last_message)),
+        Record::Group(g) => format!(
+            "@{} and @{}, last {}",
+            g.members[0].handle, g.members[1].handle, g.last.at
+        ),
+        Record::DmPair { group, .. } => format!("conversation {group}"),
+        Record::User(u) => format!("@{} ({})", u.handle, u.display_name),
+        Record::HandleClaim { user, .. } | Record::CognitoClaim { user, .. } => {
+            format!("user {user}")
+        }
+    }
+}
+
+pub(crate) async fn seed(target: &Target) -> anyhow::Result<()> {
+    let repo = existing_table(target).await?;
+    let bar = ProgressBar::new(dm_store::seed::MESSAGES as u64).with_style(
+        ProgressStyle::with_template("seeding {bar:40} {pos}/{len} messages")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let seeded = dm_store::seed::seed(&repo, |done, _| bar.set_position(done as u64))
+        .await
+        .map_err(|e| explain(target, e))?;
+    bar.finish_and_clear();
+    if seeded.messages_written == 0 && seeded.users_created == 0 {
+        println!("{} was seeded already; nothing changed", target.describe());
+    } else {
+        println!(
+            "seeded {}: {} users, conversation {} with {} messages",
+            target.describe(),
+            seeded.users_created,
+            seeded.group,
+            seeded.messages_written
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn setup(args: &SchemaLoadArgs) -> anyhow::Result<()> {
+    schema_load(args).await?;
+    seed(&args.target).await
+}
+
+async fn user_by_handle(
+    repo: &DynamoRepository,
+    target: &Target,
+    text: &str,
+) -> anyhow::Result<dm_domain::User> {
+    let handle = Handle::parse(text).map_err(|e| anyhow::anyhow!("`{text}`: {e}"))?;
+    match repo.user_by_handle(&handle).await {
+        Err(StoreError::NotFound(_)) => bail!("no user @{handle} in {}", target.describe()),
+        other => other.map_err(|e| explain(target, e)),
+    }
+}
+
+pub(crate) async fn get_conversation(args: &GetConversationArgs) -> anyhow::Result<()> {
+    let target = &args.target;
+    let repo = existing_table(target).await?;
+    let (group, member) = match args.who.as_slice() {
+        [a, b] => {
+            let (a, b) = (
+                user_by_handle(&repo, target, a).await?,
+                user_by_handle(&repo, target, b).await?,
+            );
+            match repo
+                .conversation_between(a.uuid, b.uuid)
+                .await
+                .map_err(|e| explain(target, e))?
+            {
+                Some(group) => (group, a.uuid),
+                None => bail!("@{} and @{} have no conversation", a.handle, b.handle),
+            }
+        }
+        [id] => {
+            let group: GroupId = id
+                .parse()
+                .map_err(|e| anyhow::anyhow!("{e}; give a uuid or two @handles"))?;
+            match repo
+                .get(&ItemKey::Group(group))
+                .await
+                .map_err(|e| explain(target, e))?
+            {
+                Some(Record::Group(g)) => (group, g.members[0].uuid),
+                _ => bail!("no conversation {group} in {}", target.describe()),
+            }
+        }
+        _ => bail!("give a conversation uuid or two @handles"),
+    };
+    let messages = all_messages(&repo, group, member)
+        .await
+        .map_err(|e| explain(target, e))?;
+    for m in &messages {
+        if args.json {
+            println!("{}", message_json(m));
+        } else {
+            println!(
+                "{}  @{:<12} {}",
+                local_time(m.created_at),
+                m.sender.handle,
+                m.text
+            );
+        }
+    }
+    if !args.json {
+        println!("{} messages in conversation {group}", messages.len());
+    }
+    Ok(())
+}
+
+/// Every message of a conversation, oldest first.
+async fn all_messages(
+    repo: &DynamoRepository,
+    group: GroupId,
+    member: UserId,
+) -> Result<Vec<Message>, StoreError> {
+    let mut pages = Vec::new();
+    let mut request = PageRequest::first(dm_store::PAGE_MAX);
+    loop {
+        let page = repo.messages(group, member, &request).await?;
+        pages.push(page.items);
+        match page.next {
+            Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
+            None => break,
+        }
+    }
+    Ok(pages.into_iter().rev().flatten().collect())
+}
+
+pub(crate) async fn list_conversations(args: &ListConversationsArgs) -> anyhow::Result<()> {
+    let target = &args.target;
+    let repo = existing_table(target).await?;
+    let user = user_by_handle(&repo, target, &args.handle).await?;
+    let mut request = PageRequest::first(dm_store::PAGE_MAX);
+    let mut count = 0;
+    loop {
+        let page = repo
+            .conversations(user.uuid, &request)
+            .await
+            .map_err(|e| explain(target, e))?;
+        for c in &page.items {
+            count += 1;
+            if args.json {
+                println!("{}", conversation_json(c));
+            } else {
+                println!(
+                    "{}  @{:<12} {:<20} {}  ({})",
+                    local_time(c.last_message_at),
+                    c.other.handle,
+                    c.other.display_name,
+                    c.last_message,
+                    c.group
+                );
+            }
+        }
+        match page.next {
+            Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
+            None => break,
+        }
+    }
+    if !args.json {
+        println!("{count} conversations of @{}", user.handle);
+    }
+    Ok(())
+}
+
+fn local_time(at: dm_domain::Timestamp) -> String {
+    at.as_datetime()
+        .with_timezone(&Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+fn message_json(m: &Message) -> serde_json::Value {
+    serde_json::json!({
+        "uuid": m.id,
+        "message_group_uuid": m.group,
+        "handle": m.sender.handle,
+        "display_name": m.sender.display_name,
+        "message": m.text,
+        "created_at": m.created_at,
+    })
+}
+
+fn conversation_json(c: &Conversation) -> serde_json::Value {
+    serde_json::json!({
+        "uuid": c.group,
+        "handle": c.other.handle,
+        "display_name": c.other.display_name,
+        "message": c.last_message,
+        "created_at": c.last_message_at,
+    })
+}

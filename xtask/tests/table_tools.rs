@@ -1,0 +1,126 @@
+//! The table tools end to end: the xtask binary against DynamoDB Local.
+
+use std::process::{Command, Output};
+
+fn xtask(endpoint: &str, table: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .args(["--endpoint-url", endpoint, "--table", table])
+        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
+        .env_remove("DM_TABLE")
+        .output()
+        .expect("running xtask")
+}
+
+fn ok(out: Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn setup_inspect_and_drop() {
+    let endpoint = dm_local::shared();
+    let table = format!("tools-{}", std::process::id());
+
+    let setup = ok(xtask(endpoint, &table, &["setup"]));
+    assert!(
+        setup.contains("created table") && setup.contains("100 messages"),
+        "{setup}"
+    );
+    let again = ok(xtask(endpoint, &table, &["setup"]));
+    assert!(
+        again.contains("already exists") && again.contains("seeded already"),
+        "{again}"
+    );
+
+    let tables = ok(xtask(endpoint, &table, &["list-tables", "--json"]));
+    let tables: serde_json::Value = serde_json::from_str(&tables).unwrap();
+    assert!(
+        tables["TableNames"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == table.as_str())
+    );
+
+    let list = ok(xtask(
+        endpoint,
+        &table,
+        &["list-conversations", "@andrewbrown"],
+    ));
+    assert!(
+        list.contains("@bayko") && list.contains("1 conversations of @andrewbrown"),
+        "{list}"
+    );
+
+    let json = ok(xtask(
+        endpoint,
+        &table,
+        &["list-conversations", "@AndrewBrown", "--json"],
+    ));
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["handle"], "bayko");
+    let group = rows[0]["uuid"].as_str().unwrap().to_owned();
+
+    let by_handles = ok(xtask(
+        endpoint,
+        &table,
+        &["get-conversation", "@andrewbrown", "@bayko", "--json"],
+    ));
+    let messages: Vec<serde_json::Value> = by_handles
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(messages.len(), 100);
+    assert_eq!(messages[0]["handle"], "andrewbrown");
+    assert_eq!(messages[1]["handle"], "bayko");
+    let times: Vec<&str> = messages
+        .iter()
+        .map(|m| m["created_at"].as_str().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] < w[1]), "oldest first");
+    let by_uuid = ok(xtask(endpoint, &table, &["get-conversation", &group]));
+    assert!(
+        by_uuid.contains("100 messages in conversation"),
+        "{by_uuid}"
+    );
+
+    // 3 users, 3 handle claims, 3 subject claims, 1 pair, 1 group, 2 rows, 100 messages.
+    let scan = ok(xtask(endpoint, &table, &["scan", "--json"]));
+    assert_eq!(scan.lines().count(), 113);
+    let human = ok(xtask(endpoint, &table, &["scan"]));
+    assert!(human.contains("113 items"), "{human}");
+
+    let unknown = xtask(endpoint, &table, &["list-conversations", "@nobody"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user @nobody"));
+
+    // Without a terminal, drop refuses unless --yes.
+    let refused = xtask(endpoint, &table, &["drop"]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    let dropped = ok(xtask(endpoint, &table, &["drop", "--yes"]));
+    assert!(dropped.contains("dropped"), "{dropped}");
+    let missing = xtask(endpoint, &table, &["scan"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("does not exist"));
+}
+
+#[test]
+fn an_unreachable_endpoint_says_how_to_start_dynamodb_local() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let out = xtask(&format!("http://127.0.0.1:{port}"), "t", &["list-tables"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cargo xtask dynamodb-local"), "{stderr}");
+}
