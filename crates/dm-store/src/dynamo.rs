@@ -104,13 +104,14 @@ impl fmt::Debug for DynamoRepository {
     }
 }
 
-/// A DynamoDB client from the AWS SDK's default configuration chain.
+/// The AWS SDK configuration from its default chain.
 ///
 /// With `endpoint_url` (DynamoDB Local), requests go there, signed with fixed
-/// local credentials and `$AWS_REGION` or `us-east-1`: DynamoDB
-/// Local accepts any, and a fresh machine has none. Without it, everything
-/// comes from the default chain, as in production.
-pub async fn connect(endpoint_url: Option<&str>) -> Client {
+/// local credentials and `$AWS_REGION` or `us-east-1`: DynamoDB Local accepts
+/// any, and a fresh machine has none. Without it, everything comes from the
+/// default chain, as in production. The same configuration serves the
+/// DynamoDB Streams client of the stream poller.
+pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(url) = endpoint_url {
         // The region from the environment only: asking the instance metadata
@@ -124,7 +125,12 @@ pub async fn connect(endpoint_url: Option<&str>) -> Client {
             .region(Region::new(region))
             .credentials_provider(Credentials::new("local", "local", None, None, "dm-local"));
     }
-    Client::new(&loader.load().await)
+    loader.load().await
+}
+
+/// A DynamoDB client configured by [`sdk_config`].
+pub async fn connect(endpoint_url: Option<&str>) -> Client {
+    Client::new(&sdk_config(endpoint_url).await)
 }
 
 impl DynamoRepository {

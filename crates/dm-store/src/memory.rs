@@ -73,6 +73,20 @@ struct State {
     feed: VecDeque<ChangeEvent>,
     /// Sequence number of the next change record; the first is 1.
     next_sequence: u64,
+    /// Calls made so far (every [`Table`] method counts one).
+    calls: u64,
+    /// Failures to inject, by call number.
+    faults: BTreeMap<u64, Fault>,
+}
+
+/// A failure to inject into one call of the memory repository, for tests of
+/// what uses it (the stream handler's retries, the API's error mapping).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fault {
+    /// The call fails before it has any effect (throttling, an outage).
+    Before(StoreError),
+    /// The call takes effect, then fails: the response was lost on its way back.
+    After(StoreError),
 }
 
 /// The feed no longer holds the records after this position: a reader fell
@@ -116,6 +130,35 @@ impl MemoryRepository {
         // A panic while holding the lock cannot leave a half-applied write:
         // writes check everything before changing anything.
         self.inner.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many calls were made so far; every [`Table`] method counts one.
+    pub fn calls(&self) -> u64 {
+        self.state().calls
+    }
+
+    /// Makes call number `call` (counting from 1, as [`calls`](Self::calls)
+    /// does) fail with `fault`.
+    pub fn inject(&self, call: u64, fault: Fault) {
+        self.state().faults.insert(call, fault);
+    }
+
+    /// Drops every injected fault that has not fired.
+    pub fn clear_faults(&self) {
+        self.state().faults.clear();
+    }
+
+    /// Counts a call, and fails it now if a [`Fault::Before`] is due; returns
+    /// the error of a [`Fault::After`] to report once the call took effect.
+    fn begin(&self) -> Result<Option<StoreError>, StoreError> {
+        let mut state = self.state();
+        state.calls += 1;
+        let call = state.calls;
+        match state.faults.remove(&call) {
+            Some(Fault::Before(e)) => Err(e),
+            Some(Fault::After(e)) => Ok(Some(e)),
+            None => Ok(None),
+        }
     }
 
     /// Every item, in key order (a scan).
@@ -215,7 +258,9 @@ impl MemoryRepository {
 #[async_trait]
 impl Table for MemoryRepository {
     async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError> {
-        Ok(self.state().items.get(&(key.pk(), key.sk())).cloned())
+        let lost = self.begin()?;
+        let found = self.state().items.get(&(key.pk(), key.sk())).cloned();
+        lost.map_or(Ok(found), Err)
     }
 
     async fn query(
@@ -224,6 +269,7 @@ impl Table for MemoryRepository {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
+        let lost = self.begin()?;
         let pk = partition.pk();
         let state = self.state();
         let low = Bound::Included((pk.clone(), String::new()));
@@ -232,7 +278,7 @@ impl Table for MemoryRepository {
             // The first slot past every sort key of the partition.
             None => Bound::Excluded((format!("{pk}\0"), String::new())),
         };
-        state
+        let found = state
             .items
             .range((low, high))
             .rev()
@@ -242,20 +288,49 @@ impl Table for MemoryRepository {
                 let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
                 Ok((key, record.clone()))
             })
-            .collect()
+            .collect();
+        lost.map_or(found, Err)
     }
 
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
-        Ok(self
+        let lost = self.begin()?;
+        let rows = self
             .state()
             .items
             .values()
             .filter(|record| matches!(record, Record::Conversation(c) if c.group == group))
             .cloned()
-            .collect())
+            .collect();
+        lost.map_or(Ok(rows), Err)
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), WriteError> {
+        let lost = self.begin()?;
+        self.write_now(writes)?;
+        lost.map_or(Ok(()), |e| Err(e.into()))
+    }
+
+    async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
+        let lost = self.begin()?;
+        // Like BatchWriteItem: unconditional, in chunks of 25.
+        for chunk in records.chunks(25) {
+            self.write_now(chunk.iter().cloned().map(Write::put).collect())
+                .map_err(|e| match e {
+                    WriteError::Store(e) => e,
+                    WriteError::ConditionFailed { .. } => unreachable!("puts without conditions"),
+                })?;
+        }
+        lost.map_or(Ok(()), Err)
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.begin()?.map_or(Ok(()), Err)
+    }
+}
+
+impl MemoryRepository {
+    /// A write or transaction, all or nothing.
+    fn write_now(&self, writes: Vec<Write>) -> Result<(), WriteError> {
         if writes.is_empty() || writes.len() > 100 {
             return Err(
                 StoreError::Backend(format!("{} writes in one transaction", writes.len())).into(),
@@ -283,23 +358,6 @@ impl Table for MemoryRepository {
         Self::apply_locked(&mut state, self.inner.retention, changes);
         drop(state);
         self.inner.changed.notify_waiters();
-        Ok(())
-    }
-
-    async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
-        // Like BatchWriteItem: unconditional, in chunks of 25.
-        for chunk in records.chunks(25) {
-            self.write(chunk.iter().cloned().map(Write::put).collect())
-                .await
-                .map_err(|e| match e {
-                    WriteError::Store(e) => e,
-                    WriteError::ConditionFailed { .. } => unreachable!("puts without conditions"),
-                })?;
-        }
-        Ok(())
-    }
-
-    async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

@@ -428,11 +428,10 @@ impl<T: Table> Repository for T {
             }
             match self.write(writes).await {
                 Ok(()) => return Ok(Applied::Moved),
-                // Another handler moved the rows since we read the group: look again.
+                // Another handler moved the rows since we read the group: look
+                // again. Other failures go back to the stream handler, whose
+                // retry policy decides.
                 Err(WriteError::ConditionFailed { .. }) if attempt < RACE_RETRIES => {}
-                Err(WriteError::Store(e)) if e.is_retryable() && attempt < RACE_RETRIES => {
-                    backoff(attempt).await;
-                }
                 Err(WriteError::ConditionFailed { .. }) => {
                     return Err(StoreError::TransactionCancelled {
                         reasons: vec!["ConditionalCheckFailed".into()],

@@ -1,0 +1,30 @@
+//! The stream handler as an AWS Lambda function (`provided.al2023`).
+//!
+//! Configure with `DM_TABLE` (the table name). The event source mapping must
+//! enable `ReportBatchItemFailures`; see `docs/deploy.md`.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::dynamodb::Event;
+use dm_store::DynamoRepository;
+use dm_stream::{Handler, lambda::handle_event};
+use lambda_runtime::{LambdaEvent, service_fn};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .without_time()
+        .init();
+    let table = std::env::var("DM_TABLE").map_err(|_| "DM_TABLE must name the table")?;
+    let client = dm_store::dynamo::connect(None).await;
+    let handler = Handler::new(Arc::new(DynamoRepository::new(client, table)));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
+        let handler = handler.clone();
+        async move { Ok::<_, lambda_runtime::Error>(handle_event(&handler, &event.payload).await) }
+    }))
+    .await
+}

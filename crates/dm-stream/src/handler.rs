@@ -1,0 +1,197 @@
+//! The stream handler: turns a batch of change records into row updates.
+//!
+//! Within a batch only the newest message of each conversation matters:
+//! applying an older one after it changes nothing (newest wins), so each
+//! conversation is applied once, with its newest message, and conversations
+//! are applied concurrently. The outcome is the same as applying every record
+//! in order, at a fraction of the reads and writes.
+//!
+//! Failures are retried with exponential backoff (throttling, conflicting
+//! transactions, an unreachable table); when the retries run out the batch
+//! reports the sequence number of the first record of every conversation that
+//! failed, the lowest of them first, so that Lambda (or the poller) retries
+//! from there. Records that can never succeed (a message of an unknown
+//! conversation, a sender who is not a member) are logged and skipped, so one
+//! bad record cannot block its shard.
+
+use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
+
+use dm_domain::{GroupId, Message};
+use dm_store::{Applied, ChangeEvent, ChangeKind, Record, Repository, StoreError};
+use futures::{StreamExt, stream};
+
+/// How failed row updates are retried inside one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// The first backoff; it doubles on each retry.
+    pub base: Duration,
+    /// The longest backoff.
+    pub max: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 6,
+            base: Duration::from_millis(25),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, retry: u32) -> Duration {
+        let exp = self.base.saturating_mul(1 << retry.min(16));
+        exp.min(self.max)
+    }
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Records in the batch.
+    pub records: usize,
+    /// Message records among them.
+    pub messages: usize,
+    /// Conversations whose rows moved.
+    pub moved: usize,
+    /// Conversations whose rows already showed their newest message.
+    pub already_current: usize,
+    /// Messages that can never be applied (unknown conversation, not a member), skipped.
+    pub skipped: usize,
+    /// The sequence number to retry from, when some conversation failed.
+    pub failed_at: Option<String>,
+}
+
+/// The stream handler; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Handler {
+    repo: Arc<dyn Repository>,
+    retry: RetryPolicy,
+    concurrency: usize,
+}
+
+/// Orders sequence numbers: decimal strings of any length.
+pub(crate) fn sequence_order(a: &str, b: &str) -> Ordering {
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
+}
+
+impl Handler {
+    /// A handler writing through `repo`.
+    pub fn new(repo: Arc<dyn Repository>) -> Self {
+        Self {
+            repo,
+            retry: RetryPolicy::default(),
+            concurrency: 8,
+        }
+    }
+
+    /// The same handler with another retry policy.
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Handles one batch of change records, in stream order.
+    pub async fn handle(&self, events: &[ChangeEvent]) -> BatchOutcome {
+        let mut outcome = BatchOutcome {
+            records: events.len(),
+            ..BatchOutcome::default()
+        };
+        // The newest message of each conversation, and the first record of it.
+        let mut newest: HashMap<GroupId, (&Message, &str)> = HashMap::new();
+        for event in events {
+            let (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(message))) =
+                (event.kind, &event.new_image)
+            else {
+                continue;
+            };
+            outcome.messages += 1;
+            newest
+                .entry(message.group)
+                .and_modify(|(kept, _)| {
+                    if message.reference() > kept.reference() {
+                        *kept = message;
+                    }
+                })
+                .or_insert((message, event.sequence.as_str()));
+        }
+        let work: Vec<(Message, String)> = newest
+            .into_values()
+            .map(|(message, first)| (message.clone(), first.to_owned()))
+            .collect();
+        let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
+            .map(|(message, first)| async move { (self.apply(&message).await, first) })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (result, first) in results {
+            match result {
+                Ok(Applied::Moved) => outcome.moved += 1,
+                Ok(Applied::AlreadyCurrent) => outcome.already_current += 1,
+                Err(StoreError::NotFound(_) | StoreError::Invalid(_)) => outcome.skipped += 1,
+                Err(_) => {
+                    let earlier = outcome
+                        .failed_at
+                        .as_deref()
+                        .is_none_or(|f| sequence_order(&first, f) == Ordering::Less);
+                    if earlier {
+                        outcome.failed_at = Some(first);
+                    }
+                }
+            }
+        }
+        outcome
+    }
+
+    /// Applies one message, retrying what may succeed later.
+    async fn apply(&self, message: &Message) -> Result<Applied, StoreError> {
+        let mut attempt = 0;
+        loop {
+            let result = self.repo.apply_message(message).await;
+            match &result {
+                Err(e @ (StoreError::NotFound(_) | StoreError::Invalid(_))) => {
+                    tracing::warn!(group = %message.group, message = %message.id, error = %e, "skipping a message that cannot be applied");
+                    return result;
+                }
+                Err(e) if attempt + 1 < self.retry.attempts => {
+                    tracing::info!(group = %message.group, attempt, error = %e, "row update failed; retrying");
+                    tokio::time::sleep(self.retry.delay(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => {
+                    tracing::error!(group = %message.group, message = %message.id, error = %e, "row update failed; giving up on this batch");
+                    return result;
+                }
+                Ok(_) => return result,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequence_numbers_order_as_numbers() {
+        assert_eq!(sequence_order("9", "10"), Ordering::Less);
+        assert_eq!(sequence_order("100", "99"), Ordering::Greater);
+        assert_eq!(sequence_order("42", "42"), Ordering::Equal);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum() {
+        let p = RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(10),
+            max: Duration::from_millis(50),
+        };
+        assert_eq!(
+            [0, 1, 2, 3].map(|r| p.delay(r).as_millis()),
+            [10, 20, 40, 50]
+        );
+    }
+}

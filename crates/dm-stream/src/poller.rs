@@ -1,0 +1,418 @@
+//! A local DynamoDB Streams poller: what Lambda's event source mapping does,
+//! for DynamoDB Local and for running without Lambda.
+//!
+//! Each pass describes the table's stream, and reads every shard that is
+//! ready (its parent is finished, or gone), parents before children, until it
+//! is caught up. After each batch the position is checkpointed: the last
+//! record handled of each shard, and the shards finished. A restart resumes
+//! after the checkpoint, so it neither loses records nor relies on anything
+//! but the handler's idempotency (a batch handled but not yet checkpointed is
+//! handled again). A failed batch checkpoints up to the record before the
+//! first failure and is retried from there on the next pass.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    future::Future,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use anyhow::{Context, bail};
+use aws_sdk_dynamodbstreams::{
+    Client as StreamsClient,
+    error::{DisplayErrorContext, ProvideErrorMetadata},
+    types::{Shard, ShardIteratorType},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Handler, decode, handler::sequence_order};
+
+/// Records read per GetRecords call (the API's maximum is 1000).
+pub const BATCH_SIZE: i32 = 1000;
+
+/// How the poller runs.
+#[derive(Debug, Clone)]
+pub struct PollerConfig {
+    /// The table whose stream is read.
+    pub table: String,
+    /// Where the checkpoint is kept; in memory only when `None`.
+    pub checkpoint: Option<PathBuf>,
+    /// The pause between passes that found nothing.
+    pub interval: Duration,
+}
+
+/// The position of the poller, as kept on disk.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The stream this checkpoint belongs to; another stream starts afresh.
+    pub stream_arn: String,
+    /// Per shard, the last record handled and whether the shard is finished.
+    pub shards: BTreeMap<String, ShardPosition>,
+}
+
+/// How far one shard has been handled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardPosition {
+    /// The sequence number of the last record handled.
+    pub sequence: Option<String>,
+    /// The shard is closed and every record of it was handled.
+    pub finished: bool,
+}
+
+impl Checkpoint {
+    /// Reads a checkpoint file; a missing file is an empty checkpoint.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .with_context(|| format!("reading checkpoint {}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("reading checkpoint {}", path.display())),
+        }
+    }
+
+    /// Writes the checkpoint atomically (a temporary file, then a rename).
+    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("writing checkpoint {}", path.display()))
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// Records read.
+    pub records: usize,
+    /// Message records among them.
+    pub messages: usize,
+    /// Whether some batch failed and will be retried.
+    pub failed: bool,
+}
+
+/// The DynamoDB Streams poller.
+#[derive(Debug)]
+pub struct Poller {
+    dynamo: aws_sdk_dynamodb::Client,
+    streams: StreamsClient,
+    handler: Handler,
+    config: PollerConfig,
+    checkpoint: Checkpoint,
+    /// Iterators of open shards that were caught up, kept between passes.
+    iterators: HashMap<String, String>,
+}
+
+enum ShardEnd {
+    CaughtUp,
+    Finished,
+    Failed,
+}
+
+impl Poller {
+    /// A poller of `config.table`'s stream, resuming from its checkpoint file.
+    pub fn new(
+        dynamo: aws_sdk_dynamodb::Client,
+        streams: StreamsClient,
+        handler: Handler,
+        config: PollerConfig,
+    ) -> anyhow::Result<Self> {
+        let checkpoint = match &config.checkpoint {
+            Some(path) => Checkpoint::load(path)?,
+            None => Checkpoint::default(),
+        };
+        Ok(Self {
+            dynamo,
+            streams,
+            handler,
+            config,
+            checkpoint,
+            iterators: HashMap::new(),
+        })
+    }
+
+    /// The current position.
+    pub fn checkpoint(&self) -> &Checkpoint {
+        &self.checkpoint
+    }
+
+    fn save(&self) -> anyhow::Result<()> {
+        match &self.config.checkpoint {
+            Some(path) => self.checkpoint.save(path),
+            None => Ok(()),
+        }
+    }
+
+    async fn stream_arn(&self) -> anyhow::Result<String> {
+        let table = self
+            .dynamo
+            .describe_table()
+            .table_name(&self.config.table)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "describing table {}: {}",
+                    self.config.table,
+                    DisplayErrorContext(e)
+                )
+            })?;
+        match table.table.and_then(|t| t.latest_stream_arn) {
+            Some(arn) => Ok(arn),
+            None => bail!(
+                "table {} has no stream; create it with `cargo xtask schema-load`",
+                self.config.table
+            ),
+        }
+    }
+
+    async fn shards(&self, arn: &str) -> anyhow::Result<Vec<Shard>> {
+        let mut shards = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .streams
+                .describe_stream()
+                .stream_arn(arn)
+                .set_exclusive_start_shard_id(start.take())
+                .send()
+                .await
+                .map_err(|e| {
+                    anyhow::anyhow!("describing stream {arn}: {}", DisplayErrorContext(e))
+                })?;
+            let Some(description) = out.stream_description else {
+                break;
+            };
+            shards.extend(description.shards.unwrap_or_default());
+            match description.last_evaluated_shard_id {
+                Some(last) => start = Some(last),
+                None => break,
+            }
+        }
+        Ok(shards)
+    }
+
+    /// One pass: reads every ready shard until it is caught up.
+    pub async fn poll_once(&mut self) -> anyhow::Result<Pass> {
+        let arn = self.stream_arn().await?;
+        if self.checkpoint.stream_arn != arn {
+            if !self.checkpoint.stream_arn.is_empty() {
+                tracing::warn!(old = %self.checkpoint.stream_arn, new = %arn, "the table has a new stream; starting from its beginning");
+            }
+            self.checkpoint = Checkpoint {
+                stream_arn: arn.clone(),
+                shards: BTreeMap::new(),
+            };
+            self.iterators.clear();
+        }
+        let mut shards = self.shards(&arn).await?;
+        // Parents start before their children.
+        shards.sort_by(|a, b| {
+            let start = |s: &Shard| {
+                s.sequence_number_range()
+                    .and_then(|r| r.starting_sequence_number())
+                    .unwrap_or("")
+                    .to_owned()
+            };
+            sequence_order(&start(a), &start(b))
+        });
+        let listed: Vec<String> = shards
+            .iter()
+            .filter_map(|s| s.shard_id().map(str::to_owned))
+            .collect();
+        let mut pass = Pass::default();
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for shard in &shards {
+                let Some(id) = shard.shard_id() else { continue };
+                let position = self.checkpoint.shards.get(id).cloned().unwrap_or_default();
+                if position.finished {
+                    continue;
+                }
+                let parent_done = shard.parent_shard_id().is_none_or(|parent| {
+                    !listed.iter().any(|l| l == parent)
+                        || self
+                            .checkpoint
+                            .shards
+                            .get(parent)
+                            .is_some_and(|p| p.finished)
+                });
+                if !parent_done {
+                    continue;
+                }
+                match self.read_shard(&arn, id, &mut pass).await? {
+                    ShardEnd::Finished => progress = true,
+                    ShardEnd::CaughtUp => {}
+                    ShardEnd::Failed => pass.failed = true,
+                }
+            }
+        }
+        Ok(pass)
+    }
+
+    async fn iterator(&self, arn: &str, shard: &str) -> anyhow::Result<Option<String>> {
+        let after = self
+            .checkpoint
+            .shards
+            .get(shard)
+            .and_then(|p| p.sequence.clone());
+        let request = self
+            .streams
+            .get_shard_iterator()
+            .stream_arn(arn)
+            .shard_id(shard);
+        let request = match after {
+            Some(sequence) => request
+                .shard_iterator_type(ShardIteratorType::AfterSequenceNumber)
+                .sequence_number(sequence),
+            None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
+        };
+        let out = request.send().await.map_err(|e| {
+            anyhow::anyhow!("getting an iterator of {shard}: {}", DisplayErrorContext(e))
+        })?;
+        Ok(out.shard_iterator)
+    }
+
+    async fn read_shard(
+        &mut self,
+        arn: &str,
+        shard: &str,
+        pass: &mut Pass,
+    ) -> anyhow::Result<ShardEnd> {
+        let mut iterator = match self.iterators.remove(shard) {
+            Some(iterator) => Some(iterator),
+            None => self.iterator(arn, shard).await?,
+        };
+        loop {
+            let Some(current) = iterator.take() else {
+                self.finish(shard)?;
+                return Ok(ShardEnd::Finished);
+            };
+            let out = match self
+                .streams
+                .get_records()
+                .shard_iterator(&current)
+                .limit(BATCH_SIZE)
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    let code = e
+                        .as_service_error()
+                        .and_then(|s| s.code())
+                        .unwrap_or_default()
+                        .to_owned();
+                    match code.as_str() {
+                        // Iterators live 15 minutes; take a new one next pass.
+                        "ExpiredIteratorException" => return Ok(ShardEnd::CaughtUp),
+                        "TrimmedDataAccessException" => {
+                            tracing::error!(
+                                shard,
+                                "records past the checkpoint were trimmed from the stream; continuing from the oldest kept"
+                            );
+                            self.checkpoint
+                                .shards
+                                .insert(shard.to_owned(), ShardPosition::default());
+                            return Ok(ShardEnd::CaughtUp);
+                        }
+                        _ => bail!("reading {shard}: {}", DisplayErrorContext(e)),
+                    }
+                }
+            };
+            let records = out.records.unwrap_or_default();
+            let next = out.next_shard_iterator;
+            if records.is_empty() {
+                match next {
+                    Some(next) => {
+                        self.iterators.insert(shard.to_owned(), next);
+                        return Ok(ShardEnd::CaughtUp);
+                    }
+                    None => {
+                        self.finish(shard)?;
+                        return Ok(ShardEnd::Finished);
+                    }
+                }
+            }
+            let sequences: Vec<String> = records
+                .iter()
+                .filter_map(|r| {
+                    r.dynamodb()
+                        .and_then(|d| d.sequence_number())
+                        .map(str::to_owned)
+                })
+                .collect();
+            let events = decode::from_streams_api(records);
+            let outcome = self.handler.handle(&events).await;
+            pass.records += sequences.len();
+            pass.messages += outcome.messages;
+            let entry = self.checkpoint.shards.entry(shard.to_owned()).or_default();
+            if let Some(failed) = &outcome.failed_at {
+                // Everything before the failed record is done; retry from it.
+                if let Some(before) = sequences.iter().take_while(|s| *s != failed).last() {
+                    entry.sequence = Some(before.clone());
+                }
+                self.save()?;
+                tracing::warn!(
+                    shard,
+                    failed,
+                    "batch failed; it will be retried from the failed record"
+                );
+                return Ok(ShardEnd::Failed);
+            }
+            if let Some(last) = sequences.last() {
+                entry.sequence = Some(last.clone());
+            }
+            self.save()?;
+            iterator = next;
+        }
+    }
+
+    fn finish(&mut self, shard: &str) -> anyhow::Result<()> {
+        self.checkpoint
+            .shards
+            .entry(shard.to_owned())
+            .or_default()
+            .finished = true;
+        self.save()
+    }
+
+    /// Polls until `shutdown` completes; errors of a pass are logged and the
+    /// pass is tried again after the interval.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        loop {
+            let pause = match self.poll_once().await {
+                Ok(pass) if pass.failed => {
+                    failures += 1;
+                    self.config
+                        .interval
+                        .max(Duration::from_millis(50 << failures.min(6)))
+                }
+                Ok(pass) if pass.records > 0 => {
+                    failures = 0;
+                    Duration::ZERO
+                }
+                Ok(_) => {
+                    failures = 0;
+                    self.config.interval
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::error!(error = %format!("{e:#}"), "stream pass failed");
+                    self.config
+                        .interval
+                        .max(Duration::from_millis(100 << failures.min(6)))
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,442 @@
+//! The stream handler's invariants, each proved against both repositories:
+//! one row per member, newest wins, idempotent, nothing dropped, only messages
+//! move rows. Records are shuffled, duplicated and replayed across batches;
+//! failures are injected after every call; two handlers run at once.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::TimeDelta;
+use dm_domain::{
+    DisplayName, GroupId, Handle, ItemKey, Message, MessageId, MessageText, NewUser, Timestamp,
+    User, UserId,
+};
+use dm_store::{
+    ChangeEvent, ChangeKind, DynamoRepository, MemoryRepository, NewMessage, PageRequest, Record,
+    Repository, StoreError,
+    memory::Fault,
+    testing::{FaultInjector, Injected},
+};
+use dm_stream::{Handler, RetryPolicy};
+use proptest::prelude::*;
+
+#[derive(Clone)]
+enum Backend {
+    Memory(MemoryRepository),
+    Dynamo(DynamoRepository, FaultInjector),
+}
+
+impl Backend {
+    async fn new(dynamo: bool) -> Self {
+        if dynamo {
+            let injector = FaultInjector::default();
+            Self::Dynamo(
+                dm_store::testing::fresh_table_with(&injector).await,
+                injector,
+            )
+        } else {
+            Self::Memory(MemoryRepository::new())
+        }
+    }
+
+    fn repo(&self) -> Arc<dyn Repository> {
+        match self {
+            Self::Memory(m) => Arc::new(m.clone()),
+            Self::Dynamo(d, _) => Arc::new(d.clone()),
+        }
+    }
+
+    fn calls(&self) -> u64 {
+        match self {
+            Self::Memory(m) => m.calls(),
+            Self::Dynamo(_, injector) => injector.calls(),
+        }
+    }
+
+    fn clear_faults(&self) {
+        match self {
+            Self::Memory(m) => m.clear_faults(),
+            Self::Dynamo(_, injector) => injector.clear(),
+        }
+    }
+
+    /// The call takes effect and its response is lost.
+    fn lose_response(&self, call: u64) {
+        match self {
+            Self::Memory(m) => m.inject(
+                call,
+                Fault::After(StoreError::Unavailable("injected".into())),
+            ),
+            Self::Dynamo(_, injector) => injector.inject(call, Injected::LostResponse),
+        }
+    }
+}
+
+/// A fast handler: tests need no long backoffs.
+fn handler(backend: &Backend, attempts: u32) -> Handler {
+    Handler::new(backend.repo()).with_retry(RetryPolicy {
+        attempts,
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+    })
+}
+
+struct World {
+    groups: Vec<(GroupId, [User; 2], Message)>,
+}
+
+fn base_time() -> Timestamp {
+    "2024-05-01T12:00:00.000000+00:00".parse().unwrap()
+}
+
+async fn world(repo: &Arc<dyn Repository>, groups: usize) -> World {
+    let mut out = Vec::new();
+    for _ in 0..groups {
+        let mut users = Vec::new();
+        for _ in 0..2 {
+            let id = UserId::new();
+            let handle = format!("u{}", &id.to_string()[..8]);
+            users.push(
+                repo.create_user(NewUser {
+                    uuid: id,
+                    handle: Handle::parse(&handle).unwrap(),
+                    display_name: DisplayName::parse(&handle).unwrap(),
+                    cognito_user_id: None,
+                })
+                .await
+                .unwrap(),
+            );
+        }
+        let first = NewMessage {
+            id: MessageId::new(),
+            created_at: base_time(),
+            text: MessageText::parse("first").unwrap(),
+        };
+        let sent = repo
+            .start_conversation(&users[0].summary(), &users[1].summary(), first)
+            .await
+            .unwrap();
+        let users: [User; 2] = users.try_into().unwrap();
+        out.push((sent.message.group, users, sent.message));
+    }
+    World { groups: out }
+}
+
+impl World {
+    /// Sends a message: conversation `g`, member `who`, `secs` after the first.
+    async fn send(&self, repo: &Arc<dyn Repository>, g: usize, who: usize, secs: i64) -> Message {
+        let (group, users, _) = &self.groups[g];
+        let message = NewMessage {
+            id: MessageId::new(),
+            created_at: base_time().plus(TimeDelta::seconds(secs)),
+            text: MessageText::parse(&format!("at {secs}")).unwrap(),
+        };
+        repo.send_message(*group, &users[who].summary(), message)
+            .await
+            .unwrap()
+    }
+
+    /// Every member has exactly one row, showing the newest of `sent` (and the first message).
+    async fn assert_converged(&self, repo: &Arc<dyn Repository>, sent: &[Message]) {
+        for (group, users, first) in &self.groups {
+            let newest = sent
+                .iter()
+                .filter(|m| m.group == *group)
+                .chain(std::iter::once(first))
+                .max_by_key(|m| m.reference())
+                .unwrap();
+            for user in users {
+                let rows = repo
+                    .conversations(user.uuid, &PageRequest::default())
+                    .await
+                    .unwrap();
+                assert_eq!(rows.items.len(), 1, "exactly one row per member");
+                assert_eq!(
+                    rows.items[0].last_message_id,
+                    Some(newest.id),
+                    "the row shows the newest message"
+                );
+                assert_eq!(rows.items[0].last_message_at, newest.created_at);
+            }
+        }
+    }
+}
+
+fn event(sequence: usize, message: &Message) -> ChangeEvent {
+    ChangeEvent {
+        sequence: sequence.to_string(),
+        kind: ChangeKind::Insert,
+        key: ItemKey::message(message.group, message.reference()),
+        new_image: Some(Record::Message(message.clone())),
+    }
+}
+
+/// Records in the given order, numbered from `first`.
+fn events(first: usize, messages: &[&Message]) -> Vec<ChangeEvent> {
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| event(first + i, m))
+        .collect()
+}
+
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(false).await; } )*
+        }
+        mod dynamodb {
+            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(true).await; } )*
+        }
+    };
+}
+
+both!(
+    a_lost_response_after_any_call_is_retried,
+    the_first_failed_record_is_reported_and_its_retry_converges,
+    two_handlers_at_once_converge,
+    only_messages_move_rows,
+    a_message_of_an_unknown_conversation_is_skipped,
+);
+
+async fn a_lost_response_after_any_call_is_retried(dynamo: bool) {
+    // Every call of the handler, in turn, loses its response.
+    for k in 1.. {
+        let backend = Backend::new(dynamo).await;
+        let repo = backend.repo();
+        let world = world(&repo, 2).await;
+        let mut sent = Vec::new();
+        for (i, secs) in [3, 1, 2, 5].into_iter().enumerate() {
+            sent.push(world.send(&repo, i % 2, i % 2, secs).await);
+        }
+        let batch = events(1, &sent.iter().collect::<Vec<_>>());
+        let target = backend.calls() + k;
+        backend.lose_response(target);
+        let outcome = handler(&backend, 6).handle(&batch).await;
+        assert_eq!(
+            outcome.failed_at, None,
+            "call {k}: the handler's retry recovered"
+        );
+        let reached = backend.calls() >= target;
+        backend.clear_faults();
+        world.assert_converged(&repo, &sent).await;
+        if !reached {
+            // The handler made fewer than k calls: every one of them has failed once.
+            assert!(k > 4, "two conversations take at least two calls each");
+            break;
+        }
+    }
+}
+
+async fn the_first_failed_record_is_reported_and_its_retry_converges(dynamo: bool) {
+    let backend = Backend::new(dynamo).await;
+    let repo = backend.repo();
+    let world = world(&repo, 1).await;
+    let sent = vec![
+        world.send(&repo, 0, 0, 7).await,
+        world.send(&repo, 0, 1, 9).await,
+        world.send(&repo, 0, 0, 8).await,
+    ];
+    let batch = events(5, &sent.iter().collect::<Vec<_>>());
+    // No retries left: the first call of the handler fails, after taking effect.
+    backend.lose_response(backend.calls() + 1);
+    let outcome = handler(&backend, 1).handle(&batch).await;
+    assert_eq!(
+        outcome.failed_at.as_deref(),
+        Some("5"),
+        "the first record of the failed conversation"
+    );
+    // What Lambda does next: the batch again, from the failed record.
+    let outcome = handler(&backend, 1).handle(&batch).await;
+    assert_eq!(outcome.failed_at, None);
+    world.assert_converged(&repo, &sent).await;
+}
+
+async fn two_handlers_at_once_converge(dynamo: bool) {
+    let backend = Backend::new(dynamo).await;
+    let repo = backend.repo();
+    let world = world(&repo, 3).await;
+    let mut sent = Vec::new();
+    for i in 0..24 {
+        sent.push(
+            world
+                .send(&repo, i % 3, i % 2, (i as i64 * 7919) % 50)
+                .await,
+        );
+    }
+    let forward = events(1, &sent.iter().collect::<Vec<_>>());
+    let backward = events(1, &sent.iter().rev().collect::<Vec<_>>());
+    let (one, two) = (handler(&backend, 6), handler(&backend, 6));
+    let tasks = [
+        tokio::spawn(async move {
+            let mut failed = false;
+            for chunk in forward.chunks(5) {
+                failed |= one.handle(chunk).await.failed_at.is_some();
+            }
+            failed
+        }),
+        tokio::spawn(async move {
+            let mut failed = false;
+            for chunk in backward.chunks(3) {
+                failed |= two.handle(chunk).await.failed_at.is_some();
+            }
+            failed
+        }),
+    ];
+    for task in tasks {
+        assert!(!task.await.unwrap(), "no batch failed");
+    }
+    world.assert_converged(&repo, &sent).await;
+}
+
+async fn only_messages_move_rows(dynamo: bool) {
+    let backend = Backend::new(dynamo).await;
+    let repo = backend.repo();
+    let world = world(&repo, 1).await;
+    let (group, users, first) = &world.groups[0];
+    let later = Message {
+        created_at: base_time().plus(TimeDelta::hours(1)),
+        id: MessageId::new(),
+        ..first.clone()
+    };
+    let stored = repo.group(*group, users[0].uuid).await.unwrap();
+    let [row, _] = stored.rows();
+    let mut newer_row = row.clone();
+    newer_row.last_message_at = later.created_at;
+    let batch = vec![
+        // A removed message: no image.
+        ChangeEvent {
+            sequence: "1".into(),
+            kind: ChangeKind::Remove,
+            key: ItemKey::message(*group, later.reference()),
+            new_image: None,
+        },
+        // Conversation-row writes, user items and group items.
+        ChangeEvent {
+            sequence: "2".into(),
+            kind: ChangeKind::Insert,
+            key: Record::Conversation(newer_row.clone()).key(),
+            new_image: Some(Record::Conversation(newer_row)),
+        },
+        ChangeEvent {
+            sequence: "3".into(),
+            kind: ChangeKind::Insert,
+            key: ItemKey::User(users[0].uuid),
+            new_image: Some(Record::User(users[0].clone())),
+        },
+        ChangeEvent {
+            sequence: "4".into(),
+            kind: ChangeKind::Modify,
+            key: ItemKey::Group(*group),
+            new_image: Some(Record::Group(stored.clone())),
+        },
+    ];
+    let calls = backend.calls();
+    let outcome = handler(&backend, 1).handle(&batch).await;
+    assert_eq!(
+        (outcome.records, outcome.messages, outcome.moved),
+        (4, 0, 0)
+    );
+    assert_eq!(backend.calls(), calls, "nothing was read or written");
+    world.assert_converged(&repo, &[]).await;
+}
+
+async fn a_message_of_an_unknown_conversation_is_skipped(dynamo: bool) {
+    let backend = Backend::new(dynamo).await;
+    let repo = backend.repo();
+    let world = world(&repo, 1).await;
+    let sent = world.send(&repo, 0, 1, 4).await;
+    let orphan = Message {
+        group: GroupId::new(),
+        id: MessageId::new(),
+        ..sent.clone()
+    };
+    let outcome = handler(&backend, 3)
+        .handle(&events(1, &[&orphan, &sent]))
+        .await;
+    assert_eq!(
+        (outcome.skipped, outcome.moved, outcome.failed_at),
+        (1, 1, None),
+        "one bad record does not block its shard"
+    );
+    world.assert_converged(&repo, &[sent]).await;
+}
+
+/// A run: messages (conversation, sender, seconds after the first) and how
+/// the stream delivers them (order, duplicates, replays, batch size).
+#[derive(Debug, Clone)]
+struct Run {
+    messages: Vec<(usize, usize, i64)>,
+    order: Vec<usize>,
+    batch: usize,
+}
+
+fn run_strategy() -> impl Strategy<Value = Run> {
+    prop::collection::vec((0..3usize, 0..2usize, 0..12i64), 1..14).prop_flat_map(|messages| {
+        let n = messages.len();
+        let shuffled = Just((0..n).collect::<Vec<_>>()).prop_shuffle();
+        let extra = prop::collection::vec(0..n, 0..n * 2);
+        (Just(messages), shuffled, extra, 1..6usize).prop_map(
+            |(messages, mut order, extra, batch)| {
+                // Every record at least once, then duplicates and replays anywhere after.
+                for (i, e) in extra.into_iter().enumerate() {
+                    let at = (i * 7919) % (order.len() + 1);
+                    order.insert(at.max(1), e);
+                }
+                Run {
+                    messages,
+                    order,
+                    batch,
+                }
+            },
+        )
+    })
+}
+
+fn check_run(dynamo: bool, run: &Run) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let backend = Backend::new(dynamo).await;
+        let repo = backend.repo();
+        let world = world(&repo, 3).await;
+        let mut sent = Vec::new();
+        for &(g, who, secs) in &run.messages {
+            sent.push(world.send(&repo, g, who, secs).await);
+        }
+        let delivered: Vec<&Message> = run.order.iter().map(|&i| &sent[i]).collect();
+        let stream = events(1, &delivered);
+        let handler = handler(&backend, 6);
+        for batch in stream.chunks(run.batch) {
+            assert_eq!(handler.handle(batch).await.failed_at, None);
+        }
+        world.assert_converged(&repo, &sent).await;
+        // Replaying the whole stream once more changes nothing.
+        for batch in stream.chunks(run.batch) {
+            assert_eq!(
+                handler.handle(batch).await.moved,
+                0,
+                "a replay moves no row"
+            );
+        }
+        world.assert_converged(&repo, &sent).await;
+    });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    #[test]
+    fn shuffled_duplicated_replayed_records_converge_in_memory(run in run_strategy()) {
+        check_run(false, &run);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
+    #[test]
+    fn shuffled_duplicated_replayed_records_converge_on_dynamodb(run in run_strategy()) {
+        check_run(true, &run);
+    }
+}
