@@ -83,9 +83,22 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
         table: args.table,
     };
     crate::tables::setup(&crate::tables::SchemaLoadArgs::new(target.clone())).await?;
+    let poll = dm_stream::cli::PollArgs {
+        endpoint_url: Some(local.endpoint()),
+        prod: false,
+        table: target.table.clone(),
+        checkpoint: None,
+        interval_ms: 100,
+    };
+    let poller = poll.poller().await?;
+    let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();
+    let poller = tokio::spawn(poller.run(async {
+        let _ = poller_stopped.await;
+    }));
     println!();
     println!("DynamoDB Local: {}", local.endpoint());
     println!("Table:          {}", target.table);
+    println!("Stream poller:  running (conversation rows follow new messages)");
     println!(
         "Try:            cargo xtask list-conversations @andrewbrown --endpoint-url {}",
         local.endpoint()
@@ -95,7 +108,22 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
         local.endpoint()
     );
     println!("Ctrl-C stops everything.");
-    until_stopped(&mut local).await
+    let result = until_stopped(&mut local).await;
+    let _ = stop_poller.send(());
+    let _ = poller.await;
+    result
+}
+
+pub(crate) async fn stream(args: dm_stream::cli::PollArgs) -> anyhow::Result<()> {
+    let poller = args.poller().await?;
+    println!("polling the stream of table {}; Ctrl-C stops", args.table);
+    poller
+        .run(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    println!("stopped");
+    Ok(())
 }
 
 pub(crate) fn test(args: TestArgs) -> anyhow::Result<()> {

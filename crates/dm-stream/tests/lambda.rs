@@ -1,0 +1,185 @@
+//! The Lambda handler fed real DynamoDB Stream event JSON, as Lambda sends it.
+
+use std::{sync::Arc, time::Duration};
+
+use aws_lambda_events::event::dynamodb::Event;
+use dm_domain::{DisplayName, Handle, MessageId, MessageText, NewUser, UserId};
+use dm_store::{MemoryRepository, NewMessage, PageRequest, Repository, StoreError, memory::Fault};
+use dm_stream::{Handler, RetryPolicy, lambda::handle_event};
+
+struct Setup {
+    repo: MemoryRepository,
+    group: String,
+    andrew: UserId,
+    bayko: UserId,
+}
+
+async fn setup() -> Setup {
+    let repo = MemoryRepository::new();
+    let user = |handle: &str| NewUser {
+        uuid: UserId::new(),
+        handle: Handle::parse(handle).unwrap(),
+        display_name: DisplayName::parse(handle).unwrap(),
+        cognito_user_id: None,
+    };
+    let a = repo.create_user(user("andrewbrown")).await.unwrap();
+    let b = repo.create_user(user("bayko")).await.unwrap();
+    let first = NewMessage {
+        id: MessageId::new(),
+        created_at: "2023-03-20T22:00:00.000000+00:00".parse().unwrap(),
+        text: MessageText::parse("hello").unwrap(),
+    };
+    let sent = repo
+        .start_conversation(&a.summary(), &b.summary(), first)
+        .await
+        .unwrap();
+    Setup {
+        repo,
+        group: sent.message.group.to_string(),
+        andrew: a.uuid,
+        bayko: b.uuid,
+    }
+}
+
+/// A stream event exactly as Lambda delivers it: one new message, one
+/// conversation-row write and one removal.
+fn event_json(s: &Setup) -> String {
+    let (group, andrew, bayko) = (&s.group, s.andrew, s.bayko);
+    let at = "2023-03-21T09:15:42.123456+00:00";
+    let id = "6d6cbbcf-7b8b-4d3a-9d0a-2f1c4b8e9a01";
+    format!(
+        r#"{{
+  "Records": [
+    {{
+      "eventID": "c4ca4238a0b923820dcc509a6f75849b",
+      "eventName": "INSERT",
+      "eventVersion": "1.1",
+      "eventSource": "aws:dynamodb",
+      "awsRegion": "us-east-1",
+      "dynamodb": {{
+        "ApproximateCreationDateTime": 1679390142,
+        "Keys": {{ "pk": {{ "S": "MSG#{group}" }}, "sk": {{ "S": "{at}#{id}" }} }},
+        "NewImage": {{
+          "pk": {{ "S": "MSG#{group}" }},
+          "sk": {{ "S": "{at}#{id}" }},
+          "entity": {{ "S": "message" }},
+          "message_uuid": {{ "S": "{id}" }},
+          "message": {{ "S": "Are you coming to the meetup?" }},
+          "created_at": {{ "S": "{at}" }},
+          "user_uuid": {{ "S": "{bayko}" }},
+          "user_handle": {{ "S": "bayko" }},
+          "user_display_name": {{ "S": "bayko" }}
+        }},
+        "SequenceNumber": "4421584500000000017450439091",
+        "SizeBytes": 412,
+        "StreamViewType": "NEW_IMAGE"
+      }},
+      "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-20T00:00:00.000"
+    }},
+    {{
+      "eventID": "c81e728d9d4c2f636f067f89cc14862c",
+      "eventName": "INSERT",
+      "eventVersion": "1.1",
+      "eventSource": "aws:dynamodb",
+      "awsRegion": "us-east-1",
+      "dynamodb": {{
+        "ApproximateCreationDateTime": 1679390142,
+        "Keys": {{ "pk": {{ "S": "GRP#{andrew}" }}, "sk": {{ "S": "{at}#{group}" }} }},
+        "NewImage": {{
+          "pk": {{ "S": "GRP#{andrew}" }},
+          "sk": {{ "S": "{at}#{group}" }},
+          "entity": {{ "S": "conversation" }},
+          "message_group_uuid": {{ "S": "{group}" }},
+          "message": {{ "S": "Are you coming to the meetup?" }},
+          "user_uuid": {{ "S": "{bayko}" }},
+          "user_handle": {{ "S": "bayko" }},
+          "user_display_name": {{ "S": "bayko" }}
+        }},
+        "SequenceNumber": "4421584500000000017450439092",
+        "SizeBytes": 300,
+        "StreamViewType": "NEW_IMAGE"
+      }},
+      "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-20T00:00:00.000"
+    }},
+    {{
+      "eventID": "eccbc87e4b5ce2fe28308fd9f2a7baf3",
+      "eventName": "REMOVE",
+      "eventVersion": "1.1",
+      "eventSource": "aws:dynamodb",
+      "awsRegion": "us-east-1",
+      "dynamodb": {{
+        "ApproximateCreationDateTime": 1679390143,
+        "Keys": {{ "pk": {{ "S": "GRP#{andrew}" }}, "sk": {{ "S": "2023-03-20T22:00:00.000000+00:00#{group}" }} }},
+        "SequenceNumber": "4421584500000000017450439093",
+        "SizeBytes": 120,
+        "StreamViewType": "NEW_IMAGE"
+      }},
+      "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-20T00:00:00.000"
+    }}
+  ]
+}}"#
+    )
+}
+
+#[tokio::test]
+async fn a_real_event_moves_both_rows_and_reports_no_failure() {
+    let s = setup().await;
+    let event: Event = serde_json::from_str(&event_json(&s)).unwrap();
+    let handler = Handler::new(Arc::new(s.repo.clone()));
+    let response = handle_event(&handler, &event).await;
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        serde_json::json!({ "batchItemFailures": [] })
+    );
+    for owner in [s.andrew, s.bayko] {
+        let rows = s
+            .repo
+            .conversations(owner, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.items.len(), 1);
+        assert_eq!(rows.items[0].last_message, "Are you coming to the meetup?");
+    }
+    // The same event again (Lambda retries deliver duplicates): nothing changes.
+    let before = s.repo.scan();
+    handle_event(&handler, &event).await;
+    assert_eq!(s.repo.scan(), before);
+}
+
+#[tokio::test]
+async fn a_failed_record_is_reported_by_sequence_number() {
+    let s = setup().await;
+    let event: Event = serde_json::from_str(&event_json(&s)).unwrap();
+    let handler = Handler::new(Arc::new(s.repo.clone())).with_retry(RetryPolicy {
+        attempts: 2,
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(1),
+    });
+    let next = s.repo.calls() + 1;
+    for call in next..next + 2 {
+        s.repo.inject(
+            call,
+            Fault::Before(StoreError::Throttled("injected".into())),
+        );
+    }
+    let response = handle_event(&handler, &event).await;
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": "4421584500000000017450439091" }] })
+    );
+    let rows = s
+        .repo
+        .conversations(s.andrew, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.items[0].last_message, "hello", "nothing moved");
+    // Lambda's retry succeeds.
+    let response = handle_event(&handler, &event).await;
+    assert!(response.batch_item_failures.is_empty());
+    let rows = s
+        .repo
+        .conversations(s.andrew, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.items[0].last_message, "Are you coming to the meetup?");
+}

@@ -1,0 +1,136 @@
+//! The local poller on DynamoDB Local's real stream: messages to several
+//! conversations, the poller killed half way and restarted from its
+//! checkpoint, and every row right in the end.
+
+use std::{sync::Arc, time::Duration};
+
+use chrono::TimeDelta;
+use dm_domain::{
+    DisplayName, Handle, Message, MessageId, MessageText, NewUser, Timestamp, User, UserId,
+};
+use dm_store::{DynamoRepository, NewMessage, PageRequest, Repository};
+use dm_stream::{
+    Handler,
+    poller::{Checkpoint, Poller, PollerConfig},
+};
+
+async fn poller(repo: &DynamoRepository, checkpoint: &std::path::Path) -> Poller {
+    let config = dm_store::dynamo::sdk_config(Some(dm_local::shared())).await;
+    Poller::new(
+        repo.client().clone(),
+        aws_sdk_dynamodbstreams::Client::new(&config),
+        Handler::new(Arc::new(repo.clone())),
+        PollerConfig {
+            table: repo.table().to_owned(),
+            checkpoint: Some(checkpoint.to_owned()),
+            interval: Duration::from_millis(50),
+        },
+    )
+    .unwrap()
+}
+
+/// Polls until a pass finds nothing new.
+async fn catch_up(poller: &mut Poller) {
+    for _ in 0..100 {
+        let pass = poller.poll_once().await.unwrap();
+        assert!(!pass.failed);
+        if pass.records == 0 {
+            return;
+        }
+    }
+    panic!("the poller did not catch up");
+}
+
+async fn user(repo: &DynamoRepository, n: usize) -> User {
+    let handle = format!("p{n}_{}", &UserId::new().to_string()[..6]);
+    repo.create_user(NewUser {
+        uuid: UserId::new(),
+        handle: Handle::parse(&handle).unwrap(),
+        display_name: DisplayName::parse(&handle).unwrap(),
+        cognito_user_id: None,
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_converge_across_a_poller_restart() {
+    let repo = dm_store::testing::fresh_table().await;
+    let dir = std::env::temp_dir().join(format!("dm-poller-{}", UserId::new()));
+    let checkpoint = dir.join("checkpoint.json");
+    let base: Timestamp = "2024-02-01T00:00:00.000000+00:00".parse().unwrap();
+
+    // Four conversations, forty messages, with the first half before the restart.
+    let mut conversations = Vec::new();
+    for i in 0..4 {
+        let (a, b) = (user(&repo, 2 * i).await, user(&repo, 2 * i + 1).await);
+        let first = NewMessage {
+            id: MessageId::new(),
+            created_at: base,
+            text: MessageText::parse("hi").unwrap(),
+        };
+        let group = repo
+            .start_conversation(&a.summary(), &b.summary(), first)
+            .await
+            .unwrap()
+            .message
+            .group;
+        conversations.push((group, a, b));
+    }
+    let mut sent: Vec<Message> = Vec::new();
+    let send = |i: usize| {
+        let (group, a, b) = conversations[i % 4].clone();
+        let sender = if i.is_multiple_of(3) { a } else { b };
+        let repo = repo.clone();
+        async move {
+            let message = NewMessage {
+                id: MessageId::new(),
+                created_at: base.plus(TimeDelta::seconds(i as i64 + 1)),
+                text: MessageText::parse(&format!("message {i}")).unwrap(),
+            };
+            repo.send_message(group, &sender.summary(), message)
+                .await
+                .unwrap()
+        }
+    };
+    for i in 0..20 {
+        sent.push(send(i).await);
+    }
+    let mut first = poller(&repo, &checkpoint).await;
+    catch_up(&mut first).await;
+    drop(first);
+    let saved = Checkpoint::load(&checkpoint).unwrap();
+    assert!(!saved.stream_arn.is_empty());
+    assert!(
+        saved.shards.values().any(|s| s.sequence.is_some()),
+        "the checkpoint records a position"
+    );
+
+    for i in 20..40 {
+        sent.push(send(i).await);
+    }
+    let mut second = poller(&repo, &checkpoint).await;
+    assert_eq!(
+        second.checkpoint(),
+        &saved,
+        "the restarted poller resumes from the checkpoint"
+    );
+    catch_up(&mut second).await;
+
+    for (group, a, b) in &conversations {
+        let newest = sent
+            .iter()
+            .filter(|m| m.group == *group)
+            .max_by_key(|m| m.reference())
+            .unwrap();
+        for member in [a, b] {
+            let rows = repo
+                .conversations(member.uuid, &PageRequest::default())
+                .await
+                .unwrap();
+            assert_eq!(rows.items.len(), 1, "one row per member");
+            assert_eq!(rows.items[0].last_message_id, Some(newest.id));
+        }
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
