@@ -1,0 +1,162 @@
+//! The `dm-api` configuration (flags with environment fallbacks) and serving.
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use anyhow::{Context, bail};
+use axum::http::HeaderValue;
+use clap::{Parser, ValueEnum};
+use dm_store::{DynamoRepository, MemoryRepository, Repository};
+use dm_stream::{Handler, memory_feed};
+
+use crate::{
+    AppState,
+    auth::{CognitoVerifier, LocalVerifier, TokenVerifier},
+};
+
+/// Which store backs the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Store {
+    /// In memory, with its own stream task; nothing to install.
+    Memory,
+    /// A DynamoDB table (rows follow through the stream handler: Lambda or `cargo xtask stream`).
+    Dynamodb,
+}
+
+/// How tokens are verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// Cognito access tokens (RS256, the pool's JWKS).
+    Cognito,
+    /// Tokens from `cargo xtask token @handle` (HS256, a local key file).
+    Local,
+}
+
+/// The `dm-api` command line.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "dm-api", about = "The Cruddur direct-messaging HTTP API")]
+pub struct Config {
+    /// The store.
+    #[arg(long, env = "DM_STORE", value_enum, default_value_t = Store::Memory)]
+    pub store: Store,
+    /// Seed the store (users @andrewbrown, @bayko, @londo and a conversation) at start.
+    #[arg(long, env = "DM_SEED")]
+    pub seed: bool,
+    /// DynamoDB endpoint (DynamoDB Local); real DynamoDB from the default chain when absent.
+    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB")]
+    pub endpoint_url: Option<String>,
+    /// The table.
+    #[arg(long, env = "DM_TABLE", default_value = dm_store::schema::DEFAULT_TABLE)]
+    pub table: String,
+    /// Address to listen on.
+    #[arg(long, env = "DM_LISTEN", default_value = "127.0.0.1:4567")]
+    pub listen: SocketAddr,
+    /// How tokens are verified.
+    #[arg(long, env = "DM_AUTH", value_enum, default_value_t = AuthMode::Local)]
+    pub auth: AuthMode,
+    /// The local token key file (auth `local`); created if missing.
+    #[arg(long, env = "DM_LOCAL_KEY_FILE", default_value = crate::auth::LOCAL_KEY_FILE)]
+    pub local_key_file: PathBuf,
+    /// Cognito region (auth `cognito`).
+    #[arg(long, env = "DM_COGNITO_REGION")]
+    pub cognito_region: Option<String>,
+    /// Cognito user pool id (auth `cognito`).
+    #[arg(long, env = "DM_COGNITO_USER_POOL_ID")]
+    pub cognito_user_pool_id: Option<String>,
+    /// Cognito app client id (auth `cognito`).
+    #[arg(long, env = "DM_COGNITO_CLIENT_ID")]
+    pub cognito_client_id: Option<String>,
+    /// Where to read the pool's JWKS; the pool's well-known address by default.
+    #[arg(long, env = "DM_COGNITO_JWKS_URL")]
+    pub cognito_jwks_url: Option<String>,
+    /// Origins allowed by CORS (repeat, or comma-separated).
+    #[arg(long = "cors-origin", env = "DM_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// Request timeout in milliseconds.
+    #[arg(long, env = "DM_REQUEST_TIMEOUT_MS", default_value_t = 10_000)]
+    pub request_timeout_ms: u64,
+}
+
+/// A running store: the repository, and for memory the repository itself
+/// (whose feed the stream task follows).
+pub async fn store(
+    config: &Config,
+) -> anyhow::Result<(Arc<dyn Repository>, Option<MemoryRepository>)> {
+    Ok(match config.store {
+        Store::Memory => {
+            let memory = MemoryRepository::new();
+            (Arc::new(memory.clone()), Some(memory))
+        }
+        Store::Dynamodb => {
+            let client = dm_store::dynamo::connect(config.endpoint_url.as_deref()).await;
+            (Arc::new(DynamoRepository::new(client, &config.table)), None)
+        }
+    })
+}
+
+/// The token verifier the configuration asks for.
+pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
+    Ok(match config.auth {
+        AuthMode::Local => Arc::new(
+            LocalVerifier::from_file(&config.local_key_file).with_context(|| {
+                format!("reading the local key {}", config.local_key_file.display())
+            })?,
+        ),
+        AuthMode::Cognito => {
+            let (Some(region), Some(pool), Some(client)) = (
+                &config.cognito_region,
+                &config.cognito_user_pool_id,
+                &config.cognito_client_id,
+            ) else {
+                bail!(
+                    "--auth cognito needs --cognito-region, --cognito-user-pool-id and --cognito-client-id"
+                );
+            };
+            Arc::new(CognitoVerifier::new(
+                region,
+                pool,
+                client,
+                config.cognito_jwks_url.clone(),
+            ))
+        }
+    })
+}
+
+/// Builds everything and serves until `shutdown` completes; the memory
+/// store's stream task stops with it.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let (repo, memory) = store(&config).await?;
+    if config.seed {
+        let seeded = dm_store::seed::seed(repo.as_ref(), |_, _| {})
+            .await
+            .context("seeding")?;
+        tracing::info!(group = %seeded.group, "seeded");
+    }
+    let (stop_feed, feed_stopped) = tokio::sync::oneshot::channel::<()>();
+    let feed = memory.map(|memory| {
+        memory_feed::spawn(memory, Handler::new(repo.clone()), async {
+            let _ = feed_stopped.await;
+        })
+    });
+    let mut state = AppState::new(repo, verifier(&config)?);
+    state.timeout = Duration::from_millis(config.request_timeout_ms);
+    state.cors_origins = config
+        .cors_origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o}")))
+        .collect::<anyhow::Result<_>>()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    tracing::info!(address = %listener.local_addr()?, store = ?config.store, auth = ?config.auth, "serving");
+    axum::serve(listener, crate::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    let _ = stop_feed.send(());
+    if let Some(feed) = feed {
+        let _ = feed.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,227 @@
+//! Reading requests: the JSON body, the query, the path, each checked with
+//! every failure listed, never a panic and never a 500.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, Request},
+    http::header,
+};
+use dm_domain::{Cursor, GroupId, Handle, MessageText};
+use dm_store::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
+use serde_json::{Map, Value};
+
+use crate::{AppState, error::ApiError};
+
+/// A JSON object body: read within the body limit, `application/json`,
+/// well-formed, an object.
+#[derive(Debug)]
+pub struct JsonObject(pub Map<String, Value>);
+
+impl FromRequest<AppState> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge
+            } else {
+                ApiError::bad("body_unreadable")
+            }
+        })?;
+        match serde_json::from_slice::<Value>(&bytes) {
+            Ok(Value::Object(map)) => Ok(Self(map)),
+            Ok(_) => Err(ApiError::bad("body_not_an_object")),
+            Err(_) => Err(ApiError::bad("json_malformed")),
+        }
+    }
+}
+
+/// Where a new message goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Into an existing conversation.
+    Group(GroupId),
+    /// To a user, starting the conversation if the pair has none.
+    Handle(Handle),
+}
+
+/// A checked `POST /api/messages` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessageBody {
+    /// The text, trimmed.
+    pub text: MessageText,
+    /// Where it goes.
+    pub target: Target,
+}
+
+const FIELDS: [&str; 3] = ["message", "message_group_uuid", "handle"];
+
+/// Checks a message body, listing every failed check.
+pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError> {
+    let mut errors = Vec::new();
+    for key in body.keys() {
+        if !FIELDS.contains(&key.as_str()) {
+            errors.push("unknown_field".to_owned());
+        }
+    }
+    let text = match body.get("message") {
+        None | Some(Value::Null) => {
+            errors.push("message_missing".into());
+            None
+        }
+        Some(Value::String(s)) => MessageText::parse(s)
+            .map_err(|e| errors.push(e.code().into()))
+            .ok(),
+        Some(_) => {
+            errors.push("message_not_a_string".into());
+            None
+        }
+    };
+    let present = |name| body.get(name).is_some_and(|v| !v.is_null());
+    let target = match (present("message_group_uuid"), present("handle")) {
+        (true, true) => {
+            errors.push("target_ambiguous".into());
+            None
+        }
+        (false, false) => {
+            errors.push("target_missing".into());
+            None
+        }
+        (true, false) => match body.get("message_group_uuid") {
+            Some(Value::String(s)) => s
+                .parse()
+                .map(Target::Group)
+                .map_err(|_| errors.push("message_group_uuid_invalid".into()))
+                .ok(),
+            _ => {
+                errors.push("message_group_uuid_invalid".into());
+                None
+            }
+        },
+        (false, true) => match body.get("handle") {
+            Some(Value::String(s)) => Handle::parse(s)
+                .map(Target::Handle)
+                .map_err(|e| errors.push(e.code().into()))
+                .ok(),
+            _ => {
+                errors.push("handle_invalid".into());
+                None
+            }
+        },
+    };
+    errors.dedup();
+    match (text, target) {
+        (Some(text), Some(target)) if errors.is_empty() => Ok(NewMessageBody { text, target }),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
+/// Reads `limit` (1 to 100, default 20) and `cursor` from a query string.
+pub fn page(query: Option<&str>) -> Result<PageRequest, ApiError> {
+    let mut limit = None;
+    let mut cursor = None;
+    let mut errors = Vec::new();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if (1..=PAGE_MAX).contains(&n) && limit.is_none() => limit = Some(n),
+                _ => errors.push("limit_invalid".to_owned()),
+            },
+            // Cursors are base64url: nothing in them needs decoding.
+            "cursor" if cursor.is_none() && !value.is_empty() => {
+                cursor = Some(Cursor::from_text(value))
+            }
+            "cursor" => errors.push("cursor_invalid".to_owned()),
+            _ => {}
+        }
+    }
+    if errors.is_empty() {
+        Ok(PageRequest {
+            limit: limit.unwrap_or(PAGE_DEFAULT),
+            cursor,
+        })
+    } else {
+        Err(ApiError::BadRequest(errors))
+    }
+}
+
+/// A conversation id from the path.
+pub fn group_id(text: &str) -> Result<GroupId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad("message_group_uuid_invalid"))
+}
+
+/// A handle from the path: `@handle`.
+pub fn path_handle(text: &str) -> Result<Handle, ApiError> {
+    text.strip_prefix('@')
+        .and_then(|h| Handle::parse(h).ok())
+        .ok_or_else(|| ApiError::bad("handle_invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(body: Value, expected: Result<(), &[&str]>) {
+        let Value::Object(map) = body.clone() else {
+            panic!("not an object")
+        };
+        match (new_message(&map), expected) {
+            (Ok(_), Ok(())) => {}
+            (Err(ApiError::Invalid(codes)), Err(expected)) => assert_eq!(codes, expected, "{body}"),
+            (got, expected) => panic!("{body}: got {got:?}, expected {expected:?}"),
+        }
+    }
+
+    #[test]
+    fn message_bodies() {
+        let g = "5ae290ed-55d1-47a0-bc6d-fe2bc2700399";
+        check(json!({"message": "hi", "message_group_uuid": g}), Ok(()));
+        check(json!({"message": "hi", "handle": "@bayko"}), Ok(()));
+        check(json!({}), Err(&["message_missing", "target_missing"]));
+        check(
+            json!({"message": " ", "handle": "x", "message_group_uuid": g}),
+            Err(&["message_blank", "target_ambiguous"]),
+        );
+        check(
+            json!({"message": 5, "handle": 5}),
+            Err(&["message_not_a_string", "handle_invalid"]),
+        );
+        check(
+            json!({"message": "hi", "message_group_uuid": "nope", "extra": 1}),
+            Err(&["unknown_field", "message_group_uuid_invalid"]),
+        );
+        check(
+            json!({"message": "a".repeat(1025), "handle": "bad handle!"}),
+            Err(&["message_too_long", "handle_invalid"]),
+        );
+    }
+
+    #[test]
+    fn pages() {
+        assert_eq!(page(None).unwrap(), PageRequest::first(PAGE_DEFAULT));
+        assert_eq!(page(Some("limit=5&x=1")).unwrap(), PageRequest::first(5));
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=abc",
+            "limit=-1",
+            "limit=5&limit=6",
+            "cursor=",
+            "cursor=a&cursor=b",
+        ] {
+            assert!(page(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,108 @@
+//! The HTTP API of Cruddur direct messaging, on axum.
+//!
+//! [`app`] builds the whole router over an [`AppState`] (a repository and a
+//! token verifier), so tests drive it in-process with `tower::ServiceExt::oneshot`
+//! and the `dm-api` binary serves it. Routes, JSON fields and paths follow the
+//! Cruddur frontend; see `routes.rs` and the OpenAPI document at
+//! `/api/openapi.json`.
+//!
+//! Layers, outermost first: a request id (`x-request-id`, set if absent and
+//! echoed back), a trace span per request, CORS, a request timeout that
+//! answers 503, and a body limit that answers 413.
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod input;
+pub mod routes;
+
+use std::{sync::Arc, time::Duration};
+
+use axum::{
+    Router,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{HeaderName, HeaderValue, Method, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use dm_store::Repository;
+use tower_http::{
+    cors::{AllowOrigin, CorsLayer},
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+
+use crate::{auth::TokenVerifier, error::ApiError};
+
+/// The largest request body accepted.
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The store.
+    pub repo: Arc<dyn Repository>,
+    /// Verifies bearer tokens.
+    pub verifier: Arc<dyn TokenVerifier>,
+    /// How long a request may take before it is answered 503.
+    pub timeout: Duration,
+    /// Origins allowed by CORS; none when empty.
+    pub cors_origins: Vec<HeaderValue>,
+}
+
+impl AppState {
+    /// A state with the default timeout (10 s) and no CORS origins.
+    pub fn new(repo: Arc<dyn Repository>, verifier: Arc<dyn TokenVerifier>) -> Self {
+        Self {
+            repo,
+            verifier,
+            timeout: Duration::from_secs(10),
+            cors_origins: Vec::new(),
+        }
+    }
+}
+
+async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            ApiError::Unavailable(format!("request took longer than {limit:?}")).into_response()
+        }
+    }
+}
+
+/// The router of the whole API.
+pub fn app(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::LINK]);
+    let limit = state.timeout;
+    Router::new()
+        .route("/api/message_groups", get(routes::message_groups))
+        .route("/api/messages/{message_group_uuid}", get(routes::messages))
+        .route("/api/messages", post(routes::create_message))
+        .route("/api/users/{handle}/short", get(routes::user_short))
+        .route("/api/openapi.json", get(routes::openapi))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .fallback(routes::not_found)
+        .method_not_allowed_fallback(|| async { ApiError::NotFound("route_not_found") })
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(limit, timeout))
+        .layer(cors)
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request
+                .headers()
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-");
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}

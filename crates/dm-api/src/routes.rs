@@ -1,0 +1,322 @@
+//! The routes: the Cruddur frontend's messaging paths and JSON fields.
+
+use axum::{
+    Json,
+    extract::{Path, RawQuery, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use dm_domain::{Conversation, Cursor, Message};
+use dm_store::{NewMessage, StoreError};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::{
+    AppState,
+    auth::AuthUser,
+    error::{ApiError, ErrorBody},
+    input::{self, JsonObject, Target},
+};
+
+/// A conversation in the list: the other member, and the last message.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageGroupOut {
+    /// The conversation's uuid.
+    pub uuid: String,
+    /// The other member's display name.
+    pub display_name: String,
+    /// The other member's handle.
+    pub handle: String,
+    /// The last message's text.
+    pub message: String,
+    /// When the last message was sent.
+    pub created_at: String,
+}
+
+impl From<Conversation> for MessageGroupOut {
+    fn from(c: Conversation) -> Self {
+        Self {
+            uuid: c.group.to_string(),
+            display_name: c.other.display_name,
+            handle: c.other.handle,
+            message: c.last_message,
+            created_at: c.last_message_at.to_string(),
+        }
+    }
+}
+
+/// A message of a conversation, with its sender.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageOut {
+    /// The message's uuid.
+    pub uuid: String,
+    /// The sender's display name.
+    pub display_name: String,
+    /// The sender's handle.
+    pub handle: String,
+    /// The text.
+    pub message: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
+impl From<Message> for MessageOut {
+    fn from(m: Message) -> Self {
+        Self {
+            uuid: m.id.to_string(),
+            display_name: m.sender.display_name,
+            handle: m.sender.handle,
+            message: m.text,
+            created_at: m.created_at.to_string(),
+        }
+    }
+}
+
+/// A message just sent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedMessageOut {
+    /// The message's uuid.
+    pub uuid: String,
+    /// The conversation it went to (new or existing).
+    pub message_group_uuid: String,
+    /// The sender's display name.
+    pub display_name: String,
+    /// The sender's handle.
+    pub handle: String,
+    /// The text, trimmed.
+    pub message: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
+/// The body of `POST /api/messages`: the text, and either a conversation or a handle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewMessageIn {
+    /// 1 to 1024 characters after trimming.
+    pub message: String,
+    /// An existing conversation; exactly one of this and `handle`.
+    pub message_group_uuid: Option<String>,
+    /// A user to message (with or without `@`); exactly one of this and `message_group_uuid`.
+    pub handle: Option<String>,
+}
+
+/// A user, briefly.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserShortOut {
+    /// The user's uuid.
+    pub uuid: String,
+    /// The handle.
+    pub handle: String,
+    /// The display name.
+    pub display_name: String,
+}
+
+/// A status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusOut {
+    /// `ok` or `ready`.
+    pub status: &'static str,
+}
+
+/// `Link: <path?limit=n&cursor=c>; rel="next"`, when another page follows.
+fn with_next<T: Serialize>(
+    items: Vec<T>,
+    path: &str,
+    limit: usize,
+    next: Option<Cursor>,
+) -> Response {
+    let mut response = Json(items).into_response();
+    if let Some(cursor) = next {
+        let link = format!("<{path}?limit={limit}&cursor={cursor}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+    }
+    response
+}
+
+/// The signed-in user's conversations, most recent first.
+#[utoipa::path(
+    get, path = "/api/message_groups",
+    params(("limit" = Option<usize>, Query, description = "1 to 100, default 20"), ("cursor" = Option<String>, Query, description = "from the previous page's Link header")),
+    responses(
+        (status = 200, description = "A page of conversations; `Link` names the next", body = Vec<MessageGroupOut>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn message_groups(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let page = input::page(query.as_deref())?;
+    let found = state.repo.conversations(user.uuid, &page).await?;
+    let items: Vec<MessageGroupOut> = found.items.into_iter().map(Into::into).collect();
+    Ok(with_next(
+        items,
+        "/api/message_groups",
+        page.limit,
+        found.next,
+    ))
+}
+
+/// A conversation's messages: the newest page first, each page oldest to newest.
+#[utoipa::path(
+    get, path = "/api/messages/{message_group_uuid}",
+    params(
+        ("message_group_uuid" = String, Path, description = "the conversation"),
+        ("limit" = Option<usize>, Query, description = "1 to 100, default 20"),
+        ("cursor" = Option<String>, Query, description = "from the previous page's Link header; goes back in time"),
+    ),
+    responses(
+        (status = 200, description = "A page of messages; `Link` names the older page", body = Vec<MessageOut>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation, or the caller is not a member", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn messages(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(group): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let group = input::group_id(&group)?;
+    let page = input::page(query.as_deref())?;
+    let found = state.repo.messages(group, user.uuid, &page).await?;
+    let items: Vec<MessageOut> = found.items.into_iter().map(Into::into).collect();
+    Ok(with_next(
+        items,
+        &format!("/api/messages/{group}"),
+        page.limit,
+        found.next,
+    ))
+}
+
+/// Sends a message to a conversation, or to a user by handle (starting the
+/// pair's conversation if it has none).
+#[utoipa::path(
+    post, path = "/api/messages",
+    request_body = NewMessageIn,
+    responses(
+        (status = 200, description = "The message as stored", body = CreatedMessageOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation or user, or not a member", body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Every failed check listed", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn create_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    JsonObject(body): JsonObject,
+) -> Result<Json<CreatedMessageOut>, ApiError> {
+    let body = input::new_message(&body)?;
+    let sender = user.summary();
+    let new = NewMessage::now(body.text);
+    let message = match body.target {
+        Target::Group(group) => state.repo.send_message(group, &sender, new).await?,
+        Target::Handle(handle) => {
+            if handle.same_as(&user.handle) {
+                return Err(ApiError::Invalid(vec!["self_conversation".into()]));
+            }
+            let recipient = state.repo.user_by_handle(&handle).await?;
+            state
+                .repo
+                .start_conversation(&sender, &recipient.summary(), new)
+                .await?
+                .message
+        }
+    };
+    Ok(Json(CreatedMessageOut {
+        uuid: message.id.to_string(),
+        message_group_uuid: message.group.to_string(),
+        display_name: message.sender.display_name,
+        handle: message.sender.handle,
+        message: message.text,
+        created_at: message.created_at.to_string(),
+    }))
+}
+
+/// A user by handle, briefly.
+#[utoipa::path(
+    get, path = "/api/users/{handle}/short",
+    params(("handle" = String, Path, description = "`@` and the handle, as `@bayko`")),
+    responses(
+        (status = 200, body = UserShortOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn user_short(
+    State(state): State<AppState>,
+    AuthUser(_): AuthUser,
+    Path(handle): Path<String>,
+) -> Result<Json<UserShortOut>, ApiError> {
+    let handle = input::path_handle(&handle)?;
+    let user = state.repo.user_by_handle(&handle).await?;
+    Ok(Json(UserShortOut {
+        uuid: user.uuid.to_string(),
+        handle: user.handle.to_string(),
+        display_name: user.display_name.to_string(),
+    }))
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = StatusOut)))]
+pub async fn healthz() -> Json<StatusOut> {
+    Json(StatusOut { status: "ok" })
+}
+
+/// Readiness: the table can be reached.
+#[utoipa::path(get, path = "/readyz", responses((status = 200, body = StatusOut), (status = 503, body = ErrorBody)))]
+pub async fn readyz(State(state): State<AppState>) -> Result<Json<StatusOut>, ApiError> {
+    match state.repo.ping().await {
+        Ok(()) => Ok(Json(StatusOut { status: "ready" })),
+        Err(e @ (StoreError::Unavailable(_) | StoreError::Throttled(_))) => Err(e.into()),
+        Err(e) => Err(ApiError::Unavailable(e.to_string())),
+    }
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route_not_found")
+}
+
+/// The OpenAPI document of the routes above.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
+    paths(message_groups, messages, create_message, user_short, healthz, readyz),
+    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody)),
+    modifiers(&BearerAuth)
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// `GET /api/openapi.json`.
+pub async fn openapi() -> impl IntoResponse {
+    (StatusCode::OK, HeaderMap::new(), Json(ApiDoc::openapi()))
+}

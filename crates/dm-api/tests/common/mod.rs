@@ -1,0 +1,96 @@
+//! Helpers of the API tests: a seeded memory store, its router, tokens, calls.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::Arc;
+
+use axum::{
+    Router,
+    body::Body,
+    http::{HeaderMap, Request, StatusCode},
+};
+use dm_api::{AppState, app, auth::LocalVerifier};
+use dm_store::{MemoryRepository, seed::USERS};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const KEY: &[u8] = b"a key for tests only";
+
+pub struct TestApp {
+    pub repo: MemoryRepository,
+    pub app: Router,
+    pub verifier: LocalVerifier,
+}
+
+pub async fn seeded() -> TestApp {
+    let repo = MemoryRepository::new();
+    dm_store::seed::seed(&repo, |_, _| {}).await.unwrap();
+    let verifier = LocalVerifier::new(KEY.to_vec());
+    let state = AppState::new(Arc::new(repo.clone()), Arc::new(verifier.clone()));
+    TestApp {
+        app: app(state),
+        repo,
+        verifier,
+    }
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub json: Value,
+}
+
+impl TestApp {
+    /// A token of the seeded user with this handle.
+    pub fn token(&self, handle: &str) -> String {
+        let user = USERS
+            .iter()
+            .find(|u| u.handle == handle)
+            .expect("a seeded handle");
+        self.verifier.mint(user.sub).unwrap()
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+        };
+        Reply {
+            status,
+            headers,
+            json,
+        }
+    }
+
+    pub async fn get(&self, path: &str, handle: &str) -> Reply {
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {}", self.token(handle)))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    pub async fn post(&self, path: &str, handle: &str, body: Value) -> Reply {
+        let request = Request::post(path)
+            .header("authorization", format!("Bearer {}", self.token(handle)))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+}
+
+/// The path and query of a `Link: <...>; rel="next"` header.
+pub fn next_link(headers: &HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    let start = link.find('<')? + 1;
+    let end = link.find('>')?;
+    assert!(link.ends_with("rel=\"next\""), "{link}");
+    Some(link[start..end].to_owned())
+}
