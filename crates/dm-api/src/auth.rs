@@ -194,6 +194,7 @@ pub struct CognitoVerifier {
     client_id: String,
     jwks_url: String,
     http: reqwest::Client,
+    min_refresh: Duration,
     keys: RwLock<(HashMap<String, DecodingKey>, Option<Instant>)>,
 }
 
@@ -219,8 +220,16 @@ impl CognitoVerifier {
                 .timeout(Duration::from_secs(5))
                 .build()
                 .unwrap_or_default(),
+            min_refresh: JWKS_MIN_REFRESH,
             keys: RwLock::new((HashMap::new(), None)),
         }
+    }
+
+    /// The same verifier, refreshing the key set at most every `interval`
+    /// (30 seconds by default).
+    pub fn with_min_refresh(mut self, interval: Duration) -> Self {
+        self.min_refresh = interval;
+        self
     }
 
     async fn key(&self, kid: &str) -> Result<DecodingKey, TokenError> {
@@ -232,7 +241,7 @@ impl CognitoVerifier {
             return Ok(key.clone());
         }
         // An unknown key id refreshes the set, but not more often than this.
-        if cache.1.is_some_and(|at| at.elapsed() < JWKS_MIN_REFRESH) {
+        if cache.1.is_some_and(|at| at.elapsed() < self.min_refresh) {
             return Err(TokenError::UnknownKey);
         }
         cache.1 = Some(Instant::now());

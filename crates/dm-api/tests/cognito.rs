@@ -1,0 +1,174 @@
+//! Cognito mode: RS256 access tokens checked against a JWKS that a local
+//! server publishes, as a user pool would.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    Json, Router,
+    body::Body,
+    http::{Request, StatusCode},
+    routing::get,
+};
+use dm_api::{
+    AppState, app,
+    auth::{Claims, CognitoVerifier},
+};
+use dm_store::{MemoryRepository, seed::USERS};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+const PRIVATE_KEY: &str = include_str!("fixtures/test-rsa.pem");
+const MODULUS: &str = include_str!("fixtures/test-rsa.n");
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TEST";
+const CLIENT: &str = "test-client";
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn claims() -> Claims {
+    Claims {
+        sub: USERS[0].sub.into(),
+        token_use: Some("access".into()),
+        client_id: Some(CLIENT.into()),
+        iss: ISSUER.into(),
+        exp: now() + 600,
+        iat: Some(now()),
+    }
+}
+
+fn rs256(claims: &Claims, kid: &str) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(
+        &header,
+        claims,
+        &EncodingKey::from_rsa_pem(PRIVATE_KEY.as_bytes()).unwrap(),
+    )
+    .unwrap()
+}
+
+/// Serves a JWKS whose key id can be changed, and counts the fetches.
+async fn jwks_server(kid: Arc<Mutex<String>>, fetches: Arc<Mutex<u32>>) -> String {
+    let router = Router::new().route(
+        "/jwks.json",
+        get(move || {
+            let kid = kid.lock().unwrap().clone();
+            *fetches.lock().unwrap() += 1;
+            async move {
+                Json(json!({"keys": [{"kty": "RSA", "kid": kid, "alg": "RS256", "use": "sig", "n": MODULUS.trim(), "e": "AQAB"}]}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://{address}/jwks.json")
+}
+
+async fn status(app: &Router, token: &str) -> (StatusCode, Value) {
+    let request = Request::get("/api/message_groups")
+        .header("authorization", format!("Bearer {token}"))
+        .body(Body::empty())
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    )
+}
+
+#[tokio::test]
+async fn only_valid_access_tokens_of_the_pool_and_client_pass() {
+    let kid = Arc::new(Mutex::new("key-1".to_owned()));
+    let fetches = Arc::new(Mutex::new(0));
+    let url = jwks_server(kid.clone(), fetches.clone()).await;
+    let repo = MemoryRepository::new();
+    dm_store::seed::seed(&repo, |_, _| {}).await.unwrap();
+    let verifier = CognitoVerifier::with_issuer(ISSUER.into(), CLIENT, url);
+    let app = app(AppState::new(Arc::new(repo), Arc::new(verifier)));
+
+    let good = claims();
+    let (ok, body) = status(&app, &rs256(&good, "key-1")).await;
+    assert_eq!(ok, StatusCode::OK, "{body}");
+    assert_eq!(body[0]["handle"], "bayko");
+    // The JWKS is cached.
+    status(&app, &rs256(&good, "key-1")).await;
+    assert_eq!(*fetches.lock().unwrap(), 1);
+
+    let mut expired = good.clone();
+    expired.exp = now() - 600;
+    let mut issuer = good.clone();
+    issuer.iss = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_OTHER".into();
+    let mut id_token = good.clone();
+    id_token.token_use = Some("id".into());
+    let mut client = good.clone();
+    client.client_id = Some("another-client".into());
+    let hs256 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(MODULUS.as_bytes()),
+    )
+    .unwrap();
+    for (name, token) in [
+        ("expired", rs256(&expired, "key-1")),
+        ("wrong issuer", rs256(&issuer, "key-1")),
+        ("id token", rs256(&id_token, "key-1")),
+        ("wrong client", rs256(&client, "key-1")),
+        ("HS256 signed with the public key (alg confusion)", hs256),
+        ("unknown key id", rs256(&good, "key-9")),
+    ] {
+        let (code, body) = status(&app, &token).await;
+        assert_eq!(
+            (code, body),
+            (
+                StatusCode::UNAUTHORIZED,
+                json!({"errors": ["token_invalid"]})
+            ),
+            "{name}"
+        );
+    }
+    // Unknown key ids within 30 s of the last fetch do not refetch: a burst
+    // of forged kids cannot hammer the pool (rotation is tested below).
+    status(&app, &rs256(&good, "key-8")).await;
+    assert_eq!(*fetches.lock().unwrap(), 1, "refreshes are rate-limited");
+}
+
+#[tokio::test]
+async fn a_rotated_key_is_picked_up() {
+    let kid = Arc::new(Mutex::new("old".to_owned()));
+    let fetches = Arc::new(Mutex::new(0));
+    let url = jwks_server(kid.clone(), fetches.clone()).await;
+    let repo = MemoryRepository::new();
+    dm_store::seed::seed(&repo, |_, _| {}).await.unwrap();
+    let verifier = CognitoVerifier::with_issuer(ISSUER.into(), CLIENT, url)
+        .with_min_refresh(std::time::Duration::ZERO);
+    let app = app(AppState::new(Arc::new(repo), Arc::new(verifier)));
+    assert_eq!(
+        status(&app, &rs256(&claims(), "old")).await.0,
+        StatusCode::OK
+    );
+    *kid.lock().unwrap() = "new".into();
+    assert_eq!(
+        status(&app, &rs256(&claims(), "new")).await.0,
+        StatusCode::OK,
+        "the new key is fetched"
+    );
+    assert_eq!(*fetches.lock().unwrap(), 2);
+    assert_eq!(
+        status(&app, &rs256(&claims(), "old")).await.0,
+        StatusCode::UNAUTHORIZED,
+        "the retired key is gone"
+    );
+}
