@@ -3,7 +3,7 @@
 use std::{path::PathBuf, process::Command};
 
 use anyhow::{Context, bail};
-use clap::Args;
+use clap::{Args, Parser};
 use dm_local::{DynamoDbLocal, Install, Options};
 
 use crate::Target;
@@ -22,6 +22,9 @@ pub(crate) struct DynamoDbLocalArgs {
 pub(crate) struct UpArgs {
     #[command(flatten)]
     local: DynamoDbLocalArgs,
+    /// Where the API listens.
+    #[arg(long, default_value = "127.0.0.1:4567")]
+    listen: std::net::SocketAddr,
     /// The table.
     #[arg(long, env = "DM_TABLE", default_value = dm_store::schema::DEFAULT_TABLE)]
     table: String,
@@ -95,23 +98,68 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let poller = tokio::spawn(poller.run(async {
         let _ = poller_stopped.await;
     }));
+    let api = dm_api::config::Config::parse_from([
+        "dm-api",
+        "--store",
+        "dynamodb",
+        "--endpoint-url",
+        &local.endpoint(),
+        "--table",
+        &target.table,
+        "--listen",
+        &args.listen.to_string(),
+        "--auth",
+        "local",
+    ]);
+    let key = dm_api::auth::LocalVerifier::from_file(&api.local_key_file)?;
+    let token = key.mint(dm_store::seed::USERS[0].sub)?;
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    let mut api = tokio::spawn(dm_api::config::serve(api, async {
+        let _ = api_stopped.await;
+    }));
+    // The API is up once it answers.
+    let url = format!("http://{}", args.listen);
+    wait_for_api(&url, &mut api).await?;
     println!();
+    println!("API:            {url}   (OpenAPI: {url}/api/openapi.json)");
     println!("DynamoDB Local: {}", local.endpoint());
     println!("Table:          {}", target.table);
     println!("Stream poller:  running (conversation rows follow new messages)");
+    println!("Token for @andrewbrown (12 h; `cargo xtask token @bayko` makes others):");
+    println!("  {token}");
+    println!("Try:");
+    println!("  curl -s -H \"Authorization: Bearer {token}\" {url}/api/message_groups");
     println!(
-        "Try:            cargo xtask list-conversations @andrewbrown --endpoint-url {}",
-        local.endpoint()
-    );
-    println!(
-        "                cargo xtask get-conversation @andrewbrown @bayko --endpoint-url {}",
-        local.endpoint()
+        "  curl -s -X POST -H \"Authorization: Bearer {token}\" -H 'Content-Type: application/json' \\\n       -d '{{\"handle\": \"londo\", \"message\": \"Hello, Londo!\"}}' {url}/api/messages"
     );
     println!("Ctrl-C stops everything.");
     let result = until_stopped(&mut local).await;
+    let _ = stop_api.send(());
     let _ = stop_poller.send(());
+    let _ = api.await;
     let _ = poller.await;
     result
+}
+
+/// Waits until the API accepts connections, or fails if it stopped.
+async fn wait_for_api(
+    url: &str,
+    api: &mut tokio::task::JoinHandle<anyhow::Result<()>>,
+) -> anyhow::Result<()> {
+    let address = url.trim_start_matches("http://");
+    for _ in 0..100 {
+        if api.is_finished() {
+            return match api.await {
+                Ok(Err(e)) => Err(e.context("the API stopped")),
+                _ => bail!("the API stopped"),
+            };
+        }
+        if tokio::net::TcpStream::connect(address).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    bail!("the API did not start listening on {url}")
 }
 
 pub(crate) async fn stream(args: dm_stream::cli::PollArgs) -> anyhow::Result<()> {

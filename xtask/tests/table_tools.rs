@@ -104,6 +104,22 @@ fn setup_inspect_and_drop() {
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user @nobody"));
 
+    // Tokens: seeded users by their fixed subject, the token alone on the last line.
+    let key = std::env::temp_dir().join(format!("dm-token-{}.key", std::process::id()));
+    let printed = ok(xtask(
+        endpoint,
+        &table,
+        &["token", "@AndrewBrown", "--key-file", key.to_str().unwrap()],
+    ));
+    let token = printed.lines().last().unwrap();
+    let verifier = dm_api::auth::LocalVerifier::from_file(&key).unwrap();
+    let claims = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(dm_api::auth::TokenVerifier::verify(&verifier, token))
+        .unwrap();
+    assert_eq!(claims.sub, dm_store::seed::USERS[0].sub);
+    let _ = std::fs::remove_file(&key);
+
     // Without a terminal, drop refuses unless --yes.
     let refused = xtask(endpoint, &table, &["drop"]);
     assert!(!refused.status.success());

@@ -13,15 +13,24 @@ use dm_store::{DynamoRepository, NewMessage, PageRequest, Repository, seed::USER
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_serves_a_seeded_table_whose_rows_follow_new_messages() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let (port, api_port) = (free(), free());
     let workdir = std::env::temp_dir().join(format!("dm-up-{port}"));
     std::fs::create_dir_all(&workdir).unwrap();
     let mut up = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["up", "--port", &port.to_string()])
+        .args([
+            "up",
+            "--port",
+            &port.to_string(),
+            "--listen",
+            &format!("127.0.0.1:{api_port}"),
+        ])
         .current_dir(&workdir)
         .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
         .env_remove("DM_TABLE")
@@ -32,15 +41,21 @@ async fn up_serves_a_seeded_table_whose_rows_follow_new_messages() {
     let stdout = up.stdout.take().unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        let mut token = None;
+        let mut lines = BufReader::new(stdout).lines().map_while(Result::ok);
+        while let Some(line) = lines.next() {
+            if line.starts_with("Token for @andrewbrown") {
+                token = lines.next().map(|t| t.trim().to_owned());
+            }
             if line.contains("Ctrl-C stops everything") {
-                let _ = ready_tx.send(());
+                let _ = ready_tx.send(token.take());
             }
         }
     });
-    ready_rx
+    let token = ready_rx
         .recv_timeout(Duration::from_secs(120))
-        .expect("`up` became ready");
+        .expect("`up` became ready")
+        .expect("it printed a token");
 
     let endpoint = format!("http://127.0.0.1:{port}");
     let repo = Arc::new(DynamoRepository::new(
@@ -79,6 +94,19 @@ async fn up_serves_a_seeded_table_whose_rows_follow_new_messages() {
         assert!(Instant::now() < deadline, "the poller did not move the row");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+
+    // The API answers with the printed token, and sees the new message too.
+    let groups: serde_json::Value = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{api_port}/api/message_groups"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(groups[0]["handle"], "bayko");
+    assert_eq!(groups[0]["message"], "are you up?");
 
     // Ctrl-C stops everything, DynamoDB Local included.
     Command::new("kill")
