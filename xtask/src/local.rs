@@ -174,6 +174,31 @@ pub(crate) async fn stream(args: dm_stream::cli::PollArgs) -> anyhow::Result<()>
     Ok(())
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    /// Arguments of `dm-bench` (see `cargo xtask bench -- --help`): --store, --via, --ops, --concurrency, --json, --markdown, --compare, ...
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    args: Vec<String>,
+}
+
+/// Builds `dm-bench` in release and runs it from the workspace root.
+pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the workspace root")?;
+    let status = Command::new(cargo)
+        .args(["run", "--release", "--package", "dm-bench", "--"])
+        .args(&args.args)
+        .current_dir(root)
+        .status()
+        .context("running dm-bench")?;
+    if !status.success() {
+        bail!("dm-bench failed ({status})");
+    }
+    Ok(())
+}
+
 pub(crate) fn test(args: TestArgs) -> anyhow::Result<()> {
     let install = Install::ensure(&dm_local::default_dir())?;
     // One DynamoDB Local for every test binary, instead of one each.

@@ -74,6 +74,8 @@ enum Command {
     Stream(dm_stream::cli::PollArgs),
     /// Print a local access token for a user (auth mode `local`); the token is alone on the last line.
     Token(tables::TokenArgs),
+    /// Run the dm-standard benchmark (release build); `--compare` runs the reference design beside it.
+    Bench(local::BenchArgs),
     /// Run the test suite, sharing one DynamoDB Local between the test binaries.
     Test(local::TestArgs),
     /// Create the table (keys, GSI, stream) and wait until it is active.
@@ -116,6 +118,7 @@ fn main() -> ExitCode {
             Command::DynamodbLocal(args) => local::dynamodb_local(args).await,
             Command::Up(args) => local::up(args).await,
             Command::Test(args) => local::test(args),
+            Command::Bench(args) => local::bench(args),
             Command::Stream(args) => local::stream(args).await,
             Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,

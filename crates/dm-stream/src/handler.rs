@@ -65,12 +65,26 @@ pub struct BatchOutcome {
     pub failed_at: Option<String>,
 }
 
+/// Called after every batch with the batch and what it did: for metrics.
+pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
+
 /// The stream handler; cheap to clone.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Handler {
     repo: Arc<dyn Repository>,
     retry: RetryPolicy,
     concurrency: usize,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for Handler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handler")
+            .field("repo", &self.repo)
+            .field("retry", &self.retry)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Orders sequence numbers: decimal strings of any length.
@@ -85,7 +99,14 @@ impl Handler {
             repo,
             retry: RetryPolicy::default(),
             concurrency: 8,
+            observer: None,
         }
+    }
+
+    /// The same handler, calling `observer` after every batch.
+    pub fn with_observer(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same handler with another retry policy.
@@ -142,6 +163,9 @@ impl Handler {
                     }
                 }
             }
+        }
+        if let Some(observer) = &self.observer {
+            observer(events, &outcome);
         }
         outcome
     }

@@ -1,0 +1,538 @@
+//! The "dm-standard" benchmark workload.
+//!
+//! Seeds users and conversations, then runs three phases of operations at a
+//! fixed concurrency (send a message, list a user's conversations, list a
+//! conversation's latest messages) while the stream side (the local poller,
+//! or the memory feed) keeps the rows current on a thread of its own. It
+//! reports, per phase, throughput, latency percentiles, the client's CPU per
+//! operation (the stream thread's share excluded) and the capacity units per
+//! operation; for the stream, the lag from a message's put to its rows being
+//! updated, the handler's CPU and capacity per message; and correctness.
+//! The report's shape is the reference script's (`seed_baseline.py`), so the
+//! two compare field by field.
+
+pub mod cpu;
+pub mod report;
+pub mod stream;
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{Arc, Mutex, atomic::Ordering},
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use dm_domain::{
+    DisplayName, GroupId, Handle, Message, MessageId, MessageText, NewUser, User, UserId,
+};
+use dm_store::{DynamoRepository, MemoryRepository, NewMessage, PageRequest, Repository};
+use rand::{Rng, SeedableRng, rngs::SmallRng, seq::SliceRandom};
+
+use crate::{
+    report::{Capacity, Correctness, Phase, Report, StreamReport, percentile},
+    stream::{Source, StreamSide},
+};
+
+/// Seeded messages are a day old, as in the reference.
+fn base_time() -> dm_domain::Timestamp {
+    dm_domain::Timestamp::now().plus(chrono::TimeDelta::days(-1))
+}
+
+/// Which store the workload runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreKind {
+    /// DynamoDB (Local).
+    Dynamodb,
+    /// The memory repository.
+    Memory,
+}
+
+/// How the workload reaches the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// Calls the repository.
+    Direct,
+    /// Calls the HTTP API (in this process) with a keep-alive client.
+    Api,
+}
+
+/// The workload's size.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Workload {
+    /// Users.
+    pub users: usize,
+    /// Conversations, between distinct pairs of users.
+    pub groups: usize,
+    /// Messages per conversation before the phases.
+    pub seed_messages: usize,
+    /// Operations per phase.
+    pub ops: usize,
+    /// Operations in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self {
+            users: 100,
+            groups: 200,
+            seed_messages: 10,
+            ops: 2000,
+            concurrency: 8,
+        }
+    }
+}
+
+/// Where the workload runs.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    /// A DynamoDB endpoint and a table name to create there.
+    Dynamodb { endpoint: String, table: String },
+    /// Memory.
+    Memory,
+}
+
+struct Conversation {
+    group: GroupId,
+    members: [User; 2],
+}
+
+/// How one operation reaches the store.
+#[derive(Clone)]
+enum Client {
+    Direct(Arc<dyn Repository>),
+    Api {
+        http: reqwest::Client,
+        base: String,
+        tokens: Arc<HashMap<UserId, String>>,
+    },
+}
+
+impl Client {
+    async fn send(&self, group: GroupId, sender: &User, text: &str) -> anyhow::Result<MessageId> {
+        match self {
+            Self::Direct(repo) => {
+                let message = NewMessage::now(MessageText::parse(text)?);
+                Ok(repo
+                    .send_message(group, &sender.summary(), message)
+                    .await?
+                    .id)
+            }
+            Self::Api { http, base, tokens } => {
+                let body = serde_json::json!({"message": text, "message_group_uuid": group});
+                let reply: serde_json::Value = http
+                    .post(format!("{base}/api/messages"))
+                    .bearer_auth(&tokens[&sender.uuid])
+                    .json(&body)
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                Ok(reply["uuid"]
+                    .as_str()
+                    .context("no uuid in the reply")?
+                    .parse()?)
+            }
+        }
+    }
+
+    async fn list_groups(&self, user: UserId) -> anyhow::Result<usize> {
+        match self {
+            Self::Direct(repo) => Ok(repo
+                .conversations(user, &PageRequest::first(20))
+                .await?
+                .items
+                .len()),
+            Self::Api { http, base, tokens } => {
+                let reply: Vec<serde_json::Value> = http
+                    .get(format!("{base}/api/message_groups?limit=20"))
+                    .bearer_auth(&tokens[&user])
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                Ok(reply.len())
+            }
+        }
+    }
+
+    async fn list_messages(&self, group: GroupId, member: UserId) -> anyhow::Result<usize> {
+        match self {
+            Self::Direct(repo) => Ok(repo
+                .messages(group, member, &PageRequest::first(20))
+                .await?
+                .items
+                .len()),
+            Self::Api { http, base, tokens } => {
+                let reply: Vec<serde_json::Value> = http
+                    .get(format!("{base}/api/messages/{group}?limit=20"))
+                    .bearer_auth(&tokens[&member])
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                Ok(reply.len())
+            }
+        }
+    }
+}
+
+/// Capacity consumed so far by a repository, if it is DynamoDB.
+fn capacity(repo: Option<&DynamoRepository>) -> f64 {
+    repo.map_or(0.0, |r| r.capacity().total())
+}
+
+/// Runs the workload and reports on it.
+pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Result<Report> {
+    let (repo, dynamo, source): (Arc<dyn Repository>, Option<DynamoRepository>, Source) =
+        match backend {
+            Backend::Dynamodb { endpoint, table } => {
+                let client = dm_store::dynamo::connect(Some(endpoint)).await;
+                dm_store::schema::delete_table(&client, table).await?;
+                dm_store::schema::create_table(
+                    &client,
+                    &dm_store::schema::TableSpec::new(table.as_str()),
+                )
+                .await?;
+                let repo = DynamoRepository::new(client, table.as_str());
+                let source = Source::Dynamo {
+                    endpoint: endpoint.clone(),
+                    table: table.clone(),
+                };
+                (Arc::new(repo.clone()), Some(repo), source)
+            }
+            Backend::Memory => {
+                let memory = MemoryRepository::new();
+                (Arc::new(memory.clone()), None, Source::Memory(memory))
+            }
+        };
+    let stream = StreamSide::start(source)?;
+    let mut rng = SmallRng::seed_from_u64(42);
+
+    // Seed: users, then conversations between distinct pairs.
+    let mut users = Vec::with_capacity(workload.users);
+    for i in 0..workload.users {
+        let user = repo
+            .create_user(NewUser {
+                uuid: UserId::new(),
+                handle: Handle::parse(&format!("user{i}"))?,
+                display_name: DisplayName::parse(&format!("User {i}"))?,
+                cognito_user_id: Some(format!("bench-{i}-{}", UserId::new())),
+            })
+            .await?;
+        users.push(user);
+    }
+    if workload.users < 2 || workload.groups > workload.users * (workload.users - 1) / 2 {
+        bail!(
+            "{} users cannot have {} distinct conversations",
+            workload.users,
+            workload.groups
+        );
+    }
+    let base = base_time();
+    let mut pairs = HashSet::new();
+    let mut conversations = Vec::with_capacity(workload.groups);
+    let mut seeded_ids = Vec::new();
+    while conversations.len() < workload.groups {
+        let picked: Vec<&User> = users.choose_multiple(&mut rng, 2).collect();
+        let (a, b) = (picked[0].clone(), picked[1].clone());
+        if !pairs.insert((a.uuid.min(b.uuid), a.uuid.max(b.uuid))) {
+            continue;
+        }
+        let at = base.plus(chrono::TimeDelta::seconds(conversations.len() as i64));
+        let first = NewMessage {
+            id: MessageId::new(),
+            created_at: at,
+            text: MessageText::parse("hello")?,
+        };
+        let group = repo
+            .start_conversation(&a.summary(), &b.summary(), first)
+            .await?
+            .message
+            .group;
+        let history: Vec<Message> = (1..workload.seed_messages)
+            .map(|m| Message {
+                id: MessageId::new(),
+                group,
+                created_at: at.plus(chrono::TimeDelta::microseconds(m as i64)),
+                text: format!("seed message {m}"),
+                sender: if m % 2 == 0 { a.summary() } else { b.summary() },
+            })
+            .collect();
+        seeded_ids.extend(history.iter().map(|m| m.id));
+        repo.import_messages(group, history).await?;
+        conversations.push(Conversation {
+            group,
+            members: [a, b],
+        });
+    }
+    wait_handled(&stream, &seeded_ids, Duration::from_secs(300)).await;
+
+    // The client.
+    let (client, api) = match via {
+        Via::Direct => (Client::Direct(repo.clone()), None),
+        Via::Api => {
+            let verifier =
+                dm_api::auth::LocalVerifier::new(uuid::Uuid::new_v4().as_bytes().to_vec());
+            let tokens: HashMap<UserId, String> = users
+                .iter()
+                .map(|u| {
+                    Ok((
+                        u.uuid,
+                        verifier.mint(u.cognito_user_id.as_deref().unwrap_or_default())?,
+                    ))
+                })
+                .collect::<anyhow::Result<_>>()?;
+            let state = dm_api::AppState::new(repo.clone(), Arc::new(verifier));
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("http://{}", listener.local_addr()?);
+            let server =
+                tokio::spawn(async move { axum::serve(listener, dm_api::app(state)).await });
+            let http = reqwest::Client::builder()
+                .pool_max_idle_per_host(workload.concurrency * 2)
+                .build()?;
+            (
+                Client::Api {
+                    http,
+                    base,
+                    tokens: Arc::new(tokens),
+                },
+                Some(server),
+            )
+        }
+    };
+
+    let conversations = Arc::new(conversations);
+    let users = Arc::new(users);
+    let sent: Arc<Mutex<Vec<(MessageId, Instant)>>> = Arc::default();
+    let stream_messages_before = stream.stats.message_records.load(Ordering::Relaxed);
+    let stream_capacity_before = capacity(stream.repo.as_ref());
+    let stream_cpu_before = stream.stats.cpu_us.load(Ordering::Relaxed);
+
+    let mut phases = Vec::new();
+    let mut units = HashMap::new();
+    for name in ["send", "list_groups", "list_messages"] {
+        let before = capacity(dynamo.as_ref());
+        let stream_cpu = stream.stats.cpu_us.load(Ordering::Relaxed);
+        let cpu = cpu::process();
+        let started = Instant::now();
+        let latencies = run_phase(name, workload, &client, &conversations, &users, &sent).await?;
+        let wall = started.elapsed();
+        let stream_share =
+            Duration::from_micros(stream.stats.cpu_us.load(Ordering::Relaxed) - stream_cpu);
+        let client_cpu = cpu::process()
+            .saturating_sub(cpu)
+            .saturating_sub(stream_share);
+        units.insert(
+            name,
+            (capacity(dynamo.as_ref()) - before) / workload.ops as f64,
+        );
+        phases.push(Phase::new(name, workload.ops, wall, &latencies, client_cpu));
+    }
+
+    // The stream catches up with every message sent.
+    let sent = std::mem::take(&mut *sent.lock().unwrap_or_else(|p| p.into_inner()));
+    let ids: Vec<MessageId> = sent.iter().map(|(id, _)| *id).collect();
+    wait_handled(&stream, &ids, Duration::from_secs(120)).await;
+    let lags: Vec<f64> = {
+        let handled = stream
+            .stats
+            .handled_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        sent.iter()
+            .filter_map(|(id, at)| {
+                handled
+                    .get(id)
+                    .map(|h| h.saturating_duration_since(*at).as_secs_f64() * 1e3)
+            })
+            .collect()
+    };
+    let stream_records =
+        (stream.stats.message_records.load(Ordering::Relaxed) - stream_messages_before).max(1);
+    let stream_cpu = stream.stats.cpu_us.load(Ordering::Relaxed) - stream_cpu_before;
+    let stream_units = capacity(stream.repo.as_ref()) - stream_capacity_before;
+    stream.stop();
+    if let Some(server) = api {
+        server.abort();
+    }
+
+    let correctness = check(repo.as_ref(), &conversations, &users, workload).await?;
+    Ok(Report {
+        implementation: "dm (rust)".into(),
+        store: match backend {
+            Backend::Dynamodb { .. } => StoreKind::Dynamodb,
+            Backend::Memory => StoreKind::Memory,
+        },
+        via,
+        workload: workload.clone(),
+        phases,
+        stream: StreamReport {
+            messages: sent.len(),
+            propagated: lags.len(),
+            lag_p50_ms: percentile(&lags, 50.0),
+            lag_p99_ms: percentile(&lags, 99.0),
+            handler_cpu_us_per_message: stream_cpu as f64 / stream_records as f64,
+        },
+        capacity_units_per_op: Capacity {
+            send: units["send"],
+            stream_per_message: stream_units / stream_records as f64,
+            list_groups: units["list_groups"],
+            list_messages: units["list_messages"],
+        },
+        correctness,
+    })
+}
+
+/// Waits until every message in `ids` was handled by the stream side.
+async fn wait_handled(stream: &StreamSide, ids: &[MessageId], limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        let done = {
+            let handled = stream
+                .stats
+                .handled_at
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            ids.iter().all(|id| handled.contains_key(id))
+        };
+        if done {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// One phase: `workload.ops` operations by `workload.concurrency` workers; the latencies in ms.
+async fn run_phase(
+    name: &'static str,
+    workload: &Workload,
+    client: &Client,
+    conversations: &Arc<Vec<Conversation>>,
+    users: &Arc<Vec<User>>,
+    sent: &Arc<Mutex<Vec<(MessageId, Instant)>>>,
+) -> anyhow::Result<Vec<f64>> {
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for worker in 0..workload.concurrency {
+        let (client, conversations, users, sent, next) = (
+            client.clone(),
+            conversations.clone(),
+            users.clone(),
+            sent.clone(),
+            next.clone(),
+        );
+        let ops = workload.ops;
+        workers.push(tokio::spawn(async move {
+            let mut rng = SmallRng::seed_from_u64(worker as u64 * 7919 + 1);
+            let mut latencies = Vec::new();
+            while next.fetch_add(1, Ordering::Relaxed) < ops {
+                let started = Instant::now();
+                match name {
+                    "send" => {
+                        let c = &conversations[rng.gen_range(0..conversations.len())];
+                        let sender = &c.members[rng.gen_range(0..2)];
+                        let id = client.send(c.group, sender, "bench message").await?;
+                        sent.lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .push((id, Instant::now()));
+                    }
+                    "list_groups" => {
+                        client
+                            .list_groups(users[rng.gen_range(0..users.len())].uuid)
+                            .await?;
+                    }
+                    _ => {
+                        let c = &conversations[rng.gen_range(0..conversations.len())];
+                        client
+                            .list_messages(c.group, c.members[rng.gen_range(0..2)].uuid)
+                            .await?;
+                    }
+                }
+                latencies.push(started.elapsed().as_secs_f64() * 1e3);
+            }
+            anyhow::Ok(latencies)
+        }));
+    }
+    let mut all = Vec::with_capacity(workload.ops);
+    for worker in workers {
+        all.extend(worker.await??);
+    }
+    Ok(all)
+}
+
+/// Messages stored against expected, and one row per member per
+/// conversation, showing its newest message.
+async fn check(
+    repo: &dyn Repository,
+    conversations: &[Conversation],
+    users: &[User],
+    workload: &Workload,
+) -> anyhow::Result<Correctness> {
+    let mut stored = 0;
+    let mut newest = HashMap::new();
+    for c in conversations {
+        let mut request = PageRequest::first(dm_store::PAGE_MAX);
+        loop {
+            let page = repo.messages(c.group, c.members[0].uuid, &request).await?;
+            if request.cursor.is_none() {
+                newest.insert(c.group, page.items.last().map(|m| m.id));
+            }
+            stored += page.items.len();
+            match page.next {
+                Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
+                None => break,
+            }
+        }
+    }
+    let mut rows: HashMap<(UserId, GroupId), usize> = HashMap::new();
+    let mut stale = 0;
+    for user in users {
+        let mut request = PageRequest::first(dm_store::PAGE_MAX);
+        loop {
+            let page = repo.conversations(user.uuid, &request).await?;
+            for row in &page.items {
+                *rows.entry((user.uuid, row.group)).or_default() += 1;
+                if newest.get(&row.group).copied().flatten() != row.last_message_id {
+                    stale += 1;
+                }
+            }
+            match page.next {
+                Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
+                None => break,
+            }
+        }
+    }
+    let extra = rows.values().map(|n| n.saturating_sub(1)).sum();
+    let missing = conversations
+        .iter()
+        .flat_map(|c| c.members.iter().map(move |m| (m.uuid, c.group)))
+        .filter(|key| !rows.contains_key(key))
+        .count();
+    Ok(Correctness {
+        messages_expected: workload.groups * workload.seed_messages + workload.ops,
+        messages_stored: stored,
+        extra_conversation_rows: extra,
+        missing_conversation_rows: missing,
+        stale_conversation_rows: stale,
+    })
+}
+
+/// The memory or DynamoDB backend for a run.
+pub fn backend(store: StoreKind, endpoint: Option<String>) -> anyhow::Result<Backend> {
+    Ok(match store {
+        StoreKind::Memory => Backend::Memory,
+        StoreKind::Dynamodb => Backend::Dynamodb {
+            endpoint: endpoint.context("a DynamoDB endpoint is needed")?,
+            table: format!(
+                "dm-bench-{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..8]
+            ),
+        },
+    })
+}

@@ -1,0 +1,167 @@
+//! `dm-bench`: runs the dm-standard workload and writes its report; with
+//! `--compare`, runs the reference design's script on the same DynamoDB Local
+//! and prints the ratios. `cargo xtask bench` builds it in release and runs it.
+
+use std::{path::PathBuf, process::Command};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use dm_bench::{StoreKind, Via, Workload, report};
+
+#[derive(Debug, Parser)]
+#[command(name = "dm-bench", about = "The dm-standard benchmark")]
+struct Cli {
+    /// The store.
+    #[arg(long, value_enum, default_value_t = StoreKind::Dynamodb)]
+    store: StoreKind,
+    /// A DynamoDB endpoint; DynamoDB Local is started on a free port when absent.
+    #[arg(long)]
+    endpoint_url: Option<String>,
+    /// Through the repository, or through the HTTP API.
+    #[arg(long, value_enum, default_value_t = Via::Direct)]
+    via: Via,
+    /// Operations per phase.
+    #[arg(long, default_value_t = 2000)]
+    ops: usize,
+    /// Operations in flight.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Users.
+    #[arg(long, default_value_t = 100)]
+    users: usize,
+    /// Conversations.
+    #[arg(long, default_value_t = 200)]
+    groups: usize,
+    /// Messages per conversation before the phases.
+    #[arg(long, default_value_t = 10)]
+    seed_messages: usize,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the Markdown table here.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Also run the reference design's script (Python, boto3) on the same DynamoDB Local.
+    #[arg(long)]
+    compare: bool,
+    /// The reference script.
+    #[arg(long, default_value = "../shared/bench/seed_baseline.py")]
+    baseline: PathBuf,
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let workload = Workload {
+        users: cli.users,
+        groups: cli.groups,
+        seed_messages: cli.seed_messages,
+        ops: cli.ops,
+        concurrency: cli.concurrency,
+    };
+    // DynamoDB Local, when needed and not given.
+    let local = match (cli.store, &cli.endpoint_url) {
+        (StoreKind::Dynamodb, None) => {
+            let install = dm_local::Install::ensure(&dm_local::default_dir())?;
+            Some(install.start(&dm_local::Options::default())?)
+        }
+        _ => None,
+    };
+    let endpoint = cli
+        .endpoint_url
+        .clone()
+        .or_else(|| local.as_ref().map(dm_local::DynamoDbLocal::endpoint));
+    let backend = dm_bench::backend(cli.store, endpoint.clone())?;
+    eprintln!(
+        "running dm-standard ({} ops per phase, concurrency {}) on {:?} via {:?}",
+        cli.ops, cli.concurrency, cli.store, cli.via
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let ours = runtime.block_on(dm_bench::run(&backend, cli.via, &workload))?;
+    let reference = if cli.compare {
+        let Some(endpoint) = endpoint else {
+            bail!("--compare needs DynamoDB")
+        };
+        Some(run_reference(&cli, &endpoint)?)
+    } else {
+        None
+    };
+    let json = serde_json::to_string_pretty(&ours)?;
+    println!("{json}");
+    if let Some(path) = &cli.json {
+        std::fs::write(path, &json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let table = report::markdown(&ours, reference.as_ref());
+    println!("\n{table}");
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, &table).with_context(|| format!("writing {}", path.display()))?;
+    }
+    drop(local);
+    Ok(())
+}
+
+fn run_reference(cli: &Cli, endpoint: &str) -> anyhow::Result<report::Reference> {
+    if !cli.baseline.is_file() {
+        bail!(
+            "the reference script {} is missing; pass --baseline",
+            cli.baseline.display()
+        );
+    }
+    let has_boto3 = Command::new("python3")
+        .args(["-c", "import boto3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_boto3 {
+        eprintln!("installing boto3 for the reference script");
+        let status = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "boto3"])
+            .status()?;
+        if !status.success() {
+            bail!("`python3 -m pip install boto3` failed");
+        }
+    }
+    let out = std::env::temp_dir().join(format!("dm-bench-reference-{}.json", std::process::id()));
+    eprintln!("running the reference design's script on the same DynamoDB Local");
+    let status = Command::new("python3")
+        .arg(&cli.baseline)
+        .args([
+            "--endpoint",
+            endpoint,
+            "--table",
+            "cruddur-messages-baseline",
+        ])
+        .args([
+            "--users",
+            &cli.users.to_string(),
+            "--groups",
+            &cli.groups.to_string(),
+        ])
+        .args([
+            "--seed-messages",
+            &cli.seed_messages.to_string(),
+            "--ops",
+            &cli.ops.to_string(),
+        ])
+        .args([
+            "--concurrency",
+            &cli.concurrency.to_string(),
+            "--json",
+            out.to_str().unwrap_or_default(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .context("running python3")?;
+    if !status.success() {
+        bail!("the reference script failed ({status})");
+    }
+    let text = std::fs::read_to_string(&out)?;
+    let _ = std::fs::remove_file(&out);
+    Ok(serde_json::from_str(&text)?)
+}

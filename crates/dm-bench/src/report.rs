@@ -1,0 +1,268 @@
+//! The report: the reference script's JSON shape, plus fields of our own,
+//! and its Markdown table.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{StoreKind, Via, Workload};
+
+/// The value at percentile `p` (0 to 100) of `values`, as the reference computes it.
+pub fn percentile(values: &[f64], p: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let index = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// One phase.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Phase {
+    /// `send`, `list_groups` or `list_messages`.
+    pub phase: String,
+    /// Operations.
+    pub ops: usize,
+    /// Operations per second.
+    pub ops_per_s: f64,
+    /// Median latency.
+    pub p50_ms: f64,
+    /// 99th percentile latency.
+    pub p99_ms: f64,
+    /// The client's CPU time per operation, the stream side's excluded.
+    pub client_cpu_us_per_op: f64,
+}
+
+impl Phase {
+    /// A phase's figures from its measurements.
+    pub fn new(
+        name: &str,
+        ops: usize,
+        wall: Duration,
+        latencies_ms: &[f64],
+        cpu: Duration,
+    ) -> Self {
+        Self {
+            phase: name.into(),
+            ops,
+            ops_per_s: ops as f64 / wall.as_secs_f64(),
+            p50_ms: percentile(latencies_ms, 50.0),
+            p99_ms: percentile(latencies_ms, 99.0),
+            client_cpu_us_per_op: cpu.as_secs_f64() * 1e6 / ops as f64,
+        }
+    }
+}
+
+/// The stream side.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamReport {
+    /// Messages sent in the send phase.
+    pub messages: usize,
+    /// Those the stream handler applied before the wait ran out.
+    pub propagated: usize,
+    /// Median lag from a message's put to its rows being updated.
+    pub lag_p50_ms: f64,
+    /// 99th percentile of that lag.
+    pub lag_p99_ms: f64,
+    /// The stream thread's CPU per message record handled.
+    pub handler_cpu_us_per_message: f64,
+}
+
+/// Capacity units per operation (0 on the memory store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Per message sent (the membership read and the put).
+    pub send: f64,
+    /// Per message record handled by the stream (reads and writes of the row update).
+    pub stream_per_message: f64,
+    /// Per conversation list page.
+    pub list_groups: f64,
+    /// Per message page (the membership read and the query).
+    pub list_messages: f64,
+}
+
+/// What the data looks like at the end.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Correctness {
+    /// Messages that should be stored.
+    pub messages_expected: usize,
+    /// Messages stored.
+    pub messages_stored: usize,
+    /// Conversation rows beyond one per member per conversation.
+    #[serde(default)]
+    pub extra_conversation_rows: usize,
+    /// Members without a row for their conversation.
+    #[serde(default)]
+    pub missing_conversation_rows: usize,
+    /// Rows not showing their conversation's newest message.
+    #[serde(default)]
+    pub stale_conversation_rows: usize,
+}
+
+/// A whole run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// What ran.
+    #[serde(rename = "impl")]
+    pub implementation: String,
+    /// On which store.
+    pub store: StoreKind,
+    /// Through the repository or the API.
+    pub via: Via,
+    /// The workload's size.
+    pub workload: Workload,
+    /// The phases.
+    pub phases: Vec<Phase>,
+    /// The stream.
+    pub stream: StreamReport,
+    /// Capacity units.
+    pub capacity_units_per_op: Capacity,
+    /// Correctness.
+    pub correctness: Correctness,
+}
+
+/// The reference script's report, as far as it is compared.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reference {
+    /// The phases.
+    pub phases: Vec<Phase>,
+    /// The stream.
+    pub stream: StreamReport,
+    /// Capacity units.
+    pub capacity_units_per_op: Capacity,
+    /// Correctness.
+    pub correctness: Correctness,
+}
+
+fn ratio(reference: f64, ours: f64) -> String {
+    if ours > 0.0 && reference > 0.0 {
+        format!("{:.1}x", reference / ours)
+    } else {
+        "-".into()
+    }
+}
+
+/// The Markdown table of a run, beside the reference's when given. Ratios
+/// are reference / ours: above 1 means ours uses less (or waits less).
+pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
+    let mut rows: Vec<(String, f64, Option<f64>, &str)> = Vec::new();
+    for phase in &ours.phases {
+        let theirs = reference.and_then(|r| r.phases.iter().find(|p| p.phase == phase.phase));
+        let name = &phase.phase;
+        rows.push((
+            format!("{name}: ops/s"),
+            phase.ops_per_s,
+            theirs.map(|t| t.ops_per_s),
+            "higher is better",
+        ));
+        rows.push((
+            format!("{name}: p50 ms"),
+            phase.p50_ms,
+            theirs.map(|t| t.p50_ms),
+            "",
+        ));
+        rows.push((
+            format!("{name}: p99 ms"),
+            phase.p99_ms,
+            theirs.map(|t| t.p99_ms),
+            "",
+        ));
+        rows.push((
+            format!("{name}: client CPU µs/op"),
+            phase.client_cpu_us_per_op,
+            theirs.map(|t| t.client_cpu_us_per_op),
+            "",
+        ));
+    }
+    let s = &ours.stream;
+    let rs = reference.map(|r| &r.stream);
+    rows.push((
+        "stream: lag p50 ms".into(),
+        s.lag_p50_ms,
+        rs.map(|r| r.lag_p50_ms),
+        "",
+    ));
+    rows.push((
+        "stream: lag p99 ms".into(),
+        s.lag_p99_ms,
+        rs.map(|r| r.lag_p99_ms),
+        "",
+    ));
+    rows.push((
+        "stream: handler CPU µs/message".into(),
+        s.handler_cpu_us_per_message,
+        rs.map(|r| r.handler_cpu_us_per_message),
+        "",
+    ));
+    let c = &ours.capacity_units_per_op;
+    let rc = reference.map(|r| &r.capacity_units_per_op);
+    rows.push(("capacity: send".into(), c.send, rc.map(|r| r.send), ""));
+    rows.push((
+        "capacity: stream per message".into(),
+        c.stream_per_message,
+        rc.map(|r| r.stream_per_message),
+        "",
+    ));
+    rows.push((
+        "capacity: send + stream".into(),
+        c.send + c.stream_per_message,
+        rc.map(|r| r.send + r.stream_per_message),
+        "",
+    ));
+    rows.push((
+        "capacity: list_groups".into(),
+        c.list_groups,
+        rc.map(|r| r.list_groups),
+        "",
+    ));
+    rows.push((
+        "capacity: list_messages".into(),
+        c.list_messages,
+        rc.map(|r| r.list_messages),
+        "",
+    ));
+    let k = &ours.correctness;
+    let rk = reference.map(|r| &r.correctness);
+    rows.push((
+        "correctness: messages expected".into(),
+        k.messages_expected as f64,
+        rk.map(|r| r.messages_expected as f64),
+        "",
+    ));
+    rows.push((
+        "correctness: messages stored".into(),
+        k.messages_stored as f64,
+        rk.map(|r| r.messages_stored as f64),
+        "",
+    ));
+    rows.push((
+        "correctness: extra conversation rows".into(),
+        k.extra_conversation_rows as f64,
+        rk.map(|r| r.extra_conversation_rows as f64),
+        "",
+    ));
+
+    let mut out = String::new();
+    if reference.is_some() {
+        out.push_str("| metric | ours | reference | reference / ours |\n|---|---:|---:|---:|\n");
+    } else {
+        out.push_str("| metric | ours |\n|---|---:|\n");
+    }
+    for (name, value, theirs, note) in rows {
+        let higher_is_better = !note.is_empty();
+        match theirs {
+            Some(t) if reference.is_some() => {
+                let r = if higher_is_better {
+                    ratio(value, t)
+                } else {
+                    ratio(t, value)
+                };
+                out.push_str(&format!("| {name} | {value:.2} | {t:.2} | {r} |\n"));
+            }
+            _ => out.push_str(&format!("| {name} | {value:.2} |\n")),
+        }
+    }
+    out
+}

@@ -1,0 +1,180 @@
+//! The stream side of the benchmark, on a thread of its own so that its CPU
+//! time can be told apart from the workload's.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU64, Ordering},
+    },
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use dm_domain::MessageId;
+use dm_store::{ChangeKind, DynamoRepository, MemoryRepository, Record};
+use dm_stream::{
+    Handler, Observer,
+    memory_feed::MemoryFeed,
+    poller::{Poller, PollerConfig},
+};
+
+/// What the stream side saw.
+#[derive(Debug, Default)]
+pub struct StreamStats {
+    /// When each message was first handled.
+    pub handled_at: Mutex<HashMap<MessageId, Instant>>,
+    /// Message records handled.
+    pub message_records: AtomicU64,
+    /// CPU time of the stream thread, in microseconds.
+    pub cpu_us: AtomicU64,
+}
+
+/// Where the stream side reads from.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// DynamoDB's stream, through the poller.
+    Dynamo { endpoint: String, table: String },
+    /// The memory repository's feed.
+    Memory(MemoryRepository),
+}
+
+/// The running stream side.
+#[derive(Debug)]
+pub struct StreamSide {
+    pub stats: Arc<StreamStats>,
+    /// The handler's own repository on DynamoDB, for its capacity.
+    pub repo: Option<DynamoRepository>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl StreamSide {
+    /// Starts the stream side on its own thread.
+    pub fn start(source: Source) -> anyhow::Result<Self> {
+        let stats = Arc::new(StreamStats::default());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (repo_tx, repo_rx) = std::sync::mpsc::channel();
+        let thread_stats = stats.clone();
+        let thread = std::thread::Builder::new()
+            .name("stream".into())
+            .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(e) => {
+                        let _ = repo_tx.send(Err(anyhow::anyhow!(e)));
+                        return;
+                    }
+                };
+                runtime.block_on(run(source, thread_stats, stopped, repo_tx));
+            })?;
+        let repo = repo_rx.recv()??;
+        Ok(Self {
+            stats,
+            repo,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops it and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for StreamSide {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn observer(stats: Arc<StreamStats>) -> Observer {
+    Arc::new(move |events, outcome| {
+        if outcome.failed_at.is_some() {
+            return;
+        }
+        let now = Instant::now();
+        let mut handled = stats.handled_at.lock().unwrap_or_else(|p| p.into_inner());
+        for event in events {
+            if let (ChangeKind::Insert, Some(Record::Message(m))) = (event.kind, &event.new_image) {
+                stats.message_records.fetch_add(1, Ordering::Relaxed);
+                handled.entry(m.id).or_insert(now);
+            }
+        }
+    })
+}
+
+async fn run(
+    source: Source,
+    stats: Arc<StreamStats>,
+    stopped: tokio::sync::oneshot::Receiver<()>,
+    repo_tx: std::sync::mpsc::Sender<anyhow::Result<Option<DynamoRepository>>>,
+) {
+    // This runtime has one thread: sampling its CPU here measures the stream side alone.
+    let start = crate::cpu::thread();
+    let sampler_stats = stats.clone();
+    let sampler = tokio::spawn(async move {
+        loop {
+            sampler_stats.cpu_us.store(
+                (crate::cpu::thread() - start).as_micros() as u64,
+                Ordering::Relaxed,
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    });
+    let shutdown = async {
+        let _ = stopped.await;
+    };
+    match source {
+        Source::Memory(memory) => {
+            let _ = repo_tx.send(Ok(None));
+            let handler =
+                Handler::new(Arc::new(memory.clone())).with_observer(observer(stats.clone()));
+            MemoryFeed::new(memory, handler).run(shutdown).await;
+        }
+        Source::Dynamo { endpoint, table } => {
+            let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+            let dynamo = aws_sdk_dynamodb::Client::new(&config);
+            let repo = DynamoRepository::new(dynamo.clone(), &table);
+            let handler =
+                Handler::new(Arc::new(repo.clone())).with_observer(observer(stats.clone()));
+            let poller = Poller::new(
+                dynamo,
+                aws_sdk_dynamodbstreams::Client::new(&config),
+                handler,
+                PollerConfig {
+                    table,
+                    checkpoint: None,
+                    interval: Duration::from_millis(20),
+                },
+            );
+            match poller {
+                Ok(poller) => {
+                    let _ = repo_tx.send(Ok(Some(repo)));
+                    poller.run(shutdown).await;
+                }
+                Err(e) => {
+                    let _ = repo_tx.send(Err(e));
+                }
+            }
+        }
+    }
+    sampler.abort();
+    stats.cpu_us.store(
+        (crate::cpu::thread() - start).as_micros() as u64,
+        Ordering::Relaxed,
+    );
+}

@@ -1,0 +1,96 @@
+//! The workload, small, on both stores: every report field present, and no
+//! correctness violation. (Figures come from `cargo xtask bench`, not tests.)
+
+use dm_bench::{Backend, Via, Workload, backend, report::markdown};
+
+fn small() -> Workload {
+    Workload {
+        users: 12,
+        groups: 20,
+        seed_messages: 3,
+        ops: 60,
+        concurrency: 4,
+    }
+}
+
+async fn check(backend: Backend, via: Via) -> dm_bench::report::Report {
+    let report = dm_bench::run(&backend, via, &small()).await.unwrap();
+    let json = serde_json::to_value(&report).unwrap();
+    for phase in json["phases"].as_array().unwrap() {
+        for field in [
+            "phase",
+            "ops",
+            "ops_per_s",
+            "p50_ms",
+            "p99_ms",
+            "client_cpu_us_per_op",
+        ] {
+            assert!(!phase[field].is_null(), "{field}");
+        }
+    }
+    let names: Vec<&str> = json["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["send", "list_groups", "list_messages"]);
+    for field in [
+        "messages",
+        "propagated",
+        "lag_p50_ms",
+        "lag_p99_ms",
+        "handler_cpu_us_per_message",
+    ] {
+        assert!(!json["stream"][field].is_null(), "stream.{field}");
+    }
+    for field in ["send", "stream_per_message", "list_groups", "list_messages"] {
+        assert!(
+            !json["capacity_units_per_op"][field].is_null(),
+            "capacity_units_per_op.{field}"
+        );
+    }
+    let c = &report.correctness;
+    assert_eq!(c.messages_stored, c.messages_expected);
+    assert_eq!(
+        (
+            c.extra_conversation_rows,
+            c.missing_conversation_rows,
+            c.stale_conversation_rows
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(
+        report.stream.propagated, report.stream.messages,
+        "every message reached its rows"
+    );
+    assert!(markdown(&report, None).contains("| send: ops/s |"));
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_direct() {
+    let report = check(Backend::Memory, Via::Direct).await;
+    assert_eq!(
+        report.capacity_units_per_op.send, 0.0,
+        "no capacity units in memory"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_via_api() {
+    let report = check(Backend::Memory, Via::Api).await;
+    assert_eq!(report.phases.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_direct() {
+    let endpoint = tokio::task::spawn_blocking(dm_local::shared).await.unwrap();
+    let backend = backend(dm_bench::StoreKind::Dynamodb, Some(endpoint.to_owned())).unwrap();
+    let report = check(backend, Via::Direct).await;
+    assert!(
+        report.capacity_units_per_op.send > 0.0,
+        "capacity is measured on DynamoDB"
+    );
+    assert!(report.capacity_units_per_op.stream_per_message > 0.0);
+}
