@@ -37,7 +37,7 @@ use crate::{
     Record, StoreError,
     repo::backoff,
     schema::GROUP_INDEX,
-    table::{Condition, Table, Write, WriteError},
+    table::{Condition, MembersCache, Table, Write, WriteError},
 };
 
 /// How many times a batch's unprocessed items are retried.
@@ -94,6 +94,7 @@ pub struct DynamoRepository {
     client: Client,
     table: Arc<str>,
     meter: Arc<CapacityMeter>,
+    members: Arc<MembersCache>,
 }
 
 impl fmt::Debug for DynamoRepository {
@@ -140,6 +141,7 @@ impl DynamoRepository {
             client,
             table: Arc::from(table.into()),
             meter: Arc::default(),
+            members: Arc::default(),
         }
     }
 
@@ -426,6 +428,10 @@ impl Table for DynamoRepository {
             }
         }
         Ok(())
+    }
+
+    fn members_cache(&self) -> Option<&MembersCache> {
+        Some(&self.members)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

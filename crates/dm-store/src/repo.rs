@@ -271,6 +271,11 @@ impl<T: Table> Repository for T {
     }
 
     async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool> {
+        // Members never change, so a conversation's members once read are
+        // good for the life of the process.
+        if let Some(members) = self.members_cache().and_then(|cache| cache.get(id)) {
+            return Ok(members.contains(&member));
+        }
         if let Some(group) = load_group(self, id).await? {
             return Ok(group.has_member(member));
         }
@@ -322,7 +327,9 @@ impl<T: Table> Repository for T {
         sender: &UserSummary,
         message: NewMessage,
     ) -> StoreResult<Message> {
-        Repository::group(self, group, sender.uuid).await?;
+        if !Repository::is_member(self, group, sender.uuid).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
         put_message(self, message.into_message(group, sender)).await
     }
 
@@ -468,7 +475,12 @@ impl<T: Table> Repository for T {
 
 async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Option<Group>> {
     match table.get(&ItemKey::Group(id)).await? {
-        Some(Record::Group(group)) => Ok(Some(group)),
+        Some(Record::Group(group)) => {
+            if let Some(cache) = table.members_cache() {
+                cache.insert(id, [group.members[0].uuid, group.members[1].uuid]);
+            }
+            Ok(Some(group))
+        }
         Some(other) => Err(unexpected(&other)),
         None => Ok(None),
     }

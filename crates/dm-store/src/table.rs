@@ -11,7 +11,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use dm_domain::{GroupId, ItemKey, MessageRef, Partition};
+use dm_domain::{GroupId, ItemKey, MessageRef, Partition, UserId};
 
 use crate::{Record, StoreError};
 
@@ -118,4 +118,40 @@ pub trait Table: Send + Sync + fmt::Debug {
 
     /// Checks that the table can be reached.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// A cache of conversations' members, if this backend keeps one (reads
+    /// that cost nothing need none).
+    fn members_cache(&self) -> Option<&MembersCache> {
+        None
+    }
+}
+
+/// Conversations' members, remembered: a conversation's two members never
+/// change, so an entry never goes stale. Bounded; when full it starts over.
+#[derive(Debug, Default)]
+pub struct MembersCache {
+    entries: std::sync::RwLock<std::collections::HashMap<GroupId, [UserId; 2]>>,
+}
+
+impl MembersCache {
+    /// Entries kept before the cache starts over (about 5 MB).
+    pub const CAPACITY: usize = 65_536;
+
+    /// The members of a conversation, if remembered.
+    pub fn get(&self, group: GroupId) -> Option<[UserId; 2]> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&group)
+            .copied()
+    }
+
+    /// Remembers the members of a conversation.
+    pub fn insert(&self, group: GroupId, members: [UserId; 2]) {
+        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= Self::CAPACITY {
+            entries.clear();
+        }
+        entries.insert(group, members);
+    }
 }
