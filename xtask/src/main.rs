@@ -8,6 +8,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`), and on real DynamoDB with `--prod`.
 
 mod local;
+mod package;
 mod tables;
 
 use std::process::ExitCode;
@@ -76,6 +77,8 @@ enum Command {
     Token(tables::TokenArgs),
     /// Run the dm-standard benchmark (release build); `--compare` runs the reference design beside it.
     Bench(local::BenchArgs),
+    /// Build the Lambda artifacts (bootstrap zips) that deploy/template.yaml deploys.
+    Package(package::PackageArgs),
     /// Run the test suite, sharing one DynamoDB Local between the test binaries.
     Test(local::TestArgs),
     /// Create the table (keys, GSI, stream) and wait until it is active.
@@ -119,6 +122,7 @@ fn main() -> ExitCode {
             Command::Up(args) => local::up(args).await,
             Command::Test(args) => local::test(args),
             Command::Bench(args) => local::bench(args),
+            Command::Package(args) => package::package(&args),
             Command::Stream(args) => local::stream(args).await,
             Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,

@@ -121,6 +121,18 @@ pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
     })
 }
 
+/// The application state the configuration describes.
+pub fn state(config: &Config, repo: Arc<dyn Repository>) -> anyhow::Result<AppState> {
+    let mut state = AppState::new(repo, verifier(config)?);
+    state.timeout = Duration::from_millis(config.request_timeout_ms);
+    state.cors_origins = config
+        .cors_origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o}")))
+        .collect::<anyhow::Result<_>>()?;
+    Ok(state)
+}
+
 /// Builds everything and serves until `shutdown` completes; the memory
 /// store's stream task stops with it.
 pub async fn serve(
@@ -140,13 +152,7 @@ pub async fn serve(
             let _ = feed_stopped.await;
         })
     });
-    let mut state = AppState::new(repo, verifier(&config)?);
-    state.timeout = Duration::from_millis(config.request_timeout_ms);
-    state.cors_origins = config
-        .cors_origins
-        .iter()
-        .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o}")))
-        .collect::<anyhow::Result<_>>()?;
+    let state = state(&config, repo)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

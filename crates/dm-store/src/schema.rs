@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::{
     types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
-        StreamSpecification, StreamViewType, TableDescription,
+        StreamSpecification, StreamViewType, TableDescription, TimeToLiveSpecification,
     },
 };
 
@@ -22,6 +22,8 @@ use crate::{StoreError, dynamo::map_sdk_error};
 pub const DEFAULT_TABLE: &str = "cruddur-messages";
 /// The sparse index of conversation rows by conversation.
 pub const GROUP_INDEX: &str = "message-group-sk-index";
+/// The attribute whose epoch seconds DynamoDB's time to live expires items by.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// How long creation and deletion may take before giving up.
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -79,8 +81,8 @@ fn built<T>(r: Result<T, aws_smithy_types::error::operation::BuildError>) -> Res
 }
 
 /// Creates the table of the design (keys `pk`/`sk`, the sparse index
-/// `message-group-sk-index`, the stream with new images) and waits until it
-/// is active.
+/// `message-group-sk-index`, the stream with new images), waits until it is
+/// active, and enables time to live on [`TTL_ATTRIBUTE`].
 pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, StoreError> {
     let attribute = |name: &str| {
         built(
@@ -158,6 +160,18 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
         .map_err(|e| {
             StoreError::Unavailable(format!("waiting for {} to be active: {e}", spec.name))
         })?;
+    client
+        .update_time_to_live()
+        .table_name(&spec.name)
+        .time_to_live_specification(built(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build(),
+        )?)
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
     Ok(Created::Created)
 }
 

@@ -81,6 +81,22 @@ async fn the_table_is_created_as_designed() {
     assert_eq!(stream.stream_view_type(), Some(&StreamViewType::NewImage));
     assert!(table.latest_stream_arn().is_some());
 
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(repo.table())
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().expect("a TTL description");
+    assert_eq!(ttl.attribute_name(), Some(dm_store::schema::TTL_ATTRIBUTE));
+    assert!(matches!(
+        ttl.time_to_live_status(),
+        Some(
+            aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled
+                | aws_sdk_dynamodb::types::TimeToLiveStatus::Enabling
+        )
+    ));
+
     // Loading again leaves the table as it is.
     assert_eq!(
         create_table(client, &TableSpec::new(repo.table()))

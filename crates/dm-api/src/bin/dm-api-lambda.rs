@@ -1,0 +1,26 @@
+//! The API as an AWS Lambda function behind an API Gateway HTTP API: the same
+//! axum router, through `lambda_http`. Configured by the environment
+//! variables of `dm-api` (`DM_STORE=dynamodb`, `DM_TABLE`, `DM_AUTH=cognito`,
+//! `DM_COGNITO_REGION`, `DM_COGNITO_USER_POOL_ID`, `DM_COGNITO_CLIENT_ID`,
+//! `DM_CORS_ORIGINS`); see `deploy/template.yaml`.
+
+use clap::Parser;
+use dm_api::config::{Config, Store, state, store};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .without_time()
+        .init();
+    let config = Config::try_parse_from(["dm-api"])?;
+    if config.store != Store::Dynamodb {
+        return Err("on Lambda the store is DynamoDB: set DM_STORE=dynamodb".into());
+    }
+    let (repo, _) = store(&config).await?;
+    let app = dm_api::app(state(&config, repo)?);
+    lambda_http::run(app).await
+}

@@ -1,0 +1,144 @@
+//! deploy/template.yaml's table is the table `schema-load` creates: the
+//! template is compared with DescribeTable of a table created on DynamoDB Local.
+
+use serde_norway::Value;
+
+fn template() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/template.yaml");
+    serde_norway::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn pairs(list: &Value, a: &str, b: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = list
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| {
+            (
+                v[a].as_str().unwrap().to_owned(),
+                v[b].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn the_template_table_is_the_schema_load_table() {
+    let template = template();
+    let table = &template["Resources"]["Table"]["Properties"];
+    let repo = dm_store::testing::fresh_table().await;
+    let described = dm_store::schema::describe_table(repo.client(), repo.table())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let keys = |schema: &[aws_sdk_dynamodb::types::KeySchemaElement]| {
+        let mut out: Vec<(String, String)> = schema
+            .iter()
+            .map(|k| {
+                (
+                    k.attribute_name().to_owned(),
+                    k.key_type().as_str().to_owned(),
+                )
+            })
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(
+        pairs(&table["KeySchema"], "AttributeName", "KeyType"),
+        keys(described.key_schema())
+    );
+    let mut attributes: Vec<(String, String)> = described
+        .attribute_definitions()
+        .iter()
+        .map(|a| {
+            (
+                a.attribute_name().to_owned(),
+                a.attribute_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    attributes.sort();
+    assert_eq!(
+        pairs(
+            &table["AttributeDefinitions"],
+            "AttributeName",
+            "AttributeType"
+        ),
+        attributes
+    );
+
+    let [index] = described.global_secondary_indexes() else {
+        panic!("one index")
+    };
+    let template_indexes = table["GlobalSecondaryIndexes"].as_sequence().unwrap();
+    assert_eq!(template_indexes.len(), 1);
+    let t = &template_indexes[0];
+    assert_eq!(t["IndexName"].as_str(), index.index_name());
+    assert_eq!(
+        pairs(&t["KeySchema"], "AttributeName", "KeyType"),
+        keys(index.key_schema())
+    );
+    assert_eq!(
+        t["Projection"]["ProjectionType"].as_str(),
+        index
+            .projection()
+            .and_then(|p| p.projection_type())
+            .map(|p| p.as_str())
+    );
+
+    let throughput = described.provisioned_throughput().unwrap();
+    assert_eq!(table["BillingMode"].as_str(), Some("PROVISIONED"));
+    assert_eq!(
+        table["ProvisionedThroughput"]["ReadCapacityUnits"].as_i64(),
+        throughput.read_capacity_units()
+    );
+    assert_eq!(
+        table["ProvisionedThroughput"]["WriteCapacityUnits"].as_i64(),
+        throughput.write_capacity_units()
+    );
+    let index_throughput = index.provisioned_throughput().unwrap();
+    assert_eq!(
+        t["ProvisionedThroughput"]["ReadCapacityUnits"].as_i64(),
+        index_throughput.read_capacity_units()
+    );
+    assert_eq!(
+        t["ProvisionedThroughput"]["WriteCapacityUnits"].as_i64(),
+        index_throughput.write_capacity_units()
+    );
+
+    let stream = described.stream_specification().unwrap();
+    assert_eq!(
+        table["StreamSpecification"]["StreamViewType"].as_str(),
+        stream.stream_view_type().map(|s| s.as_str())
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some(dm_store::schema::TTL_ATTRIBUTE)
+    );
+    assert_eq!(
+        table["TimeToLiveSpecification"]["Enabled"].as_bool(),
+        Some(true)
+    );
+    assert_eq!(
+        table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
+
+    // Nothing hard-codes the table name: functions get it from the template.
+    let functions = ["StreamHandler", "ApiFunction"];
+    let globals = &template["Globals"]["Function"]["Environment"]["Variables"]["DM_TABLE"];
+    assert!(
+        matches!(globals, Value::Tagged(_)),
+        "DM_TABLE is a !Ref, not a literal: {globals:?}"
+    );
+    for f in functions {
+        let code = template["Resources"][f]["Properties"]["CodeUri"]
+            .as_str()
+            .unwrap();
+        assert!(code.ends_with("/bootstrap.zip"), "{f}: {code}");
+    }
+}
