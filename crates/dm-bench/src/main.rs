@@ -81,7 +81,7 @@ fn main() -> anyhow::Result<()> {
         "running dm-standard ({} ops per phase, concurrency {}) on {:?} via {:?}",
         cli.ops, cli.concurrency, cli.store, cli.via
     );
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let ours = runtime.block_on(dm_bench::run(&backend, cli.via, &workload))?;
