@@ -199,6 +199,54 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs `crates/dm-api/web/e2e` (node's test runner, playwright-core, the
+/// machine's Chromium) against a freshly built `dm-api`.
+pub(crate) fn web_test() -> anyhow::Result<()> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !std::path::Path::new(&chromium).is_file() {
+        bail!(
+            "the web test needs Chromium at {chromium}: install it (`apt-get install chromium` on Debian) \
+             or point $CHROMIUM at one"
+        );
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the workspace root")?;
+    let e2e = root.join("crates/dm-api/web/e2e");
+    if !e2e.join("node_modules/playwright-core").is_dir() {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&e2e)
+            .status()
+            .context("running npm (install Node.js and npm)")?;
+        if !status.success() {
+            bail!("`npm ci` in {} failed", e2e.display());
+        }
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "--package", "dm-api", "--bin", "dm-api"])
+        .current_dir(root)
+        .status()?;
+    if !status.success() {
+        bail!("building dm-api failed");
+    }
+    let screenshots = root.join("target/screenshots");
+    let status = Command::new("node")
+        .args(["--test", "messaging.test.mjs"])
+        .current_dir(&e2e)
+        .env("DM_API_BIN", root.join("target/debug/dm-api"))
+        .env("DM_SCREENSHOTS", &screenshots)
+        .env("CHROMIUM", &chromium)
+        .status()
+        .context("running node")?;
+    if !status.success() {
+        bail!("the web test failed");
+    }
+    println!("screenshots: {}", screenshots.display());
+    Ok(())
+}
+
 pub(crate) fn test(args: TestArgs) -> anyhow::Result<()> {
     let install = Install::ensure(&dm_local::default_dir())?;
     // One DynamoDB Local for every test binary, instead of one each.

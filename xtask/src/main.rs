@@ -79,6 +79,8 @@ enum Command {
     Bench(local::BenchArgs),
     /// Build the Lambda artifacts (bootstrap zips) that deploy/template.yaml deploys.
     Package(package::PackageArgs),
+    /// Test the messaging page end to end in headless Chromium (playwright-core from npm).
+    WebTest,
     /// Run the test suite, sharing one DynamoDB Local between the test binaries.
     Test(local::TestArgs),
     /// Create the table (keys, GSI, stream) and wait until it is active.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
             Command::Test(args) => local::test(args),
             Command::Bench(args) => local::bench(args),
             Command::Package(args) => package::package(&args),
+            Command::WebTest => local::web_test(),
             Command::Stream(args) => local::stream(args).await,
             Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,

@@ -93,14 +93,22 @@ pub async fn store(
     })
 }
 
-/// The token verifier the configuration asks for.
-pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
-    Ok(match config.auth {
-        AuthMode::Local => Arc::new(
+/// The local token key of the configuration, in local auth mode.
+fn local_key(config: &Config) -> anyhow::Result<Option<LocalVerifier>> {
+    match config.auth {
+        AuthMode::Local => Ok(Some(
             LocalVerifier::from_file(&config.local_key_file).with_context(|| {
                 format!("reading the local key {}", config.local_key_file.display())
             })?,
-        ),
+        )),
+        AuthMode::Cognito => Ok(None),
+    }
+}
+
+/// The token verifier the configuration asks for.
+pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
+    Ok(match config.auth {
+        AuthMode::Local => Arc::new(local_key(config)?.context("local auth has a key")?),
         AuthMode::Cognito => {
             let (Some(region), Some(pool), Some(client)) = (
                 &config.cognito_region,
@@ -124,6 +132,7 @@ pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
 /// The application state the configuration describes.
 pub fn state(config: &Config, repo: Arc<dyn Repository>) -> anyhow::Result<AppState> {
     let mut state = AppState::new(repo, verifier(config)?);
+    state.local_tokens = local_key(config)?;
     state.timeout = Duration::from_millis(config.request_timeout_ms);
     state.cors_origins = config
         .cors_origins

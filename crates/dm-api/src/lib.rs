@@ -4,7 +4,7 @@
 //! token verifier), so tests drive it in-process with `tower::ServiceExt::oneshot`
 //! and the `dm-api` binary serves it. Routes, JSON fields and paths follow the
 //! Cruddur frontend; see `routes.rs` and the OpenAPI document at
-//! `/api/openapi.json`.
+//! `/api/openapi.json`. `/` serves a small messaging page (`web.rs`).
 //!
 //! Layers, outermost first: a request id (`x-request-id`, set if absent and
 //! echoed back), a trace span per request, CORS, a request timeout that
@@ -15,6 +15,7 @@ pub mod config;
 pub mod error;
 pub mod input;
 pub mod routes;
+pub mod web;
 
 use std::{sync::Arc, time::Duration};
 
@@ -49,6 +50,8 @@ pub struct AppState {
     pub timeout: Duration,
     /// Origins allowed by CORS; none when empty.
     pub cors_origins: Vec<HeaderValue>,
+    /// In local auth mode, what mints tokens for the web page's sign-in.
+    pub local_tokens: Option<crate::auth::LocalVerifier>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             verifier,
             timeout: Duration::from_secs(10),
             cors_origins: Vec::new(),
+            local_tokens: None,
         }
     }
 }
@@ -82,6 +86,12 @@ pub fn app(state: AppState) -> Router {
         .expose_headers([header::LINK]);
     let limit = state.timeout;
     Router::new()
+        .route("/", get(web::index))
+        .route("/app.js", get(web::script))
+        .route("/style.css", get(web::style))
+        .route("/api/me", get(web::me))
+        .route("/api/local/users", get(web::local_users))
+        .route("/api/local/token", post(web::local_token))
         .route("/api/message_groups", get(routes::message_groups))
         .route("/api/messages/{message_group_uuid}", get(routes::messages))
         .route("/api/messages", post(routes::create_message))

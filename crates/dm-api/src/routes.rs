@@ -291,7 +291,7 @@ pub async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
-    paths(message_groups, messages, create_message, user_short, healthz, readyz),
+    paths(message_groups, messages, create_message, user_short, crate::web::me, healthz, readyz),
     components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody)),
     modifiers(&BearerAuth)
 )]

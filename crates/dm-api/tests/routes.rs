@@ -12,6 +12,7 @@ use common::{next_link, seeded};
 use dm_store::{PageRequest, Repository};
 use dm_stream::{Handler, memory_feed::MemoryFeed};
 use serde_json::{Value, json};
+use tower::ServiceExt;
 
 async fn andrews_group(app: &common::TestApp) -> String {
     let reply = app.get("/api/message_groups", "andrewbrown").await;
@@ -312,4 +313,95 @@ async fn readiness_fails_when_the_store_does() {
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(ready.headers["retry-after"], "1");
     assert_eq!(ready.json, json!({"errors": ["unavailable"]}));
+}
+
+#[tokio::test]
+async fn the_page_and_its_local_sign_in() {
+    let app = seeded().await;
+    let page = app
+        .app
+        .clone()
+        .oneshot(Request::get("/").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let script = app
+        .send(Request::get("/app.js").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(
+        script.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
+
+    // Without local auth there is no token minting.
+    let users = app
+        .send(
+            Request::get("/api/local/users")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(users.status, StatusCode::NOT_FOUND);
+
+    let mut state =
+        dm_api::AppState::new(Arc::new(app.repo.clone()), Arc::new(app.verifier.clone()));
+    state.local_tokens = Some(app.verifier.clone());
+    let local = dm_api::app(state);
+    let call = |request: Request<Body>| {
+        let local = local.clone();
+        async move {
+            let response = local.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let (status, users) = call(
+        Request::get("/api/local/users")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(users.as_array().unwrap().len(), 3);
+    let (status, minted) = call(
+        Request::post("/api/local/token")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"handle":"@Bayko"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let token = minted["token"].as_str().unwrap();
+    let (status, me) = call(
+        Request::get("/api/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, me["handle"].as_str()),
+        (StatusCode::OK, Some("bayko"))
+    );
+    let (status, _) = call(
+        Request::post("/api/local/token")
+            .header("content-type", "application/json")
+            .body(Body::from(r#"{"handle":"nobody"}"#))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

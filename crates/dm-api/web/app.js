@@ -1,0 +1,207 @@
+// The Cruddur messaging page: sign in, conversations, messages, polling.
+// Plain JavaScript against the API of this same server; no build step.
+"use strict";
+
+const MAX = 1024;
+const POLL_MS = 3000;
+const $ = (id) => document.getElementById(id);
+const state = { token: null, me: null, groups: [], open: null, older: null, loadingOlder: false, timer: null };
+
+const MESSAGES = {
+  message_blank: "Write something first.",
+  message_too_long: "Messages are at most 1024 characters.",
+  handle_invalid: "That is not a handle.",
+  user_not_found: "No user has that handle.",
+  self_conversation: "You cannot message yourself.",
+  conversation_not_found: "That conversation does not exist.",
+  token_invalid: "Your sign-in is no longer valid.",
+  unavailable: "The service is unavailable; try again in a moment.",
+};
+const explain = (codes) => codes.map((c) => MESSAGES[c] || c).join(" ");
+
+async function api(path, options = {}) {
+  const headers = { ...(options.headers || {}) };
+  if (state.token) headers.Authorization = `Bearer ${state.token}`;
+  if (options.body) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { ...options, headers });
+  let json = null;
+  try { json = await response.json(); } catch (_) { /* empty body */ }
+  const link = response.headers.get("link");
+  const next = link && link.match(/<([^>]+)>;\s*rel="next"/);
+  return { ok: response.ok, status: response.status, json, next: next ? next[1] : null };
+}
+
+function relative(iso) {
+  const seconds = Math.max(0, (Date.now() - new Date(iso).getTime()) / 1000);
+  if (seconds < 60) return "now";
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m`;
+  if (seconds < 86400) return `${Math.floor(seconds / 3600)}h`;
+  return `${Math.floor(seconds / 86400)}d`;
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") node.className = v; else node.setAttribute(k, v);
+  }
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// Sign-in: in local mode a picker of seeded users, otherwise a pasted token.
+async function showSignIn() {
+  $("signin").hidden = false;
+  $("app").hidden = true;
+  $("signout").hidden = true;
+  $("whoami").textContent = "";
+  const users = await api("/api/local/users");
+  if (users.ok) {
+    $("local-users").hidden = false;
+    const buttons = $("user-buttons");
+    buttons.replaceChildren(...users.json.map((u) => {
+      const b = el("button", { "data-handle": u.handle, type: "button" }, `@${u.handle}`);
+      b.title = u.display_name;
+      b.onclick = () => signInLocal(u.handle);
+      return b;
+    }));
+  } else {
+    $("token-form").hidden = false;
+  }
+}
+
+async function signInLocal(handle) {
+  const reply = await api("/api/local/token", { method: "POST", body: JSON.stringify({ handle }) });
+  if (!reply.ok) { $("signin-error").textContent = explain(reply.json?.errors || ["error"]); return; }
+  await signIn(reply.json.token);
+}
+
+async function signIn(token) {
+  state.token = token;
+  const me = await api("/api/me");
+  if (!me.ok) { state.token = null; $("signin-error").textContent = explain(me.json?.errors || ["error"]); return; }
+  state.me = me.json;
+  sessionStorage.setItem("token", token);
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  $("signout").hidden = false;
+  $("whoami").textContent = `@${state.me.handle}`;
+  $("signin-error").textContent = "";
+  await refreshGroups();
+  clearInterval(state.timer);
+  state.timer = setInterval(poll, POLL_MS);
+}
+
+function signOut() {
+  clearInterval(state.timer);
+  Object.assign(state, { token: null, me: null, groups: [], open: null, older: null });
+  sessionStorage.removeItem("token");
+  $("groups").replaceChildren();
+  $("messages").replaceChildren();
+  showSignIn();
+}
+
+async function refreshGroups() {
+  const reply = await api("/api/message_groups?limit=50");
+  if (!reply.ok) return;
+  state.groups = reply.json;
+  $("groups").replaceChildren(...state.groups.map((g) => {
+    const item = el("li", { "data-uuid": g.uuid, class: state.open === g.uuid ? "active" : "" },
+      el("div", { class: "top" }, el("strong", {}, g.display_name), el("span", { class: "when" }, relative(g.created_at))),
+      el("div", { class: "handle" }, `@${g.handle}`),
+      el("div", { class: "preview" }, g.message));
+    item.onclick = () => openGroup(g.uuid);
+    return item;
+  }));
+}
+
+function messageItem(m) {
+  const mine = state.me && m.handle === state.me.handle;
+  return el("li", { "data-uuid": m.uuid, class: mine ? "mine" : "" },
+    el("div", { class: "meta" }, `@${m.handle} · ${relative(m.created_at)}`),
+    el("div", { class: "text" }, m.message));
+}
+
+async function openGroup(uuid) {
+  state.open = uuid;
+  const group = state.groups.find((g) => g.uuid === uuid);
+  $("conversation-title").textContent = group ? `${group.display_name} (@${group.handle})` : "Conversation";
+  const reply = await api(`/api/messages/${uuid}?limit=20`);
+  if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return; }
+  state.older = reply.next;
+  $("messages").replaceChildren(...reply.json.map(messageItem));
+  $("messages").scrollTop = $("messages").scrollHeight;
+  for (const li of $("groups").children) li.classList.toggle("active", li.dataset.uuid === uuid);
+}
+
+// Older pages load when the list is scrolled to its top.
+async function loadOlder() {
+  if (!state.older || state.loadingOlder) return;
+  state.loadingOlder = true;
+  const list = $("messages");
+  const before = list.scrollHeight;
+  const reply = await api(state.older);
+  if (reply.ok) {
+    state.older = reply.next;
+    list.prepend(...reply.json.map(messageItem));
+    list.scrollTop = list.scrollHeight - before;
+  }
+  state.loadingOlder = false;
+}
+
+async function poll() {
+  await refreshGroups();
+  if (!state.open) return;
+  const reply = await api(`/api/messages/${state.open}?limit=20`);
+  if (!reply.ok) return;
+  const list = $("messages");
+  const known = new Set([...list.children].map((li) => li.dataset.uuid));
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+  for (const m of reply.json) if (!known.has(m.uuid)) list.append(messageItem(m));
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+function updateCounter() {
+  const length = [...$("message-input").value.trim()].length;
+  $("counter").textContent = `${length} / ${MAX}`;
+  $("counter").classList.toggle("over", length > MAX);
+}
+
+async function send(body) {
+  $("message-error").textContent = "";
+  const reply = await api("/api/messages", { method: "POST", body: JSON.stringify(body) });
+  if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return null; }
+  return reply.json;
+}
+
+$("message-form").onsubmit = async (event) => {
+  event.preventDefault();
+  if (!state.open) { $("message-error").textContent = "Pick or start a conversation first."; return; }
+  const sent = await send({ message: $("message-input").value, message_group_uuid: state.open });
+  if (!sent) return;
+  $("message-input").value = "";
+  updateCounter();
+  $("messages").append(messageItem(sent));
+  $("messages").scrollTop = $("messages").scrollHeight;
+  refreshGroups();
+};
+
+$("new-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const handle = $("new-handle").value.trim();
+  const text = $("message-input").value.trim() || "Hello!";
+  const sent = await send({ message: text, handle });
+  if (!sent) return;
+  $("new-handle").value = "";
+  $("message-input").value = "";
+  updateCounter();
+  await refreshGroups();
+  await openGroup(sent.message_group_uuid);
+};
+
+$("token-form").onsubmit = (event) => { event.preventDefault(); signIn($("token-input").value.trim()); };
+$("message-input").oninput = updateCounter;
+$("messages").onscroll = () => { if ($("messages").scrollTop < 40) loadOlder(); };
+$("signout").onclick = signOut;
+
+const saved = sessionStorage.getItem("token");
+if (saved) signIn(saved); else showSignIn();

@@ -1,0 +1,110 @@
+// The messaging page end to end, in headless Chromium: dm-api from memory,
+// andrewbrown sends a message, bayko sees that conversation on top.
+// Run by `cargo xtask web-test`, which builds dm-api and passes its path.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const bin = process.env.DM_API_BIN;
+const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
+const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const port = 4600 + Math.floor(Math.random() * 300);
+const base = `http://127.0.0.1:${port}`;
+let server;
+let browser;
+
+before(async () => {
+  assert.ok(bin, "DM_API_BIN names the dm-api binary");
+  mkdirSync(screenshots, { recursive: true });
+  const key = join(mkdtempSync(join(tmpdir(), "dm-web-")), "jwt.key");
+  server = spawn(bin, ["--store", "memory", "--seed", "--auth", "local", "--listen", `127.0.0.1:${port}`, "--local-key-file", key], { stdio: "inherit" });
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch (_) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  browser = await chromium.launch({
+    executablePath: chromiumPath,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+async function signIn(handle) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 750 } });
+  const page = await context.newPage();
+  await page.goto(base);
+  await page.click(`#user-buttons button[data-handle="${handle}"]`);
+  await page.waitForFunction(() => document.querySelector("#whoami").textContent.startsWith("@"));
+  assert.equal(await page.textContent("#whoami"), `@${handle}`);
+  return page;
+}
+
+test("andrewbrown sends a message and bayko sees the conversation on top", async () => {
+  const andrew = await signIn("andrewbrown");
+  await andrew.waitForSelector("#groups li");
+  const first = andrew.locator("#groups li").first();
+  assert.match(await first.textContent(), /@bayko/);
+  assert.match(await first.locator(".when").textContent(), /^(now|\d+[mhd])$/, "relative times");
+  await first.click();
+  await andrew.waitForSelector("#messages li");
+  assert.equal(await andrew.locator("#messages li").count(), 20, "the newest page of the seeded 100");
+
+  // Older messages load on scroll to the top.
+  await andrew.locator("#messages").evaluate((list) => { list.scrollTop = 0; list.dispatchEvent(new Event("scroll")); });
+  await andrew.waitForFunction(() => document.querySelectorAll("#messages li").length > 20);
+
+  // The counter, and an error from the API next to the form.
+  await andrew.fill("#message-input", "   ");
+  await andrew.click("#send");
+  await andrew.waitForFunction(() => document.querySelector("#message-error").textContent.length > 0);
+  assert.match(await andrew.textContent("#message-error"), /Write something first/);
+  await andrew.fill("#message-input", "x".repeat(1030));
+  assert.equal(await andrew.textContent("#counter"), "1030 / 1024");
+
+  const text = `Hello from the browser ${Date.now()}`;
+  await andrew.fill("#message-input", text);
+  assert.equal(await andrew.textContent("#counter"), `${[...text].length} / 1024`);
+  await andrew.click("#send");
+  await andrew.waitForFunction((t) => [...document.querySelectorAll("#messages li .text")].some((e) => e.textContent === t), text);
+  assert.equal(await andrew.textContent("#message-error"), "");
+  await andrew.screenshot({ path: join(screenshots, "andrewbrown.png") });
+
+  // Bayko: the conversation is on top, with the new message, without a reload.
+  const bayko = await signIn("bayko");
+  await bayko.waitForFunction((t) => document.querySelector("#groups li .preview")?.textContent === t, text, { timeout: 10000 });
+  assert.match(await bayko.locator("#groups li").first().textContent(), /@andrewbrown/);
+  await bayko.locator("#groups li").first().click();
+  await bayko.waitForFunction((t) => [...document.querySelectorAll("#messages li .text")].some((e) => e.textContent === t), text);
+  await bayko.screenshot({ path: join(screenshots, "bayko.png") });
+
+  // A reply from bayko reaches andrew's open conversation by polling.
+  const reply = `Got it ${Date.now()}`;
+  await bayko.fill("#message-input", reply);
+  await bayko.click("#send");
+  await andrew.waitForFunction((t) => [...document.querySelectorAll("#messages li .text")].some((e) => e.textContent === t), reply, { timeout: 10000 });
+  await andrew.screenshot({ path: join(screenshots, "andrewbrown-reply.png") });
+});
+
+test("a conversation starts by @handle", async () => {
+  const londo = await signIn("londo");
+  await londo.fill("#message-input", "Greetings, Vir's friend.");
+  await londo.fill("#new-handle", "@bayko");
+  await londo.click("#new-form button");
+  await londo.waitForFunction(() => document.querySelector("#conversation-title").textContent.includes("@bayko"));
+  assert.match(await londo.locator("#groups li").first().textContent(), /@bayko/);
+  await londo.fill("#new-handle", "@nobody");
+  await londo.fill("#message-input", "anyone?");
+  await londo.click("#new-form button");
+  await londo.waitForFunction(() => document.querySelector("#message-error").textContent.length > 0);
+  assert.match(await londo.textContent("#message-error"), /No user has that handle/);
+  await londo.screenshot({ path: join(screenshots, "londo.png") });
+});
