@@ -35,8 +35,27 @@ pub enum Injected {
     /// response was lost on its way back.
     LostResponse,
     /// HTTP 400 `ProvisionedThroughputExceededException`, which DynamoDB Local
-    /// never sends by itself (the call still took effect on DynamoDB Local).
+    /// never sends by itself; the call has no effect.
     Throttled,
+    /// HTTP 400 `TransactionCanceledException` with a `TransactionConflict`
+    /// reason, as when another transaction touched the same item; the call
+    /// has no effect.
+    TransactionConflict,
+}
+
+impl Injected {
+    /// Whether the call still reaches DynamoDB (Local) and takes effect.
+    fn takes_effect(self) -> bool {
+        self == Self::LostResponse
+    }
+}
+
+/// The fault chosen for one attempt, kept in its config bag between the hooks.
+#[derive(Debug, Clone, Copy)]
+struct AttemptFault(Injected);
+
+impl aws_smithy_types::config_bag::Storable for AttemptFault {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
 }
 
 #[derive(Debug, Default)]
@@ -79,11 +98,11 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FaultInjector {
         "FaultInjector"
     }
 
-    fn modify_before_deserialization(
+    fn modify_before_transmit(
         &self,
-        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut<'_>,
         _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-        _cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         let fault = {
             let mut plan = self.plan();
@@ -92,12 +111,40 @@ impl aws_smithy_runtime_api::client::interceptors::Intercept for FaultInjector {
             plan.faults.remove(&call)
         };
         let Some(fault) = fault else { return Ok(()) };
-        let (status, kind) = match fault {
-            Injected::LostResponse => (500, "InternalServerError"),
-            Injected::Throttled => (400, "ProvisionedThroughputExceededException"),
+        if !fault.takes_effect() {
+            // Send something harmless instead, so the call has no effect.
+            let request = context.request_mut();
+            *request.body_mut() = aws_smithy_types::body::SdkBody::from("{}");
+            request
+                .headers_mut()
+                .insert("x-amz-target", "DynamoDB_20120810.ListTables");
+            request.headers_mut().insert("content-length", "2");
+        }
+        cfg.interceptor_state().store_put(AttemptFault(fault));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextMut<'_>,
+        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+        cfg: &mut aws_smithy_types::config_bag::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let Some(AttemptFault(fault)) = cfg.load::<AttemptFault>().copied() else {
+            return Ok(());
+        };
+        cfg.interceptor_state().unset::<AttemptFault>();
+        let (status, kind, extra) = match fault {
+            Injected::LostResponse => (500, "InternalServerError", ""),
+            Injected::Throttled => (400, "ProvisionedThroughputExceededException", ""),
+            Injected::TransactionConflict => (
+                400,
+                "TransactionCanceledException",
+                r#","CancellationReasons":[{"Code":"TransactionConflict"},{"Code":"None"}]"#,
+            ),
         };
         let body = format!(
-            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by a test"}}"#
+            r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected by a test"{extra}}}"#
         );
         let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
             status.try_into()?,
@@ -121,6 +168,24 @@ pub async fn fresh_table_with(injector: &FaultInjector) -> DynamoRepository {
         .config()
         .to_builder()
         .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
+        .interceptor(injector.clone())
+        .build();
+    DynamoRepository::new(aws_sdk_dynamodb::Client::from_conf(config), plain.table())
+}
+
+/// A fresh table reached through a client that sends every response through
+/// `injector` and retries as the SDK's standard mode does (3 attempts, with
+/// backoff shortened to milliseconds for tests).
+pub async fn fresh_table_with_sdk_retries(injector: &FaultInjector) -> DynamoRepository {
+    let plain = fresh_table().await;
+    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(std::time::Duration::from_millis(5));
+    let config = plain
+        .client()
+        .config()
+        .to_builder()
+        .retry_config(retry)
         .interceptor(injector.clone())
         .build();
     DynamoRepository::new(aws_sdk_dynamodb::Client::from_conf(config), plain.table())

@@ -440,3 +440,40 @@ proptest! {
         check_run(true, &run);
     }
 }
+
+/// Throttling and transaction conflicts, which DynamoDB Local never produces
+/// by itself, injected at the SDK layer with no effect on the table: the SDK
+/// does not retry a cancelled transaction, the handler does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_conflicts_are_retried_by_the_handler() {
+    for (call, fault) in [(1, Injected::Throttled), (2, Injected::TransactionConflict)] {
+        let backend = Backend::new(true).await;
+        let Backend::Dynamo(_, injector) = &backend else {
+            unreachable!()
+        };
+        let repo = backend.repo();
+        let world = world(&repo, 1).await;
+        let sent = vec![world.send(&repo, 0, 1, 3).await];
+        let batch = events(10, &sent.iter().collect::<Vec<_>>());
+
+        // With no retries left the batch reports its record ...
+        injector.inject(injector.calls() + call, fault);
+        let outcome = handler(&backend, 1).handle(&batch).await;
+        assert_eq!(outcome.failed_at.as_deref(), Some("10"), "{fault:?}");
+        // ... and nothing moved.
+        let rows = repo
+            .conversations(world.groups[0].1[0].uuid, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.items[0].last_message, "first",
+            "{fault:?} had no effect"
+        );
+
+        // With retries, the same fault heals within the batch.
+        injector.inject(injector.calls() + call, fault);
+        let outcome = handler(&backend, 4).handle(&batch).await;
+        assert_eq!(outcome.failed_at, None, "{fault:?}");
+        world.assert_converged(&repo, &sent).await;
+    }
+}
