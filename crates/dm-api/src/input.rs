@@ -63,6 +63,30 @@ pub struct NewMessageBody {
     pub target: Target,
 }
 
+impl NewMessageBody {
+    /// The request in one canonical form, to tell a retry from another
+    /// request that reuses its idempotency key.
+    pub fn canonical(&self) -> String {
+        match &self.target {
+            Target::Group(group) => format!("group:{group}\n{}", self.text),
+            Target::Handle(handle) => format!("handle:{}\n{}", handle.key(), self.text),
+        }
+    }
+}
+
+/// The `Idempotency-Key` header, if sent: 1 to 128 visible ASCII characters.
+pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match value.to_str() {
+        Ok(key) if (1..=128).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic()) => {
+            Ok(Some(key.to_owned()))
+        }
+        _ => Err(ApiError::bad("idempotency_key_invalid")),
+    }
+}
+
 const FIELDS: [&str; 3] = ["message", "message_group_uuid", "handle"];
 
 /// Checks a message body, listing every failed check.

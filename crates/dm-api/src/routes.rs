@@ -6,8 +6,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dm_domain::{Conversation, Cursor, Message};
-use dm_store::{NewMessage, StoreError};
+use dm_domain::{Conversation, Cursor, Message, MessageRef};
+use dm_store::{Clash, IdempotencyClaim, NewMessage, StoreError};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -200,6 +200,7 @@ pub async fn messages(
 #[utoipa::path(
     post, path = "/api/messages",
     request_body = NewMessageIn,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 128 visible ASCII characters; a retry with the same key and body returns the same message and stores nothing new (24 hours)")),
     responses(
         (status = 200, description = "The message as stored", body = CreatedMessageOut),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
@@ -213,24 +214,74 @@ pub async fn messages(
 pub async fn create_message(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
+    headers: HeaderMap,
     JsonObject(body): JsonObject,
 ) -> Result<Json<CreatedMessageOut>, ApiError> {
+    let key = input::idempotency_key(&headers)?;
     let body = input::new_message(&body)?;
     let sender = user.summary();
-    let new = NewMessage::now(body.text);
-    let message = match body.target {
-        Target::Group(group) => state.repo.send_message(group, &sender, new).await?,
+    let mut new = NewMessage::now(body.text.clone());
+    if let Some(key) = &key {
+        // The first request with this key decides the message's id and time;
+        // a retry sends the very same message, which exists at most once.
+        let request = body.canonical();
+        let now = unix_now();
+        let claim = IdempotencyClaim {
+            user: user.uuid,
+            key: key.clone(),
+            message: new.id,
+            at: new.created_at,
+            request: request.clone(),
+            expires_at: now + IDEMPOTENCY_TTL_SECS,
+        };
+        let claim = state.repo.claim_idempotency(claim, now).await?;
+        if claim.request != request {
+            return Err(ApiError::Invalid(vec!["idempotency_key_reused".into()]));
+        }
+        new.id = claim.message;
+        new.created_at = claim.at;
+    }
+    let at = MessageRef {
+        at: new.created_at,
+        id: new.id,
+    };
+    let sent = match body.target {
+        Target::Group(group) => match state.repo.send_message(group, &sender, new).await {
+            Ok(message) => Ok((group, Some(message))),
+            Err(StoreError::Conflict(Clash::ItemExists)) if key.is_some() => Ok((group, None)),
+            Err(e) => Err(e),
+        },
         Target::Handle(handle) => {
             if handle.same_as(&user.handle) {
                 return Err(ApiError::Invalid(vec!["self_conversation".into()]));
             }
             let recipient = state.repo.user_by_handle(&handle).await?;
-            state
+            match state
                 .repo
                 .start_conversation(&sender, &recipient.summary(), new)
-                .await?
-                .message
+                .await
+            {
+                Ok(sent) => Ok((sent.message.group, Some(sent.message))),
+                Err(StoreError::Conflict(Clash::ItemExists)) if key.is_some() => {
+                    let group = state
+                        .repo
+                        .conversation_between(user.uuid, recipient.uuid)
+                        .await?;
+                    Ok((group.ok_or(ApiError::Conflict("already_exists"))?, None))
+                }
+                Err(e) => Err(e),
+            }
         }
+    };
+    let message = match sent {
+        Ok((_, Some(message))) => message,
+        // A retry: the message was sent before; answer with it.
+        Ok((group, None)) => state
+            .repo
+            .message(group, at)
+            .await?
+            .ok_or(ApiError::Conflict("already_exists"))?,
+        Err(e) => return Err(e.into()),
     };
     Ok(Json(CreatedMessageOut {
         uuid: message.id.to_string(),
@@ -240,6 +291,15 @@ pub async fn create_message(
         message: message.text,
         created_at: message.created_at.to_string(),
     }))
+}
+
+/// How long an idempotency key is remembered.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// A user by handle, briefly.

@@ -405,3 +405,67 @@ async fn the_page_and_its_local_sign_in() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_retried_send_with_an_idempotency_key_stores_nothing_new() {
+    let app = seeded().await;
+    let group = andrews_group(&app).await;
+    let post = |key: &str, body: Value| {
+        Request::post("/api/messages")
+            .header(
+                "authorization",
+                format!("Bearer {}", app.token("andrewbrown")),
+            )
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let count = |app: &common::TestApp| {
+        app.repo
+            .scan()
+            .iter()
+            .filter(|r| matches!(r, dm_store::Record::Message(_)))
+            .count()
+    };
+    let before = count(&app);
+    let body = json!({"message": "only once", "message_group_uuid": group});
+    let first = app.send(post("k-1", body.clone())).await;
+    assert_eq!(first.status, StatusCode::OK);
+    let again = app.send(post("k-1", body.clone())).await;
+    assert_eq!(again.status, StatusCode::OK);
+    assert_eq!(again.json, first.json, "the same message, id and time");
+    assert_eq!(count(&app), before + 1);
+
+    // The same key with another request is refused, and changes nothing.
+    let other = app
+        .send(post(
+            "k-1",
+            json!({"message": "something else", "message_group_uuid": group}),
+        ))
+        .await;
+    assert_eq!(
+        (other.status, &other.json),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &json!({"errors": ["idempotency_key_reused"]})
+        )
+    );
+    assert_eq!(count(&app), before + 1);
+
+    // Starting a conversation by handle, retried: one conversation, one message.
+    let start = json!({"message": "hi londo", "handle": "londo"});
+    let started = app.send(post("k-2", start.clone())).await;
+    let retried = app.send(post("k-2", start)).await;
+    assert_eq!(
+        (started.status, retried.status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!(started.json, retried.json);
+    assert_eq!(count(&app), before + 2);
+
+    for bad in ["", "a b", &"k".repeat(129), "é"] {
+        let reply = app.send(post(bad, body.clone())).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}");
+    }
+}

@@ -9,6 +9,7 @@
 //! | user | `USER#{user}` | `PROFILE` |
 //! | handle claim | `HANDLE#{lowercased handle}` | `HANDLE` |
 //! | cognito claim | `COGNITO#{sub}` | `COGNITO` |
+//! | idempotency claim | `IDEMP#{user}#{key}` | `IDEMP` |
 //!
 //! Decoding is tolerant of the seed's items, whose message and conversation
 //! sort keys are a bare timestamp: those decode with `id` / `group` `None`.
@@ -27,6 +28,8 @@ pub const USER_SK: &str = "PROFILE";
 pub const HANDLE_SK: &str = "HANDLE";
 /// The sort key of cognito claims.
 pub const COGNITO_SK: &str = "COGNITO";
+/// The sort key of idempotency claims.
+pub const IDEMPOTENCY_SK: &str = "IDEMP";
 
 /// A key that is not one of this table's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +91,8 @@ pub enum ItemKey {
     Handle(String),
     /// A Cognito subject claim.
     Cognito(String),
+    /// An idempotency key a user sent a message with.
+    Idempotency(UserId, String),
 }
 
 impl ItemKey {
@@ -128,6 +133,7 @@ impl ItemKey {
             Self::User(user) => format!("USER#{user}"),
             Self::Handle(handle) => format!("HANDLE#{handle}"),
             Self::Cognito(sub) => format!("COGNITO#{sub}"),
+            Self::Idempotency(user, key) => format!("IDEMP#{user}#{key}"),
         }
     }
 
@@ -141,6 +147,7 @@ impl ItemKey {
             Self::User(_) => USER_SK.into(),
             Self::Handle(_) => HANDLE_SK.into(),
             Self::Cognito(_) => COGNITO_SK.into(),
+            Self::Idempotency(..) => IDEMPOTENCY_SK.into(),
         }
     }
 
@@ -190,6 +197,13 @@ impl ItemKey {
             ("USER", USER_SK) => Self::User(rest.parse().map_err(|_| err())?),
             ("HANDLE", HANDLE_SK) if !rest.is_empty() => Self::Handle(rest.to_owned()),
             ("COGNITO", COGNITO_SK) if !rest.is_empty() => Self::Cognito(rest.to_owned()),
+            ("IDEMP", IDEMPOTENCY_SK) => {
+                let (user, key) = rest.split_once('#').ok_or_else(err)?;
+                if key.is_empty() {
+                    return Err(err());
+                }
+                Self::Idempotency(user.parse().map_err(|_| err())?, key.to_owned())
+            }
             _ => return Err(err()),
         };
         Ok(key)

@@ -464,6 +464,13 @@ fn condition_expression(condition: &Condition) -> (Option<String>, Option<AwsIte
     match condition {
         Condition::Always => (None, None),
         Condition::NotExists => (Some("attribute_not_exists(pk)".into()), None),
+        Condition::NotExistsOrExpired(now) => (
+            Some("attribute_not_exists(pk) OR expires_at < :now".into()),
+            Some(HashMap::from([(
+                ":now".to_owned(),
+                AttributeValue::N(now.to_string()),
+            )])),
+        ),
         Condition::GroupLastIs(seen) => (
             Some("last_message_at = :seen_at AND last_message_uuid = :seen_id".into()),
             Some(HashMap::from([

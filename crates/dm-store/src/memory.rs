@@ -251,6 +251,11 @@ impl MemoryRepository {
             Condition::GroupLastIs(seen) => {
                 matches!(current, Some(Record::Group(g)) if g.last == *seen)
             }
+            Condition::NotExistsOrExpired(now) => match current {
+                None => true,
+                Some(Record::Idempotency(c)) => c.expires_at < *now,
+                Some(_) => false,
+            },
         }
     }
 }

@@ -59,6 +59,8 @@ pub enum Record {
         /// Its owner.
         user: UserId,
     },
+    /// An idempotency key's claim on the message it sent.
+    Idempotency(crate::IdempotencyClaim),
 }
 
 impl Record {
@@ -77,6 +79,7 @@ impl Record {
             Self::User(u) => ItemKey::User(u.uuid),
             Self::HandleClaim { handle, .. } => ItemKey::Handle(handle.clone()),
             Self::CognitoClaim { sub, .. } => ItemKey::Cognito(sub.clone()),
+            Self::Idempotency(c) => ItemKey::Idempotency(c.user, c.key.clone()),
         }
     }
 
@@ -90,6 +93,7 @@ impl Record {
             Self::User(_) => "user",
             Self::HandleClaim { .. } => "handle",
             Self::CognitoClaim { .. } => "cognito",
+            Self::Idempotency(_) => "idempotency",
         }
     }
 
@@ -148,6 +152,15 @@ impl Record {
                 handle: u.handle.to_string(),
                 display_name: u.display_name.to_string(),
                 cognito_user_id: u.cognito_user_id.clone(),
+            }),
+            Self::Idempotency(c) => serde_dynamo::to_item(IdempotencyItem {
+                pk,
+                sk,
+                entity: entity.into(),
+                message_uuid: c.message,
+                created_at: c.at,
+                request: c.request.clone(),
+                expires_at: c.expires_at,
             }),
             Self::HandleClaim { user, .. } | Self::CognitoClaim { user, .. } => {
                 serde_dynamo::to_item(ClaimItem {
@@ -267,6 +280,17 @@ impl Record {
                 sub,
                 user: claim_user(item, pk, bad)?,
             },
+            ItemKey::Idempotency(user, key) => {
+                let i: IdempotencyItem = serde_dynamo::from_item(item).map_err(bad)?;
+                Self::Idempotency(crate::IdempotencyClaim {
+                    user,
+                    key,
+                    message: i.message_uuid,
+                    at: i.created_at,
+                    request: i.request,
+                    expires_at: i.expires_at,
+                })
+            }
         };
         Ok((key, record))
     }
@@ -367,6 +391,18 @@ struct UserItem {
     display_name: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     cognito_user_id: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct IdempotencyItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    message_uuid: MessageId,
+    created_at: Timestamp,
+    request: String,
+    /// Epoch seconds; the table's time-to-live attribute.
+    expires_at: i64,
 }
 
 #[derive(Serialize, Deserialize)]

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dm_domain::{
-    Conversation, Cursor, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageText,
-    NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
+    Conversation, Cursor, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageRef,
+    MessageText, NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
 };
 
 use crate::{
@@ -92,6 +92,24 @@ impl NewMessage {
             sender: sender.clone(),
         }
     }
+}
+
+/// An idempotency key's claim: the message a user's request with that key
+/// sends, whenever it is retried, until the claim expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Whose key it is.
+    pub user: UserId,
+    /// The key, as the client sent it.
+    pub key: String,
+    /// The message the key sends.
+    pub message: MessageId,
+    /// When that message is sent.
+    pub at: Timestamp,
+    /// What was asked, so a reused key with another request can be refused.
+    pub request: String,
+    /// When the claim expires, in epoch seconds (the table's TTL attribute).
+    pub expires_at: i64,
 }
 
 /// The result of [`Repository::start_conversation`].
@@ -190,6 +208,18 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// ids are unique) and moves the rows to the newest. For seeds and
     /// imports; senders must be members.
     async fn import_messages(&self, group: GroupId, messages: Vec<Message>) -> StoreResult<()>;
+
+    /// Claims an idempotency key for a message about to be sent; returns the
+    /// claim in force: this one, or an unexpired one made before (whose
+    /// message must then be sent, or was). Expired claims count as absent.
+    async fn claim_idempotency(
+        &self,
+        claim: IdempotencyClaim,
+        now: i64,
+    ) -> StoreResult<IdempotencyClaim>;
+
+    /// One message by its place in a conversation.
+    async fn message(&self, group: GroupId, at: MessageRef) -> StoreResult<Option<Message>>;
 
     /// Checks that the store can be reached.
     async fn ping(&self) -> StoreResult<()>;
@@ -466,6 +496,45 @@ impl<T: Table> Repository for T {
             Repository::apply_message(self, &newest).await?;
         }
         Ok(())
+    }
+
+    async fn claim_idempotency(
+        &self,
+        claim: IdempotencyClaim,
+        now: i64,
+    ) -> StoreResult<IdempotencyClaim> {
+        let key = ItemKey::Idempotency(claim.user, claim.key.clone());
+        let write = Write::Put {
+            record: Record::Idempotency(claim.clone()),
+            condition: Condition::NotExistsOrExpired(now),
+        };
+        match self.write(vec![write]).await {
+            Ok(()) => Ok(claim),
+            Err(WriteError::ConditionFailed { .. }) => match self.get(&key).await? {
+                Some(Record::Idempotency(existing)) => Ok(existing),
+                Some(other) => Err(unexpected(&other)),
+                // Gone since (it expired and was deleted): claim again.
+                None => match self
+                    .write(vec![Write::create(Record::Idempotency(claim.clone()))])
+                    .await
+                {
+                    Ok(()) => Ok(claim),
+                    Err(WriteError::ConditionFailed { .. }) => {
+                        Err(StoreError::Conflict(Clash::ItemExists))
+                    }
+                    Err(WriteError::Store(e)) => Err(e),
+                },
+            },
+            Err(WriteError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn message(&self, group: GroupId, at: MessageRef) -> StoreResult<Option<Message>> {
+        match self.get(&ItemKey::message(group, at)).await? {
+            Some(Record::Message(m)) => Ok(Some(m)),
+            Some(other) => Err(unexpected(&other)),
+            None => Ok(None),
+        }
     }
 
     async fn ping(&self) -> StoreResult<()> {

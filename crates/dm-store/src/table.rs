@@ -24,6 +24,10 @@ pub enum Condition {
     NotExists,
     /// The group item must exist and show exactly this last message.
     GroupLastIs(MessageRef),
+    /// The item must not exist, or its `expires_at` (epoch seconds) must be
+    /// before this: DynamoDB deletes expired items lazily, so they are
+    /// treated as absent.
+    NotExistsOrExpired(i64),
 }
 
 /// One write of a [`Table::write`] call.

@@ -12,7 +12,9 @@ use dm_domain::{
     Cursor, CursorError, DisplayName, GroupId, Handle, Message, MessageId, MessageText, NewUser,
     Timestamp, User, UserId,
 };
-use dm_store::{Applied, Clash, Missing, NewMessage, PageRequest, Repository, StoreError};
+use dm_store::{
+    Applied, Clash, IdempotencyClaim, Missing, NewMessage, PageRequest, Repository, StoreError,
+};
 
 type Repo = Arc<dyn Repository>;
 
@@ -86,6 +88,7 @@ contract!(
     unknown_ids_are_not_found,
     seed_items_read_back,
     import_moves_rows_to_the_newest,
+    idempotency_claims_hold_until_they_expire,
 );
 
 fn new_user(handle: &str) -> NewUser {
@@ -776,4 +779,61 @@ async fn import_moves_rows_to_the_newest(backend: Backend) {
         repo.import_messages(group, forged).await,
         Err(StoreError::Invalid("sender_not_member"))
     );
+}
+
+async fn idempotency_claims_hold_until_they_expire(backend: Backend) {
+    let repo = backend.repo();
+    let (a, _, group) = pair(&repo).await;
+    let claim = |message: MessageId, expires_at: i64| IdempotencyClaim {
+        user: a.uuid,
+        key: "retry-42".into(),
+        message,
+        at: base_time().plus(TimeDelta::seconds(9)),
+        request: "group:x\nhello".into(),
+        expires_at,
+    };
+    let first = claim(MessageId::new(), 1_000);
+    assert_eq!(
+        repo.claim_idempotency(first.clone(), 500).await.unwrap(),
+        first
+    );
+    // A retry gets the first claim, whatever it proposed.
+    let retry = claim(MessageId::new(), 1_100);
+    assert_eq!(repo.claim_idempotency(retry, 600).await.unwrap(), first);
+    // Another user's key of the same name is another claim.
+    let mut theirs = claim(MessageId::new(), 1_000);
+    theirs.user = UserId::new();
+    assert_eq!(
+        repo.claim_idempotency(theirs.clone(), 600).await.unwrap(),
+        theirs
+    );
+    // Once expired (DynamoDB deletes lazily), the key is free again.
+    let later = claim(MessageId::new(), 9_000);
+    assert_eq!(
+        repo.claim_idempotency(later.clone(), 1_001).await.unwrap(),
+        later
+    );
+
+    // The message a claim names can be read back by its place.
+    let sent = repo
+        .send_message(
+            group,
+            &a.summary(),
+            NewMessage {
+                id: later.message,
+                created_at: later.at,
+                text: text("hello"),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        repo.message(group, sent.reference()).await.unwrap(),
+        Some(sent.clone())
+    );
+    let elsewhere = dm_domain::MessageRef {
+        at: sent.created_at,
+        id: MessageId::new(),
+    };
+    assert_eq!(repo.message(group, elsewhere).await.unwrap(), None);
 }
