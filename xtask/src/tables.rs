@@ -301,6 +301,9 @@ fn summarize(record: &Record) -> String {
         ),
         Record::DmPair { group, .. } => format!("conversation {group}"),
         Record::User(u) => format!("@{} ({})", u.handle, u.display_name),
+        Record::Idempotency(c) => {
+            format!("key {} of user {}: message {}", c.key, c.user, c.message)
+        }
         Record::HandleClaim { user, .. } | Record::CognitoClaim { user, .. } => {
             format!("user {user}")
         }
