@@ -32,6 +32,9 @@ pub(crate) struct UpArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct TestArgs {
+    /// Also run the slow tests (ignored by a plain `cargo test`).
+    #[arg(long)]
+    slow: bool,
     /// Arguments passed on to `cargo test` (after `--`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     args: Vec<String>,
@@ -255,6 +258,11 @@ pub(crate) fn test(args: TestArgs) -> anyhow::Result<()> {
     let status = Command::new(cargo)
         .args(["test", "--workspace"])
         .args(&args.args)
+        .args(if args.slow {
+            ["--", "--include-ignored"].as_slice()
+        } else {
+            [].as_slice()
+        })
         .env(dm_local::ENDPOINT_ENV, local.endpoint())
         .status()
         .context("running cargo test")?;

@@ -469,3 +469,52 @@ async fn a_retried_send_with_an_idempotency_key_stores_nothing_new() {
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad:?}");
     }
 }
+
+#[tokio::test]
+async fn cors_allows_only_the_configured_origins() {
+    let app = seeded().await;
+    let mut state =
+        dm_api::AppState::new(Arc::new(app.repo.clone()), Arc::new(app.verifier.clone()));
+    state.cors_origins = vec!["http://localhost:3000".parse().unwrap()];
+    let cors = dm_api::app(state);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/messages")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type,idempotency-key",
+            )
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = cors
+        .clone()
+        .oneshot(preflight("http://localhost:3000"))
+        .await
+        .unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    let headers = allowed.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        headers.contains("authorization") && headers.contains("idempotency-key"),
+        "{headers}"
+    );
+    let denied = cors
+        .oneshot(preflight("http://evil.example"))
+        .await
+        .unwrap();
+    assert!(
+        denied
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
