@@ -37,6 +37,9 @@ pub enum ApiError {
     /// 413: the body is over its limit.
     #[error("body too large")]
     TooLarge,
+    /// 431: the headers are over their limit.
+    #[error("headers too large")]
+    HeadersTooLarge,
     /// 415: the body is not JSON.
     #[error("unsupported media type")]
     UnsupportedMediaType,
@@ -65,6 +68,10 @@ impl ApiError {
             Self::NotFound(code) => (StatusCode::NOT_FOUND, one(code)),
             Self::Conflict(code) => (StatusCode::CONFLICT, one(code)),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, one("body_too_large")),
+            Self::HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                one("headers_too_large"),
+            ),
             Self::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 one("content_type_not_json"),

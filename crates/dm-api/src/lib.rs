@@ -8,7 +8,8 @@
 //!
 //! Layers, outermost first: a request id (`x-request-id`, set if absent and
 //! echoed back), a trace span per request, CORS, a request timeout that
-//! answers 503, and a body limit that answers 413.
+//! answers 503, a header limit that answers 431, and a body limit that
+//! answers 413.
 
 pub mod auth;
 pub mod config;
@@ -38,6 +39,8 @@ use crate::{auth::TokenVerifier, error::ApiError};
 
 /// The largest request body accepted.
 pub const BODY_LIMIT: usize = 16 * 1024;
+/// The most header bytes (names and values) a request may carry.
+pub const HEADER_LIMIT: usize = 16 * 1024;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -65,6 +68,18 @@ impl AppState {
             local_tokens: None,
         }
     }
+}
+
+async fn header_limit(request: Request, next: Next) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if size > HEADER_LIMIT {
+        return ApiError::HeadersTooLarge.into_response();
+    }
+    next.run(request).await
 }
 
 async fn timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
@@ -107,6 +122,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::NotFound("route_not_found") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(middleware::from_fn_with_state(limit, timeout))
+        .layer(middleware::from_fn(header_limit))
         .layer(cors)
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {

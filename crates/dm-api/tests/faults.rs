@@ -165,3 +165,27 @@ async fn throttling_is_retried_then_a_503_with_retry_after() {
         .unwrap();
     assert_eq!(messages.items.len(), 1, "only the first message");
 }
+
+#[tokio::test]
+async fn oversize_headers_are_refused_before_any_work() {
+    let memory = MemoryRepository::new();
+    let key = LocalVerifier::new(common::KEY.to_vec());
+    let calls = memory.calls();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(Arc::new(memory.clone()), Arc::new(key));
+    tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
+    let response = reqwest::Client::new()
+        .get(format!("{base}/api/message_groups"))
+        .header("authorization", format!("Bearer {}", "x".repeat(200_000)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, json!({"errors": ["headers_too_large"]}));
+    assert_eq!(memory.calls(), calls, "the store was never asked");
+}
