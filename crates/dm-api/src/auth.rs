@@ -52,6 +52,9 @@ pub struct Claims {
     /// Issued at, seconds since the epoch.
     #[serde(default)]
     pub iat: Option<u64>,
+    /// Not valid before, seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
 }
 
 /// Why a token was refused; for logs only, clients see `token_invalid`.
@@ -124,6 +127,7 @@ impl LocalVerifier {
             iss: LOCAL_ISSUER.into(),
             exp: now + LOCAL_TOKEN_TTL.as_secs(),
             iat: Some(now),
+            nbf: None,
         };
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -139,6 +143,7 @@ impl TokenVerifier for LocalVerifier {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[LOCAL_ISSUER]);
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+        validation.validate_nbf = true;
         validation.validate_aud = false;
         validation.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(

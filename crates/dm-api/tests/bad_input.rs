@@ -44,6 +44,7 @@ fn claims(sub: &str) -> Claims {
         iss: LOCAL_ISSUER.into(),
         exp: now() + 600,
         iat: Some(now()),
+        nbf: None,
     }
 }
 
@@ -71,6 +72,8 @@ fn token_cases(andrew_sub: &str) -> Vec<(&'static str, Auth, &'static str)> {
     id_token.token_use = Some("id".into());
     let mut client = good.clone();
     client.client_id = Some("another-client".into());
+    let mut early = good.clone();
+    early.nbf = Some(now() + 600);
     let none_alg = {
         let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&good).unwrap());

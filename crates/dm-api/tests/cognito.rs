@@ -40,6 +40,7 @@ fn claims() -> Claims {
         iss: ISSUER.into(),
         exp: now() + 600,
         iat: Some(now()),
+        nbf: None,
     }
 }
 
@@ -115,6 +116,8 @@ async fn only_valid_access_tokens_of_the_pool_and_client_pass() {
     id_token.token_use = Some("id".into());
     let mut client = good.clone();
     client.client_id = Some("another-client".into());
+    let mut early = good.clone();
+    early.nbf = Some(now() + 600);
     let hs256 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),
         &good,
@@ -126,6 +129,7 @@ async fn only_valid_access_tokens_of_the_pool_and_client_pass() {
         ("wrong issuer", rs256(&issuer, "key-1")),
         ("id token", rs256(&id_token, "key-1")),
         ("wrong client", rs256(&client, "key-1")),
+        ("not yet valid", rs256(&early, "key-1")),
         ("HS256 signed with the public key (alg confusion)", hs256),
         ("unknown key id", rs256(&good, "key-9")),
     ] {

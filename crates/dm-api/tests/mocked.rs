@@ -36,6 +36,7 @@ fn claims(sub: &str) -> Claims {
         iss: "x".into(),
         exp: u64::MAX,
         iat: None,
+        nbf: None,
     }
 }
 
