@@ -202,6 +202,72 @@ pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+#[derive(Debug, Args)]
+pub(crate) struct FuzzArgs {
+    /// Seconds per target.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
+    /// The targets; all of them when none is named.
+    targets: Vec<String>,
+}
+
+/// The fuzz targets of `fuzz/`.
+const FUZZ_TARGETS: [&str; 3] = ["key_codec", "cursor", "request"];
+
+/// Runs each fuzz target for a bounded time; a crash fails the run and
+/// leaves its input in `fuzz/artifacts/`, to become a regression test.
+pub(crate) fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("the workspace root")?;
+    let has_fuzz = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_fuzz {
+        let nightly = Command::new("cargo")
+            .args(["+nightly", "--version"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !nightly {
+            bail!("fuzzing needs a nightly toolchain (`rustup toolchain install nightly`)");
+        }
+        println!("installing cargo-fuzz");
+        let status = Command::new("cargo")
+            .args(["+nightly", "install", "cargo-fuzz", "--locked"])
+            .status()?;
+        if !status.success() {
+            bail!("`cargo +nightly install cargo-fuzz` failed");
+        }
+    }
+    let targets: Vec<&str> = if args.targets.is_empty() {
+        FUZZ_TARGETS.to_vec()
+    } else {
+        args.targets.iter().map(String::as_str).collect()
+    };
+    for target in targets {
+        println!("== fuzzing {target} for {} s", args.seconds);
+        let status = Command::new("cargo")
+            .args([
+                "+nightly",
+                "fuzz",
+                "run",
+                "--fuzz-dir",
+                "fuzz",
+                target,
+                "--",
+            ])
+            .arg(format!("-max_total_time={}", args.seconds))
+            .current_dir(root)
+            .status()
+            .context("running cargo fuzz")?;
+        if !status.success() {
+            bail!("fuzzing {target} found a failure; its input is in fuzz/artifacts/{target}/");
+        }
+    }
+    Ok(())
+}
+
 /// Runs `crates/dm-api/web/e2e` (node's test runner, playwright-core, the
 /// machine's Chromium) against a freshly built `dm-api`.
 pub(crate) fn web_test() -> anyhow::Result<()> {

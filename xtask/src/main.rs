@@ -79,6 +79,8 @@ enum Command {
     Bench(local::BenchArgs),
     /// Build the Lambda artifacts (bootstrap zips) that deploy/template.yaml deploys.
     Package(package::PackageArgs),
+    /// Fuzz the key codec, the cursor decoder and request parsing (cargo-fuzz, nightly), for a bounded time each.
+    Fuzz(local::FuzzArgs),
     /// Test the messaging page end to end in headless Chromium (playwright-core from npm).
     WebTest,
     /// Run the test suite, sharing one DynamoDB Local between the test binaries.
@@ -126,6 +128,7 @@ fn main() -> ExitCode {
             Command::Bench(args) => local::bench(args),
             Command::Package(args) => package::package(&args),
             Command::WebTest => local::web_test(),
+            Command::Fuzz(args) => local::fuzz(&args),
             Command::Stream(args) => local::stream(args).await,
             Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,
