@@ -139,6 +139,22 @@ impl Client {
         }
     }
 
+    /// GETs a page through the API as `user`; the number of items in it.
+    async fn api_page(&self, path: &str, user: UserId) -> anyhow::Result<usize> {
+        let Self::Api { http, base, tokens } = self else {
+            bail!("not an API client");
+        };
+        let reply: Vec<serde_json::Value> = http
+            .get(format!("{base}{path}"))
+            .bearer_auth(&tokens[&user])
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(reply.len())
+    }
+
     async fn list_groups(&self, user: UserId) -> anyhow::Result<usize> {
         match self {
             Self::Direct(repo) => Ok(repo
@@ -146,17 +162,7 @@ impl Client {
                 .await?
                 .items
                 .len()),
-            Self::Api { http, base, tokens } => {
-                let reply: Vec<serde_json::Value> = http
-                    .get(format!("{base}/api/message_groups?limit=20"))
-                    .bearer_auth(&tokens[&user])
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                Ok(reply.len())
-            }
+            Self::Api { .. } => self.api_page("/api/message_groups?limit=20", user).await,
         }
     }
 
@@ -167,16 +173,9 @@ impl Client {
                 .await?
                 .items
                 .len()),
-            Self::Api { http, base, tokens } => {
-                let reply: Vec<serde_json::Value> = http
-                    .get(format!("{base}/api/messages/{group}?limit=20"))
-                    .bearer_auth(&tokens[&member])
-                    .send()
-                    .await?
-                    .error_for_status()?
-                    .json()
-                    .await?;
-                Ok(reply.len())
+            Self::Api { .. } => {
+                self.api_page(&format!("/api/messages/{group}?limit=20"), member)
+                    .await
             }
         }
     }
