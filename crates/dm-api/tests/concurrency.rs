@@ -155,6 +155,11 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
         accepted.len() + 1,
         "and nothing else (plus the first)"
     );
+    println!(
+        "one conversation: {} of {} requests accepted, all stored once",
+        accepted.len(),
+        CLIENTS * PER_CLIENT
+    );
     converged(&repo, &[(shared, [pair[0].uuid, pair[1].uuid])]).await;
 
     // Fifty conversations between a hundred users; each client sends into its own few.
@@ -189,6 +194,11 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
         "every accepted message is stored"
     );
     assert_eq!(kept.len(), accepted.len() + 50);
+    println!(
+        "fifty conversations: {} of {} requests accepted, all stored once",
+        accepted.len(),
+        CLIENTS * PER_CLIENT
+    );
     let pairs: Vec<(GroupId, [UserId; 2])> = groups.iter().map(|(g, m, _)| (*g, *m)).collect();
     converged(&repo, &pairs).await;
 }

@@ -162,6 +162,11 @@ async fn an_outage_loses_no_accepted_message() {
         "{} accepted messages missing",
         missing.len()
     );
+    println!(
+        "outage: {} requests accepted, {} answered 503 during the outage, 0 accepted messages missing",
+        accepted.len(),
+        *refused.lock().unwrap()
+    );
     let newest = repo
         .messages(seeded.group, member, &PageRequest::first(1))
         .await
