@@ -187,13 +187,11 @@ pub(crate) struct BenchArgs {
 /// Builds `dm-bench` in release and runs it from the workspace root.
 pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the workspace root")?;
+    let root = crate::workspace_root()?;
     let status = Command::new(cargo)
         .args(["run", "--release", "--package", "dm-bench", "--"])
         .args(&args.args)
-        .current_dir(root)
+        .current_dir(&root)
         .status()
         .context("running dm-bench")?;
     if !status.success() {
@@ -217,9 +215,7 @@ const FUZZ_TARGETS: [&str; 3] = ["key_codec", "cursor", "request"];
 /// Runs each fuzz target for a bounded time; a crash fails the run and
 /// leaves its input in `fuzz/artifacts/`, to become a regression test.
 pub(crate) fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the workspace root")?;
+    let root = crate::workspace_root()?;
     let has_fuzz = Command::new("cargo")
         .args(["+nightly", "fuzz", "--version"])
         .output()
@@ -258,7 +254,7 @@ pub(crate) fn fuzz(args: &FuzzArgs) -> anyhow::Result<()> {
                 "--",
             ])
             .arg(format!("-max_total_time={}", args.seconds))
-            .current_dir(root)
+            .current_dir(&root)
             .status()
             .context("running cargo fuzz")?;
         if !status.success() {
@@ -278,9 +274,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
              or point $CHROMIUM at one"
         );
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the workspace root")?;
+    let root = crate::workspace_root()?;
     let e2e = root.join("crates/dm-api/web/e2e");
     if !e2e.join("node_modules/playwright-core").is_dir() {
         let status = Command::new("npm")
@@ -295,7 +289,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--package", "dm-api", "--bin", "dm-api"])
-        .current_dir(root)
+        .current_dir(&root)
         .status()?;
     if !status.success() {
         bail!("building dm-api failed");

@@ -15,6 +15,12 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+/// The workspace root, which xtask's own manifest sits one folder below.
+pub(crate) fn workspace_root() -> anyhow::Result<std::path::PathBuf> {
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    Ok(anyhow::Context::context(manifest.parent(), "the workspace root")?.to_owned())
+}
+
 /// Where DynamoDB Local listens when nothing else is said.
 pub(crate) const LOCAL_ENDPOINT: &str = "http://127.0.0.1:8000";
 

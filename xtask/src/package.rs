@@ -1,12 +1,7 @@
 //! `cargo xtask package`: the Lambda artifacts, one `bootstrap.zip` per
 //! function, at the paths `deploy/template.yaml` names.
 
-use std::{
-    fs::File,
-    io::Write as _,
-    path::{Path, PathBuf},
-    process::Command,
-};
+use std::{fs::File, io::Write as _, path::Path, process::Command};
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
@@ -38,13 +33,6 @@ pub(crate) struct PackageArgs {
     arch: Arch,
 }
 
-fn root() -> anyhow::Result<PathBuf> {
-    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .context("the workspace root")?
-        .to_owned())
-}
-
 pub(crate) fn package(args: &PackageArgs) -> anyhow::Result<()> {
     let triple = args.arch.triple();
     let installed = Command::new("rustc")
@@ -66,7 +54,7 @@ pub(crate) fn package(args: &PackageArgs) -> anyhow::Result<()> {
             }
         );
     }
-    let root = root()?;
+    let root = crate::workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = Command::new(cargo);
     build
