@@ -37,7 +37,7 @@ use crate::{
     Record, StoreError,
     repo::backoff,
     schema::GROUP_INDEX,
-    table::{Condition, MembersCache, Table, Write, WriteError},
+    table::{Condition, GroupCache, Table, Write, WriteError},
 };
 
 /// How many times a batch's unprocessed items are retried.
@@ -94,7 +94,7 @@ pub struct DynamoRepository {
     client: Client,
     table: Arc<str>,
     meter: Arc<CapacityMeter>,
-    members: Arc<MembersCache>,
+    groups: Arc<GroupCache>,
 }
 
 impl fmt::Debug for DynamoRepository {
@@ -141,7 +141,7 @@ impl DynamoRepository {
             client,
             table: Arc::from(table.into()),
             meter: Arc::default(),
-            members: Arc::default(),
+            groups: Arc::default(),
         }
     }
 
@@ -430,8 +430,8 @@ impl Table for DynamoRepository {
         Ok(())
     }
 
-    fn members_cache(&self) -> Option<&MembersCache> {
-        Some(&self.members)
+    fn group_cache(&self) -> Option<&GroupCache> {
+        Some(&self.groups)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

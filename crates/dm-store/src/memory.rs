@@ -47,7 +47,7 @@ use tokio::sync::Notify;
 
 use crate::{
     ChangeEvent, ChangeKind, Record, StoreError,
-    table::{Condition, Table, Write, WriteError},
+    table::{Condition, GroupCache, Table, Write, WriteError},
 };
 
 /// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
@@ -58,6 +58,9 @@ pub const FEED_RETENTION: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct MemoryRepository {
     inner: Arc<Inner>,
+    /// Kept as DynamoDB's repository keeps one, so the same code paths run
+    /// here; shared by clones, as by the clones of a DynamoDB repository.
+    groups: Arc<GroupCache>,
 }
 
 #[derive(Debug)]
@@ -123,6 +126,16 @@ impl MemoryRepository {
                 changed: Notify::new(),
                 retention: retention.max(1),
             }),
+            groups: Arc::default(),
+        }
+    }
+
+    /// The same store, through a group cache of its own: what another
+    /// process using the same table would see.
+    pub fn with_own_cache(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            groups: Arc::default(),
         }
     }
 
@@ -330,6 +343,10 @@ impl Table for MemoryRepository {
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.begin()?.map_or(Ok(()), Err)
+    }
+
+    fn group_cache(&self) -> Option<&GroupCache> {
+        Some(&self.groups)
     }
 }
 

@@ -303,7 +303,7 @@ impl<T: Table> Repository for T {
     async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool> {
         // Members never change, so a conversation's members once read are
         // good for the life of the process.
-        if let Some(members) = self.members_cache().and_then(|cache| cache.get(id)) {
+        if let Some(members) = self.group_cache().and_then(|cache| cache.members(id)) {
             return Ok(members.contains(&member));
         }
         if let Some(group) = load_group(self, id).await? {
@@ -431,11 +431,21 @@ impl<T: Table> Repository for T {
 
     async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
         let target = message.reference();
+        let cache = self.group_cache();
+        // The group as last seen is a guess the transaction's condition
+        // checks; an older or equal message is decided on a fresh read only.
+        let mut guess = cache
+            .and_then(|c| c.get(message.group))
+            .filter(|g| g.last < target);
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let Some(group) = load_group(self, message.group).await? else {
-                return Err(StoreError::NotFound(Missing::Conversation));
+            let group = match guess.take() {
+                Some(group) => group,
+                None => match load_group(self, message.group).await? {
+                    Some(group) => group,
+                    None => return Err(StoreError::NotFound(Missing::Conversation)),
+                },
             };
             if group.last >= target {
                 return Ok(Applied::AlreadyCurrent);
@@ -463,11 +473,20 @@ impl<T: Table> Repository for T {
                 }
                 writes.push(Write::put(new));
             }
-            match self.write(writes).await {
+            let result = self.write(writes).await;
+            if let Some(cache) = cache {
+                match result {
+                    Ok(()) => cache.insert(moved),
+                    // The group may have moved (or a lost response may hide
+                    // that it did): read it next time.
+                    Err(_) => cache.forget(message.group),
+                }
+            }
+            match result {
                 Ok(()) => return Ok(Applied::Moved),
-                // Another handler moved the rows since we read the group: look
-                // again. Other failures go back to the stream handler, whose
-                // retry policy decides.
+                // Another handler moved the rows since we read the group (or
+                // the guess was out of date): look again. Other failures go
+                // back to the stream handler, whose retry policy decides.
                 Err(WriteError::ConditionFailed { .. }) if attempt < RACE_RETRIES => {}
                 Err(WriteError::ConditionFailed { .. }) => {
                     return Err(StoreError::TransactionCancelled {
@@ -545,8 +564,8 @@ impl<T: Table> Repository for T {
 async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Option<Group>> {
     match table.get(&ItemKey::Group(id)).await? {
         Some(Record::Group(group)) => {
-            if let Some(cache) = table.members_cache() {
-                cache.insert(id, [group.members[0].uuid, group.members[1].uuid]);
+            if let Some(cache) = table.group_cache() {
+                cache.insert(group.clone());
             }
             Ok(Some(group))
         }

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use dm_domain::{GroupId, ItemKey, MessageRef, Partition, UserId};
+use dm_domain::{Group, GroupId, ItemKey, MessageRef, Partition, UserId};
 
 use crate::{Record, StoreError};
 
@@ -123,39 +123,62 @@ pub trait Table: Send + Sync + fmt::Debug {
     /// Checks that the table can be reached.
     async fn ping(&self) -> Result<(), StoreError>;
 
-    /// A cache of conversations' members, if this backend keeps one (reads
-    /// that cost nothing need none).
-    fn members_cache(&self) -> Option<&MembersCache> {
+    /// The conversations this process last read or wrote, if this backend
+    /// keeps them.
+    fn group_cache(&self) -> Option<&GroupCache> {
         None
     }
 }
 
-/// Conversations' members, remembered: a conversation's two members never
-/// change, so an entry never goes stale. Bounded; when full it starts over.
+/// Conversations as this process last read or wrote them. Bounded; when full
+/// it starts over.
+///
+/// Two uses, both safe when an entry is out of date: a conversation's members
+/// never change, so the membership check of a send trusts an entry; and the
+/// stream handler takes an entry as its guess of a conversation's last
+/// message, which the transaction moving the rows checks atomically (a wrong
+/// guess fails it, and the handler reads the group item and tries again).
 #[derive(Debug, Default)]
-pub struct MembersCache {
-    entries: std::sync::RwLock<std::collections::HashMap<GroupId, [UserId; 2]>>,
+pub struct GroupCache {
+    entries: std::sync::RwLock<std::collections::HashMap<GroupId, Group>>,
 }
 
-impl MembersCache {
-    /// Entries kept before the cache starts over (about 5 MB).
-    pub const CAPACITY: usize = 65_536;
+impl GroupCache {
+    /// Entries kept before the cache starts over (a few MB).
+    pub const CAPACITY: usize = 16_384;
 
-    /// The members of a conversation, if remembered.
-    pub fn get(&self, group: GroupId) -> Option<[UserId; 2]> {
+    /// The conversation, as last seen.
+    pub fn get(&self, group: GroupId) -> Option<Group> {
         self.entries
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(&group)
-            .copied()
+            .cloned()
     }
 
-    /// Remembers the members of a conversation.
-    pub fn insert(&self, group: GroupId, members: [UserId; 2]) {
+    /// The members of a conversation, if remembered.
+    pub fn members(&self, group: GroupId) -> Option<[UserId; 2]> {
+        self.entries
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&group)
+            .map(|g| [g.members[0].uuid, g.members[1].uuid])
+    }
+
+    /// Remembers a conversation as it was read or written.
+    pub fn insert(&self, group: Group) {
         let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= Self::CAPACITY {
+        if entries.len() >= Self::CAPACITY && !entries.contains_key(&group.id) {
             entries.clear();
         }
-        entries.insert(group, members);
+        entries.insert(group.id, group);
+    }
+
+    /// Forgets a conversation, when what was remembered may be out of date.
+    pub fn forget(&self, group: GroupId) {
+        self.entries
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&group);
     }
 }

@@ -33,6 +33,18 @@ impl Backend {
         }
     }
 
+    /// The same table, through a repository with caches of its own, as
+    /// another process would use it.
+    fn another_process(&self) -> Repo {
+        match self {
+            Self::Memory(m) => Arc::new(m.with_own_cache()),
+            Self::Dynamo(d) => Arc::new(dm_store::DynamoRepository::new(
+                d.client().clone(),
+                d.table(),
+            )),
+        }
+    }
+
     /// Writes an item as another tool would have, bypassing the repository.
     async fn put_raw(&self, item: serde_dynamo::Item) {
         match self {
@@ -84,6 +96,7 @@ contract!(
     tampered_and_foreign_cursors_are_refused,
     same_timestamp_messages_are_both_kept,
     rows_follow_the_newest_message_in_any_order,
+    another_process_moving_the_rows_is_noticed,
     resending_a_message_id_is_a_conflict,
     unknown_ids_are_not_found,
     seed_items_read_back,
@@ -609,6 +622,42 @@ async fn rows_follow_the_newest_message_in_any_order(backend: Backend) {
         assert_eq!(rows.items.len(), 1, "exactly one row per member");
         assert_eq!(rows.items[0].last_message, "m20");
     }
+}
+
+async fn another_process_moving_the_rows_is_noticed(backend: Backend) {
+    // Each process remembers the group as it last wrote it and takes that as
+    // its guess; a guess another process made stale must not win.
+    let (repo, other) = (backend.repo(), backend.another_process());
+    let (a, b, group) = pair(&repo).await;
+    let mut sent = Vec::new();
+    for i in 1..=4 {
+        let at = base_time().plus(TimeDelta::seconds(i));
+        sent.push(
+            repo.send_message(group, &a.summary(), message_at(&format!("m{i}"), at))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(repo.apply_message(&sent[0]).await.unwrap(), Applied::Moved);
+    assert_eq!(other.apply_message(&sent[1]).await.unwrap(), Applied::Moved);
+    // `repo` still remembers m1 as the last message: its transaction's
+    // condition fails, it reads the group and moves the rows from m2.
+    assert_eq!(repo.apply_message(&sent[3]).await.unwrap(), Applied::Moved);
+    // `other` remembers m2: m3 is older than the table's m4.
+    assert_eq!(
+        other.apply_message(&sent[2]).await.unwrap(),
+        Applied::AlreadyCurrent
+    );
+    for owner in [a.uuid, b.uuid] {
+        let rows = other
+            .conversations(owner, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.items.len(), 1, "exactly one row per member");
+        assert_eq!(rows.items[0].last_message_id, Some(sent[3].id));
+    }
+    let group_item = other.group(group, a.uuid).await.unwrap();
+    assert_eq!(group_item.last, sent[3].reference());
 }
 
 async fn resending_a_message_id_is_a_conflict(backend: Backend) {

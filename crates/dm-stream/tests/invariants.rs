@@ -221,7 +221,7 @@ async fn a_lost_response_after_any_call_is_retried(dynamo: bool) {
         world.assert_converged(&repo, &sent).await;
         if !reached {
             // The handler made fewer than k calls: every one of them has failed once.
-            assert!(k > 4, "two conversations take at least two calls each");
+            assert!(k > 2, "two conversations take at least one call each");
             break;
         }
     }
@@ -446,7 +446,13 @@ proptest! {
 /// does not retry a cancelled transaction, the handler does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_conflicts_are_retried_by_the_handler() {
-    for (call, fault) in [(1, Injected::Throttled), (2, Injected::TransactionConflict)] {
+    // The call each fault is injected at: the handler's first call is the
+    // transaction (its guess of the group is what its process last saw);
+    // after a failure it reads the group item first, then writes.
+    for (fault, first, healed) in [
+        (Injected::Throttled, 1, 1),
+        (Injected::TransactionConflict, 1, 2),
+    ] {
         let backend = Backend::new(true).await;
         let Backend::Dynamo(_, injector) = &backend else {
             unreachable!()
@@ -457,7 +463,7 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
         let batch = events(10, &sent.iter().collect::<Vec<_>>());
 
         // With no retries left the batch reports its record ...
-        injector.inject(injector.calls() + call, fault);
+        injector.inject(injector.calls() + first, fault);
         let outcome = handler(&backend, 1).handle(&batch).await;
         assert_eq!(outcome.failed_at.as_deref(), Some("10"), "{fault:?}");
         // ... and nothing moved.
@@ -471,7 +477,7 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
         );
 
         // With retries, the same fault heals within the batch.
-        injector.inject(injector.calls() + call, fault);
+        injector.inject(injector.calls() + healed, fault);
         let outcome = handler(&backend, 4).handle(&batch).await;
         assert_eq!(outcome.failed_at, None, "{fault:?}");
         world.assert_converged(&repo, &sent).await;
