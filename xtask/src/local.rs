@@ -95,6 +95,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
         table: target.table.clone(),
         checkpoint: None,
         interval_ms: 100,
+        concurrency: dm_stream::DEFAULT_CONCURRENCY,
     };
     let poller = poll.poller().await?;
     let (stop_poller, poller_stopped) = tokio::sync::oneshot::channel::<()>();

@@ -149,9 +149,10 @@ fn explain(target: &Target, e: StoreError) -> anyhow::Error {
 
 /// The repository on the target table, once the table is known to exist.
 async fn existing_table(target: &Target) -> anyhow::Result<DynamoRepository> {
-    let client = client(target).await;
-    match schema::describe_table(&client, &target.table).await {
-        Ok(Some(_)) => Ok(DynamoRepository::new(client, &target.table)),
+    let config = dm_store::dynamo::sdk_config(target.endpoint().as_deref()).await;
+    let repo = DynamoRepository::new(&config, &target.table)?;
+    match schema::describe_table(repo.client(), &target.table).await {
+        Ok(Some(_)) => Ok(repo),
         Ok(None) => bail!(
             "{} does not exist; create it with `cargo xtask schema-load` (or `cargo xtask setup`)",
             target.describe()

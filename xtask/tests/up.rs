@@ -58,10 +58,13 @@ async fn up_serves_a_seeded_table_whose_rows_follow_new_messages() {
         .expect("it printed a token");
 
     let endpoint = format!("http://127.0.0.1:{port}");
-    let repo = Arc::new(DynamoRepository::new(
-        dm_store::dynamo::connect(Some(&endpoint)).await,
-        "cruddur-messages",
-    ));
+    let repo = Arc::new(
+        DynamoRepository::new(
+            &dm_store::dynamo::sdk_config(Some(&endpoint)).await,
+            "cruddur-messages",
+        )
+        .unwrap(),
+    );
     let (andrew, bayko) = (
         UserId::from_uuid(USERS[0].uuid),
         UserId::from_uuid(USERS[1].uuid),

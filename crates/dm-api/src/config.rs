@@ -87,8 +87,8 @@ pub async fn store(
             (Arc::new(memory.clone()), Some(memory))
         }
         Store::Dynamodb => {
-            let client = dm_store::dynamo::connect(config.endpoint_url.as_deref()).await;
-            (Arc::new(DynamoRepository::new(client, &config.table)), None)
+            let sdk = dm_store::dynamo::sdk_config(config.endpoint_url.as_deref()).await;
+            (Arc::new(DynamoRepository::new(&sdk, &config.table)?), None)
         }
     })
 }

@@ -123,6 +123,7 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
             std::env::temp_dir().join(format!("dm-concurrency-{}.json", UserId::new())),
         ),
         interval_ms: 50,
+        concurrency: dm_stream::DEFAULT_CONCURRENCY,
     };
     let poller = poll.poller().await.unwrap();
     tokio::spawn(poller.run(std::future::pending()));

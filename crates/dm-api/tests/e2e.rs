@@ -66,6 +66,7 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
         table: repo.table().to_owned(),
         checkpoint: Some(dir.join("checkpoint.json")),
         interval_ms: 50,
+        concurrency: dm_stream::DEFAULT_CONCURRENCY,
     };
     let poller = poll.poller().await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -34,11 +34,11 @@ async fn an_outage_loses_no_accepted_message() {
     let local = tokio::task::spawn_blocking(start(None)).await.unwrap();
     let port = local.port();
     let endpoint = local.endpoint();
-    let client = dm_store::dynamo::connect(Some(&endpoint)).await;
-    dm_store::schema::create_table(&client, &dm_store::schema::TableSpec::new("outage"))
+    let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+    let repo = DynamoRepository::new(&config, "outage").unwrap();
+    dm_store::schema::create_table(repo.client(), &dm_store::schema::TableSpec::new("outage"))
         .await
         .unwrap();
-    let repo = DynamoRepository::new(client, "outage");
     let seeded = dm_store::seed::seed(&repo, |_, _| {}).await.unwrap();
 
     let key = LocalVerifier::new(b"outage test key".to_vec());
@@ -53,6 +53,7 @@ async fn an_outage_loses_no_accepted_message() {
         table: "outage".into(),
         checkpoint: Some(dir.join("checkpoint.json")),
         interval_ms: 50,
+        concurrency: dm_stream::DEFAULT_CONCURRENCY,
     };
     tokio::spawn(poll.poller().await.unwrap().run(std::future::pending()));
 

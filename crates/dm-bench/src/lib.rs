@@ -191,14 +191,14 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let (repo, dynamo, source): (Arc<dyn Repository>, Option<DynamoRepository>, Source) =
         match backend {
             Backend::Dynamodb { endpoint, table } => {
-                let client = dm_store::dynamo::connect(Some(endpoint)).await;
-                dm_store::schema::delete_table(&client, table).await?;
+                let config = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+                let repo = DynamoRepository::new(&config, table.as_str())?;
+                dm_store::schema::delete_table(repo.client(), table).await?;
                 dm_store::schema::create_table(
-                    &client,
+                    repo.client(),
                     &dm_store::schema::TableSpec::new(table.as_str()),
                 )
                 .await?;
-                let repo = DynamoRepository::new(client, table.as_str());
                 let source = Source::Dynamo {
                     endpoint: endpoint.clone(),
                     table: table.clone(),

@@ -8,6 +8,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use dm_bench::{StoreKind, Via, Workload, report};
 
+/// As in the binaries it measures (`dm-api`, `dm-stream-poll`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(name = "dm-bench", about = "The dm-standard benchmark")]
 struct Cli {

@@ -148,7 +148,13 @@ async fn run(
         Source::Dynamo { endpoint, table } => {
             let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
             let dynamo = aws_sdk_dynamodb::Client::new(&config);
-            let repo = DynamoRepository::new(dynamo.clone(), &table);
+            let repo = match DynamoRepository::new(&config, &table) {
+                Ok(repo) => repo,
+                Err(e) => {
+                    let _ = repo_tx.send(Err(e.into()));
+                    return;
+                }
+            };
             let handler =
                 Handler::new(Arc::new(repo.clone())).with_observer(observer(stats.clone()));
             let poller = Poller::new(

@@ -1,5 +1,12 @@
 //! The DynamoDB backend: [`Table`] on one DynamoDB table.
 //!
+//! The data calls (GetItem, Query, PutItem, DeleteItem, TransactWriteItems,
+//! BatchWriteItem) go through [`crate::wire`], a lean client of DynamoDB's
+//! JSON protocol configured from the same `SdkConfig` as the SDK, because the
+//! SDK's per-request machinery costs more CPU than everything else a request
+//! does (see that module); table administration, `ping` and the tools use
+//! `aws-sdk-dynamodb`.
+//!
 //! Every call asks for its consumed capacity, adds it to a [`CapacityMeter`]
 //! and records it on a `dynamodb` tracing span, so what each access pattern
 //! costs is visible in logs and measurable by the benchmark.
@@ -7,8 +14,8 @@
 //! Writes are conditional where the design says so, so nothing is ever
 //! overwritten by accident; several writes go in one TransactWriteItems.
 //! Batch puts are split into 25s, and unprocessed items are retried with
-//! exponential backoff. SDK errors are mapped to [`StoreError`] in one place,
-//! [`map_sdk_error`].
+//! exponential backoff. Errors are mapped to [`StoreError`] in one place per
+//! client, [`map_sdk_error`] and `map_wire_error`.
 
 use std::{
     collections::HashMap,
@@ -24,13 +31,10 @@ use aws_sdk_dynamodb::{
     Client,
     config::{Credentials, Region},
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
-    operation::transact_write_items::TransactWriteItemsError,
-    types::{
-        AttributeValue, ConsumedCapacity, Delete, Put, PutRequest, ReturnConsumedCapacity,
-        TransactWriteItem, WriteRequest,
-    },
 };
 use dm_domain::{GroupId, ItemKey, Partition};
+use serde::{Deserialize, Serialize};
+use serde_dynamo::{AttributeValue, Item};
 use tracing::Instrument;
 
 use crate::{
@@ -38,12 +42,11 @@ use crate::{
     repo::backoff,
     schema::GROUP_INDEX,
     table::{Condition, GroupCache, Table, Write, WriteError},
+    wire::{Wire, WireError, is_throttling},
 };
 
 /// How many times a batch's unprocessed items are retried.
 const BATCH_RETRIES: u32 = 10;
-
-type AwsItem = HashMap<String, AttributeValue>;
 
 /// Capacity units consumed, summed over calls; shared by clones of a repository.
 #[derive(Debug, Default)]
@@ -92,6 +95,7 @@ impl CapacityMeter {
 #[derive(Clone)]
 pub struct DynamoRepository {
     client: Client,
+    wire: Arc<Wire>,
     table: Arc<str>,
     meter: Arc<CapacityMeter>,
     groups: Arc<GroupCache>,
@@ -135,14 +139,42 @@ pub async fn connect(endpoint_url: Option<&str>) -> Client {
 }
 
 impl DynamoRepository {
-    /// The repository on table `table` through `client`.
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self {
-            client,
+    /// The repository on table `table`, reached as `config` says (see
+    /// [`sdk_config`]).
+    ///
+    /// # Errors
+    ///
+    /// `Backend` when the configuration names no region nor endpoint, or an
+    /// endpoint URL that is not one.
+    pub fn new(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+    ) -> Result<Self, StoreError> {
+        let wire = Wire::new(config).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self {
+            client: Client::new(config),
+            wire: Arc::new(wire),
             table: Arc::from(table.into()),
             meter: Arc::default(),
             groups: Arc::default(),
-        }
+        })
+    }
+
+    /// The same repository, replacing the answers of chosen attempts with
+    /// failures (for tests: see [`crate::testing`]).
+    #[cfg(feature = "test-support")]
+    pub fn with_faults(
+        self,
+        config: &aws_config::SdkConfig,
+        faults: crate::faults::FaultInjector,
+    ) -> Result<Self, StoreError> {
+        let wire = Wire::new(config)
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+            .with_faults(faults);
+        Ok(Self {
+            wire: Arc::new(wire),
+            ..self
+        })
     }
 
     /// The table's name.
@@ -160,7 +192,7 @@ impl DynamoRepository {
         self.meter.snapshot()
     }
 
-    fn account<'a>(&self, write: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+    fn account<'a>(&self, write: bool, consumed: impl IntoIterator<Item = &'a Consumed>) {
         let units: f64 = consumed.into_iter().filter_map(|c| c.capacity_units).sum();
         self.meter.add(write, units);
         tracing::Span::current().record("capacity", units);
@@ -171,103 +203,113 @@ impl DynamoRepository {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteError> {
-        let mut items = Vec::with_capacity(writes.len());
-        for write in writes {
-            let item = match write {
+        let items: Vec<TransactItem<'_>> = writes
+            .into_iter()
+            .map(|write| match write {
                 Write::Put { record, condition } => {
-                    let (expression, values) = condition_expression(&condition);
-                    TransactWriteItem::builder()
-                        .put(built(
-                            Put::builder()
-                                .table_name(&*self.table)
-                                .set_item(Some(to_aws(&record)))
-                                .set_condition_expression(expression)
-                                .set_expression_attribute_values(values)
-                                .build(),
-                        )?)
-                        .build()
+                    TransactItem::Put(self.put_input(&record, &condition))
                 }
-                Write::Delete { key } => TransactWriteItem::builder()
-                    .delete(built(
-                        Delete::builder()
-                            .table_name(&*self.table)
-                            .set_key(Some(key_of(&key)))
-                            .build(),
-                    )?)
-                    .build(),
-            };
-            items.push(item);
-        }
-        let result = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        match result {
+                Write::Delete { key } => TransactItem::Delete(self.delete_input(&key)),
+            })
+            .collect();
+        let input = TransactInput {
+            transact_items: items,
+            return_consumed_capacity: TOTAL,
+        };
+        match self
+            .wire
+            .call::<_, TransactOutput>("TransactWriteItems", &input)
+            .await
+        {
             Ok(out) => {
-                self.account(true, out.consumed_capacity());
+                self.account(true, &out.consumed_capacity);
                 Ok(())
             }
-            Err(e) => {
-                if let Some(TransactWriteItemsError::TransactionCanceledException(cancel)) =
-                    e.as_service_error()
-                {
-                    let reasons = cancel.cancellation_reasons();
-                    if let Some(index) = reasons
-                        .iter()
-                        .position(|r| r.code() == Some("ConditionalCheckFailed"))
-                    {
-                        return Err(WriteError::ConditionFailed { index });
-                    }
-                    return Err(StoreError::TransactionCancelled {
-                        reasons: reasons
-                            .iter()
-                            .map(|r| r.code().unwrap_or("None").to_owned())
-                            .collect(),
-                    }
-                    .into());
+            Err(WireError::Service { code, reasons, .. })
+                if code == "TransactionCanceledException" =>
+            {
+                if let Some(index) = reasons.iter().position(|r| r == "ConditionalCheckFailed") {
+                    return Err(WriteError::ConditionFailed { index });
                 }
-                Err(map_sdk_error(e).into())
+                Err(StoreError::TransactionCancelled { reasons }.into())
             }
+            Err(e) => Err(map_wire_error(e).into()),
         }
     }
 
     async fn write_one(&self, write: Write) -> Result<(), WriteError> {
-        match write {
+        let result = match write {
             Write::Put { record, condition } => {
-                let (expression, values) = condition_expression(&condition);
-                self.client
-                    .put_item()
-                    .table_name(&*self.table)
-                    .set_item(Some(to_aws(&record)))
-                    .set_condition_expression(expression)
-                    .set_expression_attribute_values(values)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map(|out| self.account(true, out.consumed_capacity()))
-                    .map_err(|e| {
-                        if e.as_service_error()
-                            .is_some_and(|e| e.is_conditional_check_failed_exception())
-                        {
-                            WriteError::ConditionFailed { index: 0 }
-                        } else {
-                            map_sdk_error(e).into()
-                        }
-                    })
+                let input = WithCapacity {
+                    input: self.put_input(&record, &condition),
+                    return_consumed_capacity: TOTAL,
+                };
+                self.wire.call::<_, WriteOutput>("PutItem", &input).await
             }
-            Write::Delete { key } => self
-                .client
-                .delete_item()
-                .table_name(&*self.table)
-                .set_key(Some(key_of(&key)))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
+            Write::Delete { key } => {
+                let input = WithCapacity {
+                    input: self.delete_input(&key),
+                    return_consumed_capacity: TOTAL,
+                };
+                self.wire.call::<_, WriteOutput>("DeleteItem", &input).await
+            }
+        };
+        match result {
+            Ok(out) => {
+                self.account(true, &out.consumed_capacity);
+                Ok(())
+            }
+            Err(WireError::Service { code, .. }) if code == "ConditionalCheckFailedException" => {
+                Err(WriteError::ConditionFailed { index: 0 })
+            }
+            Err(e) => Err(map_wire_error(e).into()),
+        }
+    }
+
+    fn put_input<'a>(&'a self, record: &Record, condition: &Condition) -> PutInput<'a> {
+        let (condition_expression, expression_attribute_values) = condition_expression(condition);
+        PutInput {
+            table_name: &self.table,
+            item: record.to_item(),
+            condition_expression,
+            expression_attribute_values,
+        }
+    }
+
+    fn delete_input<'a>(&'a self, key: &ItemKey) -> DeleteInput<'a> {
+        DeleteInput {
+            table_name: &self.table,
+            key: key_of(key),
+        }
+    }
+
+    /// Reads a query's pages until `limit` items (or all of them) were
+    /// handed to `take`; a page stops at 1 MB as well as at its limit.
+    async fn query_pages(
+        &self,
+        mut input: QueryInput<'_>,
+        limit: Option<usize>,
+        mut take: impl FnMut(Vec<Item>) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let mut taken = 0;
+        loop {
+            if let Some(limit) = limit {
+                input.limit = Some(i32::try_from(limit - taken).unwrap_or(i32::MAX));
+            }
+            let out: QueryOutput = self
+                .wire
+                .call("Query", &input)
                 .await
-                .map(|out| self.account(true, out.consumed_capacity()))
-                .map_err(|e| map_sdk_error(e).into()),
+                .map_err(map_wire_error)?;
+            self.account(false, &out.consumed_capacity);
+            taken += out.items.len();
+            take(out.items)?;
+            match out.last_evaluated_key {
+                Some(last) if limit.is_none_or(|limit| taken < limit) => {
+                    input.exclusive_start_key = Some(last);
+                }
+                _ => return Ok(()),
+            }
         }
     }
 }
@@ -276,17 +318,18 @@ impl DynamoRepository {
 impl Table for DynamoRepository {
     async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError> {
         async {
-            let out = self
-                .client
-                .get_item()
-                .table_name(&*self.table)
-                .set_key(Some(key_of(key)))
-                .consistent_read(true)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
+            let input = GetInput {
+                table_name: &self.table,
+                key: key_of(key),
+                consistent_read: true,
+                return_consumed_capacity: TOTAL,
+            };
+            let out: GetOutput = self
+                .wire
+                .call("GetItem", &input)
                 .await
-                .map_err(map_sdk_error)?;
-            self.account(false, out.consumed_capacity());
+                .map_err(map_wire_error)?;
+            self.account(false, &out.consumed_capacity);
             out.item.map(Record::from_item).transpose()
         }
         .instrument(self.span("GetItem"))
@@ -299,75 +342,64 @@ impl Table for DynamoRepository {
         after: Option<&str>,
         limit: usize,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
-        let pk = partition.pk();
-        let mut start = after.map(|sk| {
-            HashMap::from([
-                ("pk".to_owned(), AttributeValue::S(pk.clone())),
-                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-            ])
-        });
-        let mut records = Vec::with_capacity(limit);
-        async {
-            // A page stops at 1 MB as well as at the limit: keep going until
-            // the limit is reached or the partition ends.
-            while records.len() < limit {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&*self.table)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", AttributeValue::S(pk.clone()))
-                    .scan_index_forward(false)
-                    .limit(i32::try_from(limit - records.len()).unwrap_or(i32::MAX))
-                    .set_exclusive_start_key(start.take())
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(map_sdk_error)?;
-                self.account(false, out.consumed_capacity());
-                for item in out.items.unwrap_or_default() {
-                    records.push(Record::from_item_with_key(item)?);
-                }
-                match out.last_evaluated_key {
-                    Some(last) => start = Some(last),
-                    None => break,
-                }
-            }
-            Ok(records)
+        if limit == 0 {
+            return Ok(Vec::new());
         }
+        let pk = partition.pk();
+        let input = QueryInput {
+            table_name: &self.table,
+            index_name: None,
+            key_condition_expression: "pk = :pk",
+            expression_attribute_values: Item::from(HashMap::from([(
+                ":pk".to_owned(),
+                AttributeValue::S(pk.clone()),
+            )])),
+            scan_index_forward: Some(false),
+            limit: None,
+            exclusive_start_key: after.map(|sk| {
+                Item::from(HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                    ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+                ]))
+            }),
+            return_consumed_capacity: TOTAL,
+        };
+        let mut records = Vec::with_capacity(limit);
+        self.query_pages(input, Some(limit), |items| {
+            for item in items {
+                records.push(Record::from_item_with_key(item)?);
+            }
+            Ok(())
+        })
         .instrument(self.span("Query"))
-        .await
+        .await?;
+        Ok(records)
     }
 
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
-        async {
-            let mut rows = Vec::new();
-            let mut start = None;
-            loop {
-                let out = self
-                    .client
-                    .query()
-                    .table_name(&*self.table)
-                    .index_name(GROUP_INDEX)
-                    .key_condition_expression("message_group_uuid = :g")
-                    .expression_attribute_values(":g", AttributeValue::S(group.to_string()))
-                    .set_exclusive_start_key(start.take())
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(map_sdk_error)?;
-                self.account(false, out.consumed_capacity());
-                for item in out.items.unwrap_or_default() {
-                    rows.push(Record::from_item(item)?);
-                }
-                match out.last_evaluated_key {
-                    Some(last) => start = Some(last),
-                    None => return Ok(rows),
-                }
+        let input = QueryInput {
+            table_name: &self.table,
+            index_name: Some(GROUP_INDEX),
+            key_condition_expression: "message_group_uuid = :g",
+            expression_attribute_values: Item::from(HashMap::from([(
+                ":g".to_owned(),
+                AttributeValue::S(group.to_string()),
+            )])),
+            scan_index_forward: None,
+            limit: None,
+            exclusive_start_key: None,
+            return_consumed_capacity: TOTAL,
+        };
+        let mut rows = Vec::new();
+        self.query_pages(input, None, |items| {
+            for item in items {
+                rows.push(Record::from_item(item)?);
             }
-        }
+            Ok(())
+        })
         .instrument(self.span("Query"))
-        .await
+        .await?;
+        Ok(rows)
     }
 
     async fn write(&self, mut writes: Vec<Write>) -> Result<(), WriteError> {
@@ -389,16 +421,14 @@ impl Table for DynamoRepository {
 
     async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
         for chunk in records.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
+            let mut pending: Vec<BatchEntry> = chunk
                 .iter()
-                .map(|record| {
-                    Ok(WriteRequest::builder()
-                        .put_request(built(
-                            PutRequest::builder().set_item(Some(to_aws(record))).build(),
-                        )?)
-                        .build())
+                .map(|record| BatchEntry {
+                    put_request: BatchPut {
+                        item: record.to_item(),
+                    },
                 })
-                .collect::<Result<_, StoreError>>()?;
+                .collect();
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > 0 {
@@ -411,19 +441,20 @@ impl Table for DynamoRepository {
                     backoff(attempt).await;
                 }
                 attempt += 1;
-                let out = self
-                    .client
-                    .batch_write_item()
-                    .request_items(&*self.table, std::mem::take(&mut pending))
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
+                let input = BatchInput {
+                    request_items: HashMap::from([(&*self.table, std::mem::take(&mut pending))]),
+                    return_consumed_capacity: TOTAL,
+                };
+                let mut out: BatchOutput = self
+                    .wire
+                    .call("BatchWriteItem", &input)
                     .instrument(self.span("BatchWriteItem"))
                     .await
-                    .map_err(map_sdk_error)?;
-                self.account(true, out.consumed_capacity());
+                    .map_err(map_wire_error)?;
+                self.account(true, &out.consumed_capacity);
                 pending = out
                     .unprocessed_items
-                    .and_then(|mut unprocessed| unprocessed.remove(&*self.table))
+                    .remove(&*self.table)
                     .unwrap_or_default();
             }
         }
@@ -445,45 +476,186 @@ impl Table for DynamoRepository {
     }
 }
 
-fn built<T>(r: Result<T, aws_smithy_types::error::operation::BuildError>) -> Result<T, StoreError> {
-    r.map_err(|e| StoreError::Backend(format!("building a request: {e}")))
-}
+/// `ReturnConsumedCapacity` on every call.
+const TOTAL: &str = "TOTAL";
 
-fn to_aws(record: &Record) -> AwsItem {
-    record.to_item().into()
-}
-
-fn key_of(key: &ItemKey) -> AwsItem {
-    HashMap::from([
+fn key_of(key: &ItemKey) -> Item {
+    Item::from(HashMap::from([
         ("pk".to_owned(), AttributeValue::S(key.pk())),
         ("sk".to_owned(), AttributeValue::S(key.sk())),
-    ])
+    ]))
 }
 
-fn condition_expression(condition: &Condition) -> (Option<String>, Option<AwsItem>) {
+fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<Item>) {
+    let values = |pairs: Vec<(&str, AttributeValue)>| {
+        Some(Item::from(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect::<HashMap<_, _>>(),
+        ))
+    };
     match condition {
         Condition::Always => (None, None),
-        Condition::NotExists => (Some("attribute_not_exists(pk)".into()), None),
+        Condition::NotExists => (Some("attribute_not_exists(pk)"), None),
         Condition::NotExistsOrExpired(now) => (
-            Some("attribute_not_exists(pk) OR expires_at < :now".into()),
-            Some(HashMap::from([(
-                ":now".to_owned(),
-                AttributeValue::N(now.to_string()),
-            )])),
+            Some("attribute_not_exists(pk) OR expires_at < :now"),
+            values(vec![(":now", AttributeValue::N(now.to_string()))]),
         ),
         Condition::GroupLastIs(seen) => (
-            Some("last_message_at = :seen_at AND last_message_uuid = :seen_id".into()),
-            Some(HashMap::from([
-                (
-                    ":seen_at".to_owned(),
-                    AttributeValue::S(seen.at.to_string()),
-                ),
-                (
-                    ":seen_id".to_owned(),
-                    AttributeValue::S(seen.id.to_string()),
-                ),
-            ])),
+            Some("last_message_at = :seen_at AND last_message_uuid = :seen_id"),
+            values(vec![
+                (":seen_at", AttributeValue::S(seen.at.to_string())),
+                (":seen_id", AttributeValue::S(seen.id.to_string())),
+            ]),
         ),
+    }
+}
+
+// The JSON protocol's requests and responses, as far as the repository uses them.
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct GetInput<'a> {
+    table_name: &'a str,
+    key: Item,
+    consistent_read: bool,
+    return_consumed_capacity: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct QueryInput<'a> {
+    table_name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_name: Option<&'a str>,
+    key_condition_expression: &'a str,
+    expression_attribute_values: Item,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scan_index_forward: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    limit: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exclusive_start_key: Option<Item>,
+    return_consumed_capacity: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutInput<'a> {
+    table_name: &'a str,
+    item: Item,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    condition_expression: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expression_attribute_values: Option<Item>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct DeleteInput<'a> {
+    table_name: &'a str,
+    key: Item,
+}
+
+/// A single put or delete, with the capacity asked for.
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct WithCapacity<T> {
+    #[serde(flatten)]
+    input: T,
+    return_consumed_capacity: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+enum TransactItem<'a> {
+    Put(PutInput<'a>),
+    Delete(DeleteInput<'a>),
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct TransactInput<'a> {
+    transact_items: Vec<TransactItem<'a>>,
+    return_consumed_capacity: &'static str,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchEntry {
+    put_request: BatchPut,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchPut {
+    item: Item,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct BatchInput<'a> {
+    request_items: HashMap<&'a str, Vec<BatchEntry>>,
+    return_consumed_capacity: &'static str,
+}
+
+/// The capacity one call consumed.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct Consumed {
+    capacity_units: Option<f64>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct GetOutput {
+    item: Option<Item>,
+    consumed_capacity: Option<Consumed>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct QueryOutput {
+    items: Vec<Item>,
+    last_evaluated_key: Option<Item>,
+    consumed_capacity: Option<Consumed>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct WriteOutput {
+    consumed_capacity: Option<Consumed>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct TransactOutput {
+    consumed_capacity: Vec<Consumed>,
+}
+
+#[derive(Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+struct BatchOutput {
+    unprocessed_items: HashMap<String, Vec<BatchEntry>>,
+    consumed_capacity: Vec<Consumed>,
+}
+
+/// Maps a failure of the wire client to a [`StoreError`], as
+/// [`map_sdk_error`] does for the SDK's. The text is for logs only.
+fn map_wire_error(err: WireError) -> StoreError {
+    let detail = err.to_string();
+    match err {
+        WireError::Transport(_) => StoreError::Unavailable(detail),
+        WireError::Local(_) => StoreError::Backend(detail),
+        WireError::Service { status, code, .. } => match code.as_str() {
+            "TransactionConflictException" => StoreError::TransactionCancelled {
+                reasons: vec!["TransactionConflict".into()],
+            },
+            c if is_throttling(c) => StoreError::Throttled(detail),
+            _ if status >= 500 => StoreError::Unavailable(detail),
+            _ => StoreError::Backend(detail),
+        },
     }
 }
 

@@ -2,8 +2,10 @@
 //!
 //! - [`Repository`]: every access pattern of the design (users, conversations,
 //!   messages, the stream handler's row update), written once over [`Table`].
-//! - [`DynamoRepository`]: one DynamoDB table (`aws-sdk-dynamodb`), with
-//!   conditional writes, transactions and consumed-capacity accounting.
+//! - [`DynamoRepository`]: one DynamoDB table, with conditional writes,
+//!   transactions and consumed-capacity accounting; its data calls go through
+//!   a lean client of DynamoDB's JSON protocol (`wire.rs`), the rest through
+//!   `aws-sdk-dynamodb`.
 //! - [`MemoryRepository`]: the same semantics in memory, with a change feed;
 //!   the embedded default and the one to use in other services' tests.
 //! - [`Record`]: the typed items of the single table; [`ChangeEvent`]: what
@@ -13,6 +15,7 @@
 mod change;
 pub mod dynamo;
 mod error;
+mod faults;
 pub mod memory;
 mod record;
 mod repo;
@@ -21,6 +24,7 @@ pub mod seed;
 pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
+mod wire;
 
 pub use change::{ChangeEvent, ChangeKind};
 pub use dynamo::DynamoRepository;

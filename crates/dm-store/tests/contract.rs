@@ -35,13 +35,14 @@ impl Backend {
 
     /// The same table, through a repository with caches of its own, as
     /// another process would use it.
-    fn another_process(&self) -> Repo {
+    async fn another_process(&self) -> Repo {
         match self {
             Self::Memory(m) => Arc::new(m.with_own_cache()),
-            Self::Dynamo(d) => Arc::new(dm_store::DynamoRepository::new(
-                d.client().clone(),
-                d.table(),
-            )),
+            Self::Dynamo(d) => {
+                let endpoint = tokio::task::spawn_blocking(dm_local::shared).await.unwrap();
+                let config = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+                Arc::new(dm_store::DynamoRepository::new(&config, d.table()).unwrap())
+            }
         }
     }
 
@@ -627,7 +628,7 @@ async fn rows_follow_the_newest_message_in_any_order(backend: Backend) {
 async fn another_process_moving_the_rows_is_noticed(backend: Backend) {
     // Each process remembers the group as it last wrote it and takes that as
     // its guess; a guess another process made stale must not win.
-    let (repo, other) = (backend.repo(), backend.another_process());
+    let (repo, other) = (backend.repo(), backend.another_process().await);
     let (a, b, group) = pair(&repo).await;
     let mut sent = Vec::new();
     for i in 1..=4 {

@@ -25,6 +25,9 @@ pub struct PollArgs {
     /// The checkpoint file; `.local/stream-<table>.json` by default.
     #[arg(long, env = "DM_STREAM_CHECKPOINT")]
     pub checkpoint: Option<PathBuf>,
+    /// Conversations applied at once within a batch.
+    #[arg(long, env = "DM_STREAM_CONCURRENCY", default_value_t = crate::DEFAULT_CONCURRENCY)]
+    pub concurrency: usize,
     /// Milliseconds between passes that found nothing.
     #[arg(long, env = "DM_STREAM_INTERVAL_MS", default_value_t = 100)]
     pub interval_ms: u64,
@@ -49,7 +52,8 @@ impl PollArgs {
         let config = dm_store::dynamo::sdk_config(self.endpoint().as_deref()).await;
         let dynamo = aws_sdk_dynamodb::Client::new(&config);
         let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-        let handler = Handler::new(Arc::new(DynamoRepository::new(dynamo.clone(), &self.table)));
+        let handler = Handler::new(Arc::new(DynamoRepository::new(&config, &self.table)?))
+            .with_concurrency(self.concurrency);
         let checkpoint = self
             .checkpoint
             .clone()

@@ -65,6 +65,12 @@ pub struct BatchOutcome {
     pub failed_at: Option<String>,
 }
 
+/// Conversations a handler applies at once unless told otherwise. Their
+/// transactions touch different items, so they do not conflict; on DynamoDB
+/// Local, whose single writer the sends share, 8 left the stream p99 at
+/// 0.85 s behind the sends and 32 at 0.15 s (`cargo xtask bench`).
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
 /// Called after every batch with the batch and what it did: for metrics.
 pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
 
@@ -98,7 +104,7 @@ impl Handler {
         Self {
             repo,
             retry: RetryPolicy::default(),
-            concurrency: 8,
+            concurrency: DEFAULT_CONCURRENCY,
             observer: None,
         }
     }
@@ -106,6 +112,13 @@ impl Handler {
     /// The same handler, calling `observer` after every batch.
     pub fn with_observer(mut self, observer: Observer) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// The same handler, applying up to `n` conversations at once
+    /// ([`DEFAULT_CONCURRENCY`] unless set; at least 1).
+    pub fn with_concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
         self
     }
 

@@ -20,4 +20,4 @@ pub mod lambda;
 pub mod memory_feed;
 pub mod poller;
 
-pub use handler::{BatchOutcome, Handler, Observer, RetryPolicy};
+pub use handler::{BatchOutcome, DEFAULT_CONCURRENCY, Handler, Observer, RetryPolicy};
