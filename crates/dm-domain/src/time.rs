@@ -8,7 +8,7 @@
 
 use std::{fmt, str::FromStr};
 
-use chrono::{DateTime, DurationRound, SubsecRound, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, DurationRound, SubsecRound, TimeDelta, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Length of the written form, `2023-03-20T22:52:11.123456+00:00`.
@@ -57,7 +57,25 @@ impl Timestamp {
 
 impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+        // Every key and item carries timestamps: write the fields directly
+        // rather than interpreting a format string each time.
+        let (date, time) = (self.0.date_naive(), self.0.time());
+        let micros = time.nanosecond() / 1000;
+        if (0..=9999).contains(&date.year()) && micros < 1_000_000 {
+            write!(
+                f,
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{micros:06}+00:00",
+                date.year(),
+                date.month(),
+                date.day(),
+                time.hour(),
+                time.minute(),
+                time.second(),
+            )
+        } else {
+            // Years beyond four digits, leap seconds: as chrono writes them.
+            write!(f, "{}", self.0.format("%Y-%m-%dT%H:%M:%S%.6f+00:00"))
+        }
     }
 }
 
@@ -124,6 +142,17 @@ mod tests {
             "2023-03-21T00:52:11.000001+02:00",
             "2023-03-20T22:52:11.000001+00:00",
         );
+    }
+
+    proptest! {
+        #[test]
+        fn written_form_is_chronos(micros in -62_135_596_800_000_000i64..253_402_300_799_999_999i64) {
+            let at = Timestamp::from_datetime(DateTime::from_timestamp_micros(micros).unwrap());
+            prop_assert_eq!(
+                at.to_string(),
+                at.as_datetime().format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+            );
+        }
     }
 
     #[test]

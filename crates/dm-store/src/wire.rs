@@ -13,7 +13,7 @@
 //! What it takes from the SDK's configuration ([`SdkConfig`]): the region,
 //! the endpoint URL (`endpoint_url`, or `$AWS_ENDPOINT_URL_DYNAMODB`), FIPS
 //! and dual-stack endpoints, the credentials provider (credentials are cached
-//! until five minutes before they expire), the retry settings (attempts and
+//! until a minute before they expire), the retry settings (attempts and
 //! backoff of the standard mode, full jitter) and the timeouts (connect,
 //! attempt, operation). Requests are signed with SigV4 by `aws-sigv4`, the
 //! SDK's own signer; items are (de)serialised by `serde_dynamo`. Left out:
@@ -43,8 +43,9 @@ use crate::faults::FaultInjector;
 
 /// The SDK's default connect timeout.
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(3100);
-/// Credentials are refreshed this long before they expire.
-const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+/// Credentials are refreshed this long before they expire (the SDK's
+/// identity cache waits until 10 s before).
+const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(60);
 
 /// Why a call failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -693,5 +694,64 @@ mod tests {
             authorization.ends_with(&format!("Signature={signature}")),
             "{authorization} vs {signature}"
         );
+    }
+
+    /// Counts the credentials it hands out, each valid for `lifetime`.
+    #[derive(Debug)]
+    struct Counting {
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+        lifetime: Duration,
+    }
+
+    impl ProvideCredentials for Counting {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(Credentials::new(
+                "AKID",
+                "secret",
+                None,
+                Some(SystemTime::now() + self.lifetime),
+                "counting",
+            )))
+        }
+    }
+
+    #[tokio::test]
+    async fn credentials_are_cached_until_shortly_before_they_expire() {
+        for (lifetime, expected_calls) in
+            [(Duration::from_secs(3600), 1), (Duration::from_secs(30), 3)]
+        {
+            let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let provider = Counting {
+                calls: calls.clone(),
+                lifetime,
+            };
+            let cache = CredentialCache {
+                provider: Some(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                ),
+                current: RwLock::new(None),
+                refresh: tokio::sync::Mutex::new(()),
+            };
+            for _ in 0..3 {
+                cache.identity().await.unwrap();
+            }
+            assert_eq!(
+                calls.load(std::sync::atomic::Ordering::SeqCst),
+                expected_calls,
+                "credentials valid for {lifetime:?}"
+            );
+        }
+        let none = CredentialCache {
+            provider: None,
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+        };
+        assert!(matches!(none.identity().await, Err(WireError::Local(_))));
     }
 }
