@@ -1,6 +1,6 @@
 //! Faults below the API: a store slower than the request timeout, and
-//! DynamoDB throttling (injected at the SDK layer on DynamoDB Local) that the
-//! SDK's retries absorb, then no longer can.
+//! DynamoDB throttling (injected in the wire client on DynamoDB Local) that the
+//! client's standard-mode retries absorb, then no longer can.
 
 mod common;
 
@@ -129,7 +129,7 @@ async fn throttling_is_retried_then_a_503_with_retry_after() {
     };
     // Sign-in reads the subject and the user (2 calls), then the pair is read
     // and the transaction sent. Two throttled attempts of the pair read: the
-    // SDK's retries absorb them.
+    // client's retries absorb them.
     let next = injector.calls();
     injector.inject(next + 3, Injected::Throttled);
     injector.inject(next + 4, Injected::Throttled);

@@ -188,6 +188,8 @@ impl CredentialCache {
 pub(crate) struct Wire {
     http: Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
     uri: http::Uri,
+    /// The URI as text, as the signer takes it.
+    url: String,
     host: http::HeaderValue,
     region: String,
     credentials: CredentialCache,
@@ -273,6 +275,7 @@ impl Wire {
             .build(https);
         Ok(Self {
             http,
+            url: uri.to_string(),
             uri,
             host,
             region,
@@ -370,7 +373,7 @@ impl Wire {
             .filter_map(|(name, value)| Some((name.as_str(), value.to_str().ok()?)));
         let signable = SignableRequest::new(
             "POST",
-            self.uri.to_string(),
+            self.url.as_str(),
             signed_headers,
             SignableBody::Bytes(&body),
         )

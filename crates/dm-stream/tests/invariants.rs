@@ -442,8 +442,8 @@ proptest! {
 }
 
 /// Throttling and transaction conflicts, which DynamoDB Local never produces
-/// by itself, injected at the SDK layer with no effect on the table: the SDK
-/// does not retry a cancelled transaction, the handler does.
+/// by itself, injected in the wire client with no effect on the table: a
+/// cancelled transaction is not retried by the client, the handler retries it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_conflicts_are_retried_by_the_handler() {
     // The call each fault is injected at: the handler's first call is the
