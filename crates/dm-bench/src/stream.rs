@@ -147,7 +147,6 @@ async fn run(
         }
         Source::Dynamo { endpoint, table } => {
             let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
-            let dynamo = aws_sdk_dynamodb::Client::new(&config);
             let repo = match DynamoRepository::new(&config, &table) {
                 Ok(repo) => repo,
                 Err(e) => {
@@ -158,7 +157,7 @@ async fn run(
             let handler =
                 Handler::new(Arc::new(repo.clone())).with_observer(observer(stats.clone()));
             let poller = Poller::new(
-                dynamo,
+                repo.client().clone(),
                 aws_sdk_dynamodbstreams::Client::new(&config),
                 handler,
                 PollerConfig {

@@ -150,30 +150,39 @@ impl DynamoRepository {
         config: &aws_config::SdkConfig,
         table: impl Into<String>,
     ) -> Result<Self, StoreError> {
-        let wire = Wire::new(config).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Self::build(config, table.into(), None)
+    }
+
+    /// [`DynamoRepository::new`], replacing the answers of chosen attempts
+    /// with failures (for tests: see [`crate::testing`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`DynamoRepository::new`].
+    #[cfg(feature = "test-support")]
+    pub fn with_faults(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        faults: crate::faults::FaultInjector,
+    ) -> Result<Self, StoreError> {
+        Self::build(config, table.into(), Some(faults))
+    }
+
+    fn build(
+        config: &aws_config::SdkConfig,
+        table: String,
+        faults: Option<crate::faults::FaultInjector>,
+    ) -> Result<Self, StoreError> {
+        let mut wire = Wire::new(config).map_err(|e| StoreError::Backend(e.to_string()))?;
+        if let Some(faults) = faults {
+            wire = wire.with_faults(faults);
+        }
         Ok(Self {
             client: Client::new(config),
             wire: Arc::new(wire),
-            table: Arc::from(table.into()),
+            table: Arc::from(table),
             meter: Arc::default(),
             groups: Arc::default(),
-        })
-    }
-
-    /// The same repository, replacing the answers of chosen attempts with
-    /// failures (for tests: see [`crate::testing`]).
-    #[cfg(feature = "test-support")]
-    pub fn with_faults(
-        self,
-        config: &aws_config::SdkConfig,
-        faults: crate::faults::FaultInjector,
-    ) -> Result<Self, StoreError> {
-        let wire = Wire::new(config)
-            .map_err(|e| StoreError::Backend(e.to_string()))?
-            .with_faults(faults);
-        Ok(Self {
-            wire: Arc::new(wire),
-            ..self
         })
     }
 
@@ -240,16 +249,16 @@ impl DynamoRepository {
     async fn write_one(&self, write: Write) -> Result<(), WriteError> {
         let result = match write {
             Write::Put { record, condition } => {
-                let input = WithCapacity {
-                    input: self.put_input(&record, &condition),
-                    return_consumed_capacity: TOTAL,
+                let input = PutInput {
+                    return_consumed_capacity: Some(TOTAL),
+                    ..self.put_input(&record, &condition)
                 };
                 self.wire.call::<_, WriteOutput>("PutItem", &input).await
             }
             Write::Delete { key } => {
-                let input = WithCapacity {
-                    input: self.delete_input(&key),
-                    return_consumed_capacity: TOTAL,
+                let input = DeleteInput {
+                    return_consumed_capacity: Some(TOTAL),
+                    ..self.delete_input(&key)
                 };
                 self.wire.call::<_, WriteOutput>("DeleteItem", &input).await
             }
@@ -266,6 +275,7 @@ impl DynamoRepository {
         }
     }
 
+    /// A put as a transaction item takes it; a single put asks for its capacity too.
     fn put_input<'a>(&'a self, record: &Record, condition: &Condition) -> PutInput<'a> {
         let (condition_expression, expression_attribute_values) = condition_expression(condition);
         PutInput {
@@ -273,13 +283,16 @@ impl DynamoRepository {
             item: record.to_item(),
             condition_expression,
             expression_attribute_values,
+            return_consumed_capacity: None,
         }
     }
 
+    /// A delete as a transaction item takes it.
     fn delete_input<'a>(&'a self, key: &ItemKey) -> DeleteInput<'a> {
         DeleteInput {
             table_name: &self.table,
             key: key_of(key),
+            return_consumed_capacity: None,
         }
     }
 
@@ -549,6 +562,9 @@ struct PutInput<'a> {
     condition_expression: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     expression_attribute_values: Option<Item>,
+    /// Only outside a transaction, which asks for the capacity of all its items.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_consumed_capacity: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -556,15 +572,9 @@ struct PutInput<'a> {
 struct DeleteInput<'a> {
     table_name: &'a str,
     key: Item,
-}
-
-/// A single put or delete, with the capacity asked for.
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct WithCapacity<T> {
-    #[serde(flatten)]
-    input: T,
-    return_consumed_capacity: &'static str,
+    /// Only outside a transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    return_consumed_capacity: Option<&'static str>,
 }
 
 #[derive(Serialize)]

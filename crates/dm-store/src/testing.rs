@@ -37,17 +37,15 @@ async fn fresh_table_configured(
         config = config.to_builder().retry_config(retry).build();
     }
     let name = format!("test-{}", uuid::Uuid::new_v4());
-    let repo = DynamoRepository::new(&config, &name)
-        .unwrap_or_else(|e| panic!("configuring a repository on {endpoint}: {e}"));
+    let repo = match faults {
+        Some(faults) => DynamoRepository::with_faults(&config, &name, faults.clone()),
+        None => DynamoRepository::new(&config, &name),
+    }
+    .unwrap_or_else(|e| panic!("configuring a repository on {endpoint}: {e}"));
     create_table(repo.client(), &TableSpec::new(&name))
         .await
         .unwrap_or_else(|e| panic!("creating table {name} on {endpoint}: {e}"));
-    match faults {
-        Some(faults) => repo
-            .with_faults(&config, faults.clone())
-            .unwrap_or_else(|e| panic!("configuring a repository on {endpoint}: {e}")),
-        None => repo,
-    }
+    repo
 }
 
 /// A fresh table like [`fresh_table`], reached through a client that sends

@@ -50,10 +50,10 @@ impl PollArgs {
     /// Builds the poller these options describe.
     pub async fn poller(&self) -> anyhow::Result<Poller> {
         let config = dm_store::dynamo::sdk_config(self.endpoint().as_deref()).await;
-        let dynamo = aws_sdk_dynamodb::Client::new(&config);
+        let repo = DynamoRepository::new(&config, &self.table)?;
+        let dynamo = repo.client().clone();
         let streams = aws_sdk_dynamodbstreams::Client::new(&config);
-        let handler = Handler::new(Arc::new(DynamoRepository::new(&config, &self.table)?))
-            .with_concurrency(self.concurrency);
+        let handler = Handler::new(Arc::new(repo)).with_concurrency(self.concurrency);
         let checkpoint = self
             .checkpoint
             .clone()
