@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks: the key codec, cursors, and item encoding and
-//! decoding (`Record` to and from DynamoDB attribute maps).
+//! decoding (`Record` to and from DynamoDB attribute maps and JSON).
 //!
 //! Run with `cargo bench -p dm-store --bench codec`.
 
@@ -62,6 +62,38 @@ fn codec(c: &mut Criterion) {
     });
     c.bench_function("message from SDK item", |b| {
         b.iter(|| Record::from_item(black_box(aws.clone())))
+    });
+    // A Query response's worth: a page of 20 messages, JSON to records.
+    let page: Vec<serde_dynamo::Item> = (0..20)
+        .map(|_| Record::Message(message()).to_item())
+        .collect();
+    let json = serde_json::to_vec(&page).expect("items encode as JSON");
+    c.bench_function(
+        "page of 20 messages from JSON, through attribute maps",
+        |b| {
+            b.iter(|| {
+                let items: Vec<serde_dynamo::Item> =
+                    serde_json::from_slice(black_box(&json)).expect("valid JSON");
+                items
+                    .into_iter()
+                    .map(Record::from_item)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+        },
+    );
+    // What the repository does: each item's text kept raw, then read directly.
+    c.bench_function("page of 20 messages from JSON, read directly", |b| {
+        b.iter(|| {
+            let items: Vec<Box<serde_json::value::RawValue>> =
+                serde_json::from_slice(black_box(&json)).expect("valid JSON");
+            items
+                .iter()
+                .map(|item| Record::from_json(item.get()))
+                .collect::<Result<Vec<_>, _>>()
+        })
+    });
+    c.bench_function("message to JSON", |b| {
+        b.iter(|| serde_json::to_vec(&black_box(&record).to_item()))
     });
 }
 

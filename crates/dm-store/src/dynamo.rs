@@ -35,6 +35,7 @@ use aws_sdk_dynamodb::{
 use dm_domain::{GroupId, ItemKey, Partition};
 use serde::{Deserialize, Serialize};
 use serde_dynamo::{AttributeValue, Item};
+use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::{
@@ -302,7 +303,7 @@ impl DynamoRepository {
         &self,
         mut input: QueryInput<'_>,
         limit: Option<usize>,
-        mut take: impl FnMut(Vec<Item>) -> Result<(), StoreError>,
+        mut take: impl FnMut(Vec<Box<RawValue>>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut taken = 0;
         loop {
@@ -343,7 +344,9 @@ impl Table for DynamoRepository {
                 .await
                 .map_err(map_wire_error)?;
             self.account(false, &out.consumed_capacity);
-            out.item.map(Record::from_item).transpose()
+            out.item
+                .map(|item| Record::from_json_with_key(item.get()).map(|(_, record)| record))
+                .transpose()
         }
         .instrument(self.span("GetItem"))
         .await
@@ -380,7 +383,7 @@ impl Table for DynamoRepository {
         let mut records = Vec::with_capacity(limit);
         self.query_pages(input, Some(limit), |items| {
             for item in items {
-                records.push(Record::from_item_with_key(item)?);
+                records.push(Record::from_json_with_key(item.get())?);
             }
             Ok(())
         })
@@ -406,7 +409,7 @@ impl Table for DynamoRepository {
         let mut rows = Vec::new();
         self.query_pages(input, None, |items| {
             for item in items {
-                rows.push(Record::from_item(item)?);
+                rows.push(Record::from_json_with_key(item.get())?.1);
             }
             Ok(())
         })
@@ -620,14 +623,14 @@ struct Consumed {
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct GetOutput {
-    item: Option<Item>,
+    item: Option<Box<RawValue>>,
     consumed_capacity: Option<Consumed>,
 }
 
 #[derive(Default, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 struct QueryOutput {
-    items: Vec<Item>,
+    items: Vec<Box<RawValue>>,
     last_evaluated_key: Option<Item>,
     consumed_capacity: Option<Consumed>,
 }

@@ -6,6 +6,9 @@
 //! every attempt when a test gave it one (`DynamoRepository::with_faults`,
 //! feature `test-support`); production code never does.
 
+// Without `test-support` only the wire client's side of this is reachable.
+#![cfg_attr(not(feature = "test-support"), allow(dead_code, unreachable_pub))]
+
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard},

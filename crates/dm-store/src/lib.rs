@@ -16,6 +16,7 @@ mod change;
 pub mod dynamo;
 mod error;
 mod faults;
+mod item_json;
 pub mod memory;
 mod record;
 mod repo;

@@ -11,13 +11,13 @@
 //! `user_display_name`, `message_group_uuid` (only on conversation rows, which
 //! keeps the `message-group-sk-index` sparse).
 
-use std::collections::HashMap;
+use std::{borrow::Cow, collections::HashMap};
 
 use dm_domain::{
     Conversation, DisplayName, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageRef,
     Timestamp, User, UserId, UserSummary,
 };
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_dynamo::{AttributeValue, Item};
 
 use crate::{StoreError, StoreResult};
@@ -185,22 +185,29 @@ impl Record {
     /// Decodes an item and the key it is stored under, which differs from
     /// [`Record::key`] for the seed's items (their sort keys lack the uuid).
     pub fn from_item_with_key(item: impl Into<Item>) -> StoreResult<(ItemKey, Self)> {
-        let item: Item = item.into();
-        let map: &HashMap<String, AttributeValue> = item.as_ref();
-        let text = |name: &str| match map.get(name) {
-            Some(AttributeValue::S(s)) => Some(s.as_str()),
-            _ => None,
-        };
-        let (pk, sk) = (
-            text("pk").unwrap_or("").to_owned(),
-            text("sk").unwrap_or("").to_owned(),
-        );
-        let (pk, sk) = (pk.as_str(), sk.as_str());
+        Self::decode(item.into())
+    }
+
+    /// Decodes one item's DynamoDB JSON (`{"pk": {"S": "..."}, ...}`, as
+    /// the JSON protocol and exports write it), reading it straight into the
+    /// record without building an attribute map first.
+    pub fn from_json(json: &str) -> StoreResult<Self> {
+        Self::from_json_with_key(json).map(|(_, record)| record)
+    }
+
+    /// [`Record::from_json`] and the key the item is stored under.
+    pub fn from_json_with_key(json: &str) -> StoreResult<(ItemKey, Self)> {
+        Self::decode(JsonItem(json))
+    }
+
+    fn decode<'a>(item: impl Source<'a>) -> StoreResult<(ItemKey, Self)> {
+        let (pk, sk) = item.keys()?;
+        let (pk, sk) = (pk.as_ref(), sk.as_ref());
         let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
-        let bad = |e: serde_dynamo::Error| StoreError::Decode(format!("{pk} / {sk}: {e}"));
+        let bad = |e: String| StoreError::Decode(format!("{pk} / {sk}: {e}"));
         let record = match key.clone() {
             ItemKey::Message { group, at, id } => {
-                let m: MessageItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let m: MessageItem = item.read().map_err(bad)?;
                 Self::Message(Message {
                     // The seed's messages keep their uuid only in `message_uuid`.
                     id: m.message_uuid.or(id).ok_or_else(|| {
@@ -217,7 +224,7 @@ impl Record {
                 })
             }
             ItemKey::Conversation { owner, at, .. } => {
-                let c: ConversationItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let c: ConversationItem = item.read().map_err(bad)?;
                 Self::Conversation(Conversation {
                     group: c.message_group_uuid,
                     owner,
@@ -232,7 +239,7 @@ impl Record {
                 })
             }
             ItemKey::Group(id) => {
-                let g: GroupItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let g: GroupItem = item.read().map_err(bad)?;
                 let members: [UserSummary; 2] = g
                     .members
                     .into_iter()
@@ -252,7 +259,7 @@ impl Record {
                 })
             }
             ItemKey::DmPair(low, high) => {
-                let c: ClaimItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let c: ClaimItem = item.read().map_err(bad)?;
                 Self::DmPair {
                     low,
                     high,
@@ -262,7 +269,7 @@ impl Record {
                 }
             }
             ItemKey::User(uuid) => {
-                let u: UserItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let u: UserItem = item.read().map_err(bad)?;
                 let invalid =
                     |e: dm_domain::ValidationError| StoreError::Decode(format!("{pk}: {e}"));
                 Self::User(User {
@@ -281,7 +288,7 @@ impl Record {
                 user: claim_user(item, pk, bad)?,
             },
             ItemKey::Idempotency(user, key) => {
-                let i: IdempotencyItem = serde_dynamo::from_item(item).map_err(bad)?;
+                let i: IdempotencyItem = item.read().map_err(bad)?;
                 Self::Idempotency(crate::IdempotencyClaim {
                     user,
                     key,
@@ -296,14 +303,59 @@ impl Record {
     }
 }
 
-fn claim_user(
-    item: Item,
+fn claim_user<'a>(
+    item: impl Source<'a>,
     pk: &str,
-    bad: impl FnOnce(serde_dynamo::Error) -> StoreError,
+    bad: impl FnOnce(String) -> StoreError,
 ) -> StoreResult<UserId> {
-    let c: ClaimItem = serde_dynamo::from_item(item).map_err(bad)?;
+    let c: ClaimItem = item.read().map_err(bad)?;
     c.user_uuid
         .ok_or_else(|| StoreError::Decode(format!("{pk}: claim without user_uuid")))
+}
+
+/// An item as it was read: an attribute map, or DynamoDB JSON text.
+trait Source<'a> {
+    /// Its `pk` and `sk` (empty when missing, which the key decoder refuses).
+    fn keys(&self) -> StoreResult<(Cow<'a, str>, Cow<'a, str>)>;
+    /// The whole item as `T`.
+    fn read<T: DeserializeOwned>(self) -> Result<T, String>;
+}
+
+impl Source<'static> for Item {
+    fn keys(&self) -> StoreResult<(Cow<'static, str>, Cow<'static, str>)> {
+        let map: &HashMap<String, AttributeValue> = self.as_ref();
+        let text = |name: &str| match map.get(name) {
+            Some(AttributeValue::S(s)) => Cow::Owned(s.clone()),
+            _ => Cow::Borrowed(""),
+        };
+        Ok((text("pk"), text("sk")))
+    }
+
+    fn read<T: DeserializeOwned>(self) -> Result<T, String> {
+        serde_dynamo::from_item(self).map_err(|e| e.to_string())
+    }
+}
+
+/// One item's DynamoDB JSON.
+struct JsonItem<'a>(&'a str);
+
+impl<'a> Source<'a> for JsonItem<'a> {
+    fn keys(&self) -> StoreResult<(Cow<'a, str>, Cow<'a, str>)> {
+        #[derive(Deserialize)]
+        struct Keys<'a> {
+            #[serde(default, borrow)]
+            pk: Cow<'a, str>,
+            #[serde(default, borrow)]
+            sk: Cow<'a, str>,
+        }
+        let keys: Keys<'a> = crate::item_json::from_str(self.0)
+            .map_err(|e| StoreError::Decode(format!("an unreadable item: {e}")))?;
+        Ok((keys.pk, keys.sk))
+    }
+
+    fn read<T: DeserializeOwned>(self) -> Result<T, String> {
+        crate::item_json::from_str(self.0).map_err(|e| e.to_string())
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -428,12 +480,47 @@ mod tests {
         }
     }
 
+    /// Decodes `item` from its attribute map and from its JSON, which must agree.
+    fn decode_both(item: Item) -> StoreResult<Record> {
+        let json = serde_json::to_string(&item).unwrap();
+        let from_json = Record::from_json_with_key(&json).map(|(_, record)| record);
+        let from_map = Record::from_item(item);
+        assert_eq!(format!("{from_json:?}"), format!("{from_map:?}"));
+        from_map
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_reads_the_same_from_json(
+            text in proptest::prelude::any::<String>(),
+            handle in proptest::prelude::any::<String>(),
+        ) {
+            check_round_trip(Record::Message(Message {
+                id: MessageId::new(),
+                group: GroupId::new(),
+                created_at: Timestamp::now(),
+                text,
+                sender: UserSummary {
+                    uuid: UserId::new(),
+                    handle,
+                    display_name: "Any One".into(),
+                },
+            }));
+        }
+    }
+
     fn check_round_trip(record: Record) {
         let item = record.to_item();
         let map: &HashMap<String, AttributeValue> = item.as_ref();
         assert_eq!(
             map.get(ENTITY),
             Some(&AttributeValue::S(record.entity().into()))
+        );
+        // DynamoDB's JSON, read without the attribute map, decodes the same.
+        let json = serde_json::to_string(&item).unwrap();
+        assert_eq!(
+            Record::from_json_with_key(&json).unwrap(),
+            Record::from_item_with_key(item.clone()).unwrap()
         );
         assert_eq!(Record::from_item(item).unwrap(), record);
     }
@@ -534,7 +621,7 @@ mod tests {
         let user = "0a5f8c4b-0000-4000-8000-000000000001";
         let msg_id = "11111111-2222-4333-8444-555555555555";
         let at = "2023-03-20T22:52:11.123456+00:00";
-        let msg = Record::from_item(seed_item(&[
+        let msg = decode_both(seed_item(&[
             ("pk", &format!("MSG#{group}")),
             ("sk", at),
             ("message_uuid", msg_id),
@@ -557,7 +644,7 @@ mod tests {
         );
         assert_eq!(m.sender.handle, "andrewbrown");
 
-        let row = Record::from_item(seed_item(&[
+        let row = decode_both(seed_item(&[
             ("pk", &format!("GRP#{user}")),
             ("sk", "2023-03-20T22:52:11+00:00"),
             ("message_group_uuid", group),
@@ -595,9 +682,15 @@ mod tests {
                 ("entity", "group"),
             ],
         ] {
+            let item = seed_item(&fields);
+            let json = serde_json::to_string(&item).unwrap();
+            assert!(
+                matches!(Record::from_item(item), Err(StoreError::Decode(_))),
+                "{fields:?}"
+            );
             assert!(
                 matches!(
-                    Record::from_item(seed_item(&fields)),
+                    Record::from_json_with_key(&json),
                     Err(StoreError::Decode(_))
                 ),
                 "{fields:?}"
