@@ -311,22 +311,19 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let sent: Arc<Mutex<Vec<(MessageId, Instant)>>> = Arc::default();
     let stream_messages_before = stream.stats.message_records.load(Ordering::Relaxed);
     let stream_capacity_before = capacity(stream.repo.as_ref());
-    let stream_cpu_before = stream.stats.cpu_us.load(Ordering::Relaxed);
+    let stream_cpu_before = stream.stats.cpu();
 
     let mut phases = Vec::new();
     let mut units = HashMap::new();
     for name in ["send", "list_groups", "list_messages"] {
         let before = capacity(dynamo.as_ref());
-        let stream_cpu = stream.stats.cpu_us.load(Ordering::Relaxed);
+        let stream_cpu = stream.stats.cpu();
         let cpu = cpu::process();
         let started = Instant::now();
         let latencies = run_phase(name, workload, &client, &conversations, &users, &sent).await?;
         let wall = started.elapsed();
-        let stream_share =
-            Duration::from_micros(stream.stats.cpu_us.load(Ordering::Relaxed) - stream_cpu);
-        let client_cpu = cpu::process()
-            .saturating_sub(cpu)
-            .saturating_sub(stream_share);
+        let stream_share = stream.stats.cpu().since(stream_cpu);
+        let client_cpu = cpu::process().since(cpu).since(stream_share);
         units.insert(
             name,
             (capacity(dynamo.as_ref()) - before) / workload.ops as f64,
@@ -354,7 +351,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     };
     let stream_records =
         (stream.stats.message_records.load(Ordering::Relaxed) - stream_messages_before).max(1);
-    let stream_cpu = stream.stats.cpu_us.load(Ordering::Relaxed) - stream_cpu_before;
+    let stream_cpu = stream.stats.cpu().since(stream_cpu_before).total();
     let stream_units = capacity(stream.repo.as_ref()) - stream_capacity_before;
     stream.stop();
     if let Some(server) = api {
@@ -376,7 +373,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
             propagated: lags.len(),
             lag_p50_ms: percentile(&lags, 50.0),
             lag_p99_ms: percentile(&lags, 99.0),
-            handler_cpu_us_per_message: stream_cpu as f64 / stream_records as f64,
+            handler_cpu_us_per_message: stream_cpu.as_secs_f64() * 1e6 / stream_records as f64,
         },
         capacity_units_per_op: Capacity {
             send: units["send"],

@@ -33,6 +33,9 @@ pub struct Phase {
     pub p99_ms: f64,
     /// The client's CPU time per operation, the stream side's excluded.
     pub client_cpu_us_per_op: f64,
+    /// The part of it spent in the kernel (ours only; the reference does not report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_system_us_per_op: Option<f64>,
 }
 
 impl Phase {
@@ -42,15 +45,17 @@ impl Phase {
         ops: usize,
         wall: Duration,
         latencies_ms: &[f64],
-        cpu: Duration,
+        cpu: crate::cpu::Usage,
     ) -> Self {
+        let per_op = |d: Duration| d.as_secs_f64() * 1e6 / ops as f64;
         Self {
             phase: name.into(),
             ops,
             ops_per_s: ops as f64 / wall.as_secs_f64(),
             p50_ms: percentile(latencies_ms, 50.0),
             p99_ms: percentile(latencies_ms, 99.0),
-            client_cpu_us_per_op: cpu.as_secs_f64() * 1e6 / ops as f64,
+            client_cpu_us_per_op: per_op(cpu.total()),
+            client_system_us_per_op: Some(per_op(cpu.system)),
         }
     }
 }

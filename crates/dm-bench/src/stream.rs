@@ -26,8 +26,27 @@ pub struct StreamStats {
     pub handled_at: Mutex<HashMap<MessageId, Instant>>,
     /// Message records handled.
     pub message_records: AtomicU64,
-    /// CPU time of the stream thread, in microseconds.
-    pub cpu_us: AtomicU64,
+    /// User CPU time of the stream thread, in microseconds.
+    pub cpu_user_us: AtomicU64,
+    /// System CPU time of the stream thread, in microseconds.
+    pub cpu_system_us: AtomicU64,
+}
+
+impl StreamStats {
+    /// The stream thread's CPU time so far.
+    pub fn cpu(&self) -> crate::cpu::Usage {
+        crate::cpu::Usage {
+            user: Duration::from_micros(self.cpu_user_us.load(Ordering::Relaxed)),
+            system: Duration::from_micros(self.cpu_system_us.load(Ordering::Relaxed)),
+        }
+    }
+
+    fn record(&self, cpu: crate::cpu::Usage) {
+        self.cpu_user_us
+            .store(cpu.user.as_micros() as u64, Ordering::Relaxed);
+        self.cpu_system_us
+            .store(cpu.system.as_micros() as u64, Ordering::Relaxed);
+    }
 }
 
 /// Where the stream side reads from.
@@ -128,10 +147,7 @@ async fn run(
     let sampler_stats = stats.clone();
     let sampler = tokio::spawn(async move {
         loop {
-            sampler_stats.cpu_us.store(
-                (crate::cpu::thread() - start).as_micros() as u64,
-                Ordering::Relaxed,
-            );
+            sampler_stats.record(crate::cpu::thread().since(start));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -178,8 +194,5 @@ async fn run(
         }
     }
     sampler.abort();
-    stats.cpu_us.store(
-        (crate::cpu::thread() - start).as_micros() as u64,
-        Ordering::Relaxed,
-    );
+    stats.record(crate::cpu::thread().since(start));
 }

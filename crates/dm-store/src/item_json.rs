@@ -17,7 +17,7 @@
 //! `serde_dynamo::from_item` would (a property test in `record.rs` checks this
 //! for every kind of record).
 
-use std::fmt;
+use std::{borrow::Cow, fmt};
 
 use serde::de::{
     self, DeserializeSeed, Deserializer, IgnoredAny, IntoDeserializer, MapAccess, SeqAccess,
@@ -289,6 +289,71 @@ pub(crate) fn from_str<'de, T: serde::Deserialize<'de>>(json: &'de str) -> serde
     Ok(value)
 }
 
+/// Only the `pk` and `sk` strings of one item's DynamoDB JSON (empty when
+/// missing), the other attributes skipped without being read.
+pub(crate) fn keys(json: &str) -> serde_json::Result<(Cow<'_, str>, Cow<'_, str>)> {
+    struct Keys;
+
+    impl<'de> Visitor<'de> for Keys {
+        type Value = (Cow<'de, str>, Cow<'de, str>);
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a DynamoDB item")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            #[derive(serde::Deserialize)]
+            struct Text<'a> {
+                #[serde(borrow, rename = "S")]
+                s: Cow<'a, str>,
+            }
+            let (mut pk, mut sk) = (Cow::Borrowed(""), Cow::Borrowed(""));
+            while let Some(name) = map.next_key::<Name>()? {
+                match name {
+                    Name::Pk => pk = map.next_value::<Text<'de>>()?.s,
+                    Name::Sk => sk = map.next_value::<Text<'de>>()?.s,
+                    Name::Other => {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+            }
+            Ok((pk, sk))
+        }
+    }
+
+    /// An attribute name, read without copying it.
+    enum Name {
+        Pk,
+        Sk,
+        Other,
+    }
+
+    impl<'de> serde::Deserialize<'de> for Name {
+        fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct NameVisitor;
+            impl Visitor<'_> for NameVisitor {
+                type Value = Name;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("an attribute name")
+                }
+                fn visit_str<E: de::Error>(self, name: &str) -> Result<Name, E> {
+                    Ok(match name {
+                        "pk" => Name::Pk,
+                        "sk" => Name::Sk,
+                        _ => Name::Other,
+                    })
+                }
+            }
+            deserializer.deserialize_str(NameVisitor)
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let keys = deserializer.deserialize_map(Keys)?;
+    deserializer.end()?;
+    Ok(keys)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
@@ -356,6 +421,23 @@ mod tests {
                 inner: Some(Inner { name: "c".into() }),
             }
         );
+    }
+
+    #[test]
+    fn keys_are_found_wherever_they_stand() {
+        let json = r#"{"message": {"S": "hi"}, "sk": {"S": "2023\u002d03"}, "n": {"N": "1"}, "pk": {"S": "MSG#a"}}"#;
+        let (pk, sk) = super::keys(json).expect("a valid item");
+        assert_eq!((pk.as_ref(), sk.as_ref()), ("MSG#a", "2023-03"));
+        let (pk, sk) = super::keys(r#"{"message": {"S": "hi"}}"#).expect("a valid item");
+        assert_eq!((pk.as_ref(), sk.as_ref()), ("", ""));
+        for broken in [
+            r#"{"pk": {"N": "1"}}"#,
+            r#"{"pk": "MSG#a"}"#,
+            "[]",
+            r#"{"pk": {"S": "a"}"#,
+        ] {
+            assert!(super::keys(broken).is_err(), "{broken}");
+        }
     }
 
     #[test]

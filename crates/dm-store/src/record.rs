@@ -341,16 +341,8 @@ struct JsonItem<'a>(&'a str);
 
 impl<'a> Source<'a> for JsonItem<'a> {
     fn keys(&self) -> StoreResult<(Cow<'a, str>, Cow<'a, str>)> {
-        #[derive(Deserialize)]
-        struct Keys<'a> {
-            #[serde(default, borrow)]
-            pk: Cow<'a, str>,
-            #[serde(default, borrow)]
-            sk: Cow<'a, str>,
-        }
-        let keys: Keys<'a> = crate::item_json::from_str(self.0)
-            .map_err(|e| StoreError::Decode(format!("an unreadable item: {e}")))?;
-        Ok((keys.pk, keys.sk))
+        crate::item_json::keys(self.0)
+            .map_err(|e| StoreError::Decode(format!("an unreadable item: {e}")))
     }
 
     fn read<T: DeserializeOwned>(self) -> Result<T, String> {
