@@ -10,6 +10,7 @@
 mod local;
 mod package;
 mod tables;
+mod users;
 
 use std::process::ExitCode;
 
@@ -109,6 +110,8 @@ enum Command {
     Setup(tables::SchemaLoadArgs),
     /// Drop the table.
     Teardown(tables::ConfirmArgs),
+    /// Users: add one, list them, or import Cruddur's from its Postgres.
+    Users(users::UsersArgs),
 }
 
 fn main() -> ExitCode {
@@ -145,6 +148,7 @@ fn main() -> ExitCode {
             Command::GetConversation(args) => tables::get_conversation(&args).await,
             Command::ListConversations(args) => tables::list_conversations(&args).await,
             Command::Setup(args) => tables::setup(&args).await,
+            Command::Users(args) => users::users(args).await,
         }
     });
     match result {

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 /// The functions and the binaries they run.
-const FUNCTIONS: [&str; 2] = ["dm-stream-lambda", "dm-api-lambda"];
+const FUNCTIONS: [&str; 3] = ["dm-stream-lambda", "dm-api-lambda", "dm-users-lambda"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Arch {

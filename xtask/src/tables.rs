@@ -137,7 +137,7 @@ async fn client(target: &Target) -> Client {
 }
 
 /// Turns a store error into a message that says what to do.
-fn explain(target: &Target, e: StoreError) -> anyhow::Error {
+pub(crate) fn explain(target: &Target, e: StoreError) -> anyhow::Error {
     match (&e, target.endpoint()) {
         (StoreError::Unavailable(_), Some(url)) => anyhow::anyhow!(
             "cannot reach DynamoDB at {url}: start DynamoDB Local with `cargo xtask dynamodb-local` \
@@ -148,7 +148,7 @@ fn explain(target: &Target, e: StoreError) -> anyhow::Error {
 }
 
 /// The repository on the target table, once the table is known to exist.
-async fn existing_table(target: &Target) -> anyhow::Result<DynamoRepository> {
+pub(crate) async fn existing_table(target: &Target) -> anyhow::Result<DynamoRepository> {
     let config = dm_store::dynamo::sdk_config(target.endpoint().as_deref()).await;
     let repo = DynamoRepository::new(&config, &target.table)?;
     match schema::describe_table(repo.client(), &target.table).await {

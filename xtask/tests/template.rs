@@ -129,7 +129,7 @@ async fn the_template_table_is_the_schema_load_table() {
     );
 
     // Nothing hard-codes the table name: functions get it from the template.
-    let functions = ["StreamHandler", "ApiFunction"];
+    let functions = ["StreamHandler", "ApiFunction", "UsersTrigger"];
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"]["DM_TABLE"];
     assert!(
         matches!(globals, Value::Tagged(_)),

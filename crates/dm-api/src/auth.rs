@@ -18,7 +18,10 @@ use std::{
 };
 
 use async_trait::async_trait;
-use axum::{extract::FromRequestParts, http::request::Parts};
+use axum::{
+    extract::{FromRequestParts, OptionalFromRequestParts},
+    http::request::Parts,
+};
 use dm_domain::User;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
 use serde::{Deserialize, Serialize};
@@ -301,10 +304,24 @@ impl FromRequestParts<AppState> for AuthUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("token_missing"))?;
+        <Self as OptionalFromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await?
+            .ok_or(ApiError::Unauthorized("token_missing"))
+    }
+}
+
+/// `Option<AuthUser>`: `None` without an `Authorization` header; a header
+/// that is there is checked as for [`AuthUser`], and refused when invalid.
+impl OptionalFromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            return Ok(None);
+        };
         let token = header
             .to_str()
             .ok()
@@ -320,7 +337,7 @@ impl FromRequestParts<AppState> for AuthUser {
             ApiError::Unauthorized("token_invalid")
         })?;
         match state.repo.user_by_cognito_sub(&claims.sub).await {
-            Ok(user) => Ok(Self(user)),
+            Ok(user) => Ok(Some(Self(user))),
             Err(dm_store::StoreError::NotFound(_)) => Err(ApiError::Unauthorized("user_unknown")),
             Err(e) => Err(e.into()),
         }

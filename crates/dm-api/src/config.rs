@@ -68,7 +68,9 @@ pub struct Config {
     /// Where to read the pool's JWKS; the pool's well-known address by default.
     #[arg(long, env = "DM_COGNITO_JWKS_URL")]
     pub cognito_jwks_url: Option<String>,
-    /// Origins allowed by CORS (repeat, or comma-separated).
+    /// Origins allowed by CORS (repeat, or comma-separated; `none` for none).
+    /// Unset: the Cruddur frontend's development origins in local auth mode
+    /// (`http://localhost:3000`, `http://127.0.0.1:3000`), none in Cognito mode.
     #[arg(long = "cors-origin", env = "DM_CORS_ORIGINS", value_delimiter = ',')]
     pub cors_origins: Vec<String>,
     /// Request timeout in milliseconds.
@@ -129,13 +131,33 @@ pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
     })
 }
 
+/// The Cruddur frontend's development origins, allowed by default in local auth mode.
+pub const DEV_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
+
+/// The origins CORS allows: as configured; unset, [`DEV_ORIGINS`] in local
+/// auth mode and none with Cognito, so production origins are always explicit.
+pub fn cors_origins(config: &Config) -> Vec<String> {
+    let configured: Vec<String> = config
+        .cors_origins
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
+    if configured.iter().any(|o| o.eq_ignore_ascii_case("none")) {
+        Vec::new()
+    } else if configured.is_empty() && config.auth == AuthMode::Local {
+        DEV_ORIGINS.map(str::to_owned).to_vec()
+    } else {
+        configured
+    }
+}
+
 /// The application state the configuration describes.
 pub fn state(config: &Config, repo: Arc<dyn Repository>) -> anyhow::Result<AppState> {
     let mut state = AppState::new(repo, verifier(config)?);
     state.local_tokens = local_key(config)?;
     state.timeout = Duration::from_millis(config.request_timeout_ms);
-    state.cors_origins = config
-        .cors_origins
+    state.cors_origins = cors_origins(config)
         .iter()
         .map(|o| HeaderValue::from_str(o).with_context(|| format!("CORS origin {o}")))
         .collect::<anyhow::Result<_>>()?;

@@ -98,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
         .allow_methods([Method::GET, Method::POST])
         .allow_headers([
+            header::ACCEPT,
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             HeaderName::from_static("idempotency-key"),

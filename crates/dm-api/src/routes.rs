@@ -103,8 +103,9 @@ pub struct NewMessageIn {
 /// A user, briefly.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserShortOut {
-    /// The user's uuid.
-    pub uuid: String,
+    /// The user's uuid; absent from `GET /api/users/@{handle}/short` without a token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
     /// The handle.
     pub handle: String,
     /// The display name.
@@ -303,24 +304,29 @@ fn unix_now() -> i64 {
 }
 
 /// A user by handle, briefly.
+///
+/// Public, as the week-5 Cruddur frontend calls it without a token (its
+/// new-conversation page): anyone may see one user's handle and display name,
+/// 404 for an unknown handle. With a valid token the answer adds the uuid; a
+/// token that is present but invalid is refused (401), never ignored.
 #[utoipa::path(
     get, path = "/api/users/{handle}/short",
     params(("handle" = String, Path, description = "`@` and the handle, as `@bayko`")),
     responses(
-        (status = 200, body = UserShortOut),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
+        (status = 200, description = "`handle` and `display_name`; `uuid` too with a valid token", body = UserShortOut),
+        (status = 400, body = ErrorBody), (status = 401, description = "A token was sent and is invalid", body = ErrorBody), (status = 404, body = ErrorBody), (status = 503, body = ErrorBody),
     ),
-    security(("bearer" = []))
+    security((), ("bearer" = []))
 )]
 pub async fn user_short(
     State(state): State<AppState>,
-    AuthUser(_): AuthUser,
+    caller: Option<AuthUser>,
     Path(handle): Path<String>,
 ) -> Result<Json<UserShortOut>, ApiError> {
     let handle = input::path_handle(&handle)?;
     let user = state.repo.user_by_handle(&handle).await?;
     Ok(Json(UserShortOut {
-        uuid: user.uuid.to_string(),
+        uuid: caller.map(|_| user.uuid.to_string()),
         handle: user.handle.to_string(),
         display_name: user.display_name.to_string(),
     }))

@@ -93,7 +93,7 @@ pub async fn local_token(
 )]
 pub async fn me(AuthUser(user): AuthUser) -> Json<crate::routes::UserShortOut> {
     Json(crate::routes::UserShortOut {
-        uuid: user.uuid.to_string(),
+        uuid: Some(user.uuid.to_string()),
         handle: user.handle.to_string(),
         display_name: user.display_name.to_string(),
     })

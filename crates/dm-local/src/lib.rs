@@ -163,14 +163,14 @@ impl Install {
             port.to_string(),
             "-disableTelemetry".into(),
         ];
+        // One database for every access key and region (`-sharedDb`), so the
+        // AWS CLI and boto3 with a user's own credentials see the tables our
+        // tools made.
+        java.push("-sharedDb".into());
         match &options.persist {
             Some(dir) => {
                 fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-                java.extend([
-                    "-sharedDb".into(),
-                    "-dbPath".into(),
-                    dir.display().to_string(),
-                ]);
+                java.extend(["-dbPath".into(), dir.display().to_string()]);
             }
             None => java.push("-inMemory".into()),
         }
@@ -227,7 +227,7 @@ impl Install {
 pub struct Options {
     /// The port; a free one when `None`.
     pub port: Option<u16>,
-    /// Keep data in this folder (`-sharedDb -dbPath`); in memory when `None`.
+    /// Keep data in this folder (`-dbPath`); in memory when `None`. Either way `-sharedDb`.
     pub persist: Option<PathBuf>,
 }
 

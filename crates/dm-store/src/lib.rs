@@ -25,6 +25,7 @@ pub mod seed;
 pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod users;
 mod wire;
 
 pub use change::{ChangeEvent, ChangeKind};
