@@ -297,7 +297,12 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
     }
     let screenshots = root.join("target/screenshots");
     let status = Command::new("node")
-        .args(["--test", "messaging.test.mjs"])
+        .args([
+            "--test",
+            "--test-concurrency=1",
+            "messaging.test.mjs",
+            "cors.test.mjs",
+        ])
         .current_dir(&e2e)
         .env("DM_API_BIN", root.join("target/debug/dm-api"))
         .env("DM_SCREENSHOTS", &screenshots)

@@ -158,8 +158,7 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
         .send();
     let mut users = Vec::new();
     while let Some(item) = pages.next().await {
-        let item =
-            item.map_err(|e| explain(&args.target, dm_store::dynamo::map_sdk_error(e)))?;
+        let item = item.map_err(|e| explain(&args.target, dm_store::dynamo::map_sdk_error(e)))?;
         if let Ok(Record::User(user)) = Record::from_item(item) {
             users.push(user);
         }
@@ -180,9 +179,12 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let mut table = Table::new();
-    table
-        .load_preset(UTF8_FULL_CONDENSED)
-        .set_header(["handle", "display name", "uuid", "Cognito sub"]);
+    table.load_preset(UTF8_FULL_CONDENSED).set_header([
+        "handle",
+        "display name",
+        "uuid",
+        "Cognito sub",
+    ]);
     for u in &users {
         table.add_row([
             format!("@{}", u.handle),
@@ -243,9 +245,9 @@ async fn import(args: &ImportArgs) -> anyhow::Result<()> {
         let sub: Option<String> = row.get::<_, Option<String>>(3).filter(|sub| {
             let shared = seen.get(sub).copied().unwrap_or(0) > 1;
             if shared {
-                report
-                    .unlinked
-                    .push(format!("{who}: Cognito subject {sub:?} is shared by several users; imported without it"));
+                report.unlinked.push(format!(
+                    "{who}: Cognito subject {sub:?} is shared by several users; imported without it"
+                ));
             }
             !shared
         });

@@ -58,7 +58,10 @@ async fn scope(endpoint_by_env: bool, env: &[(&str, &str)]) -> (String, Duration
     command
         .env("HOME", home.path())
         .env("AWS_CONFIG_FILE", home.path().join("config"))
-        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("credentials"));
+        .env(
+            "AWS_SHARED_CREDENTIALS_FILE",
+            home.path().join("credentials"),
+        );
     if endpoint_by_env {
         command.env("AWS_ENDPOINT_URL_DYNAMODB", &url);
     } else {

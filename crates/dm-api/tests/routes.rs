@@ -518,3 +518,60 @@ async fn cors_allows_only_the_configured_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn user_short_without_a_token_is_public_but_shows_only_handle_and_name() {
+    let app = seeded().await;
+    let anonymous = |path: &str| Request::get(path).body(Body::empty()).unwrap();
+    // As the week-5 frontend asks it: no Authorization header.
+    let reply = app.send(anonymous("/api/users/@bayko/short")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(
+        reply.json,
+        serde_json::json!({"handle": "bayko", "display_name": "Andrew Bayko"})
+    );
+    let unknown = app.send(anonymous("/api/users/@nobody/short")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+    assert_eq!(unknown.json["errors"][0], "user_not_found");
+    // A token that is there is checked, never ignored.
+    let bad = app
+        .send(
+            Request::get("/api/users/@bayko/short")
+                .header("authorization", "Bearer not.a.token")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
+    // Everything else still needs a token.
+    for path in ["/api/message_groups", "/api/me"] {
+        assert_eq!(
+            app.send(anonymous(path)).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_defaults_to_the_frontends_dev_origins_in_local_mode_only() {
+    use clap::Parser;
+    let origins = |args: &[&str]| {
+        let config = dm_api::config::Config::parse_from(["dm-api"].iter().chain(args).copied());
+        dm_api::config::cors_origins(&config)
+    };
+    assert_eq!(
+        origins(&["--auth", "local"]),
+        ["http://localhost:3000", "http://127.0.0.1:3000"]
+    );
+    assert!(origins(&["--auth", "cognito"]).is_empty());
+    assert_eq!(
+        origins(&["--auth", "cognito", "--cors-origin", "https://cruddur.com/"]),
+        ["https://cruddur.com"]
+    );
+    assert_eq!(
+        origins(&["--cors-origin", "https://a.example,https://b.example"]),
+        ["https://a.example", "https://b.example"]
+    );
+    assert!(origins(&["--auth", "local", "--cors-origin", "none"]).is_empty());
+}

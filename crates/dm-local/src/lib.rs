@@ -15,6 +15,11 @@
 //! port (or uses `$DM_DYNAMODB_ENDPOINT` when set, as `cargo xtask test` does
 //! to share one instance across binaries). It never skips: if DynamoDB Local
 //! cannot run, it fails with an error that says how to fix it.
+//!
+//! [`postgres`] starts a throwaway PostgreSQL the same way, for the tests of
+//! `cargo xtask users import`.
+
+pub mod postgres;
 
 use std::{
     fs::{self, File},
@@ -55,11 +60,11 @@ pub enum Error {
         /// What went wrong.
         detail: String,
     },
-    /// Java started but DynamoDB Local did not answer.
-    #[error(
-        "DynamoDB Local did not start on port {port}: {detail}\n--- its log ({log}) ---\n{log_tail}"
-    )]
+    /// The server (DynamoDB Local, PostgreSQL) started but did not answer.
+    #[error("{what} did not start on port {port}: {detail}\n--- its log ({log}) ---\n{log_tail}")]
     Start {
+        /// Which server.
+        what: &'static str,
         /// The port it was started on.
         port: u16,
         /// What went wrong.
@@ -211,6 +216,7 @@ impl Install {
             if let Some(detail) = failure {
                 drop(running);
                 return Err(Error::Start {
+                    what: "DynamoDB Local",
                     port,
                     detail,
                     log_tail: tail(&log),

@@ -163,16 +163,23 @@ mod tests {
         let vir = provision(&repo, new("vir", Some("sub-1"))).await.unwrap();
         let vir = vir.user().clone();
 
-        let err = provision(&repo, new("VIR", Some("sub-2"))).await.unwrap_err();
+        let err = provision(&repo, new("VIR", Some("sub-2")))
+            .await
+            .unwrap_err();
         assert!(
             matches!(&err, ProvisionError::Conflict(Conflict::HandleTaken { holder, .. }) if *holder == vir.uuid.to_string()),
             "{err:?}"
         );
         assert!(repo.user_by_cognito_sub("sub-2").await.is_err());
 
-        let err = provision(&repo, new("londo", Some("sub-1"))).await.unwrap_err();
+        let err = provision(&repo, new("londo", Some("sub-1")))
+            .await
+            .unwrap_err();
         assert!(
-            matches!(&err, ProvisionError::Conflict(Conflict::CognitoSubTaken { .. })),
+            matches!(
+                &err,
+                ProvisionError::Conflict(Conflict::CognitoSubTaken { .. })
+            ),
             "{err:?}"
         );
         assert!(
@@ -183,11 +190,17 @@ mod tests {
 
         // Without a Cognito subject, a handle held by another uuid is not "the same person".
         let err = provision(&repo, new("vir", None)).await.unwrap_err();
-        assert!(matches!(err, ProvisionError::Conflict(Conflict::HandleTaken { .. })));
+        assert!(matches!(
+            err,
+            ProvisionError::Conflict(Conflict::HandleTaken { .. })
+        ));
 
         let mut same_uuid = new("londo", None);
         same_uuid.uuid = vir.uuid;
         let err = provision(&repo, same_uuid).await.unwrap_err();
-        assert!(matches!(err, ProvisionError::Conflict(Conflict::UuidTaken { .. })));
+        assert!(matches!(
+            err,
+            ProvisionError::Conflict(Conflict::UuidTaken { .. })
+        ));
     }
 }

@@ -85,9 +85,21 @@ async fn dynamodb_local() {
 async fn bad_attributes_fail_with_a_sentence_and_write_nothing() {
     let repo = MemoryRepository::new();
     let cases: [(&str, serde_json::Value, &str); 4] = [
-        ("preferred_username", serde_json::Value::Null, "the sign-up has no preferred_username attribute"),
-        ("preferred_username", "vir.cotto".into(), "letters, digits and underscores"),
-        ("sub", serde_json::Value::Null, "the sign-up has no sub attribute"),
+        (
+            "preferred_username",
+            serde_json::Value::Null,
+            "the sign-up has no preferred_username attribute",
+        ),
+        (
+            "preferred_username",
+            "vir.cotto".into(),
+            "letters, digits and underscores",
+        ),
+        (
+            "sub",
+            serde_json::Value::Null,
+            "the sign-up has no sub attribute",
+        ),
         ("name", "x".repeat(500).into(), "too long"),
     ];
     for (attribute, value, expected) in cases {

@@ -42,9 +42,15 @@ async function signIn(handle) {
   const context = await browser.newContext({ viewport: { width: 1100, height: 750 } });
   const page = await context.newPage();
   await page.goto(base);
+  // Until someone signs in, only the sign-in card shows.
+  await page.waitForSelector("#user-buttons button");
+  assert.equal(await page.isVisible("#signin"), true);
+  assert.equal(await page.isVisible("#app"), false, "no empty messaging layout beneath the sign-in");
   await page.click(`#user-buttons button[data-handle="${handle}"]`);
   await page.waitForFunction(() => document.querySelector("#whoami").textContent.startsWith("@"));
   assert.equal(await page.textContent("#whoami"), `@${handle}`);
+  assert.equal(await page.isVisible("#signin"), false);
+  assert.equal(await page.isVisible("#app"), true);
   return page;
 }
 
