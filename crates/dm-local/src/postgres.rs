@@ -97,6 +97,12 @@ impl Postgres {
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("dm-postgres-{}-{port}", std::process::id()));
         fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        Self::start_in(&bin, port, dir.clone()).inspect_err(|_| {
+            let _ = fs::remove_dir_all(&dir);
+        })
+    }
+
+    fn start_in(bin: &Path, port: u16, dir: PathBuf) -> Result<Self, Error> {
         if is_root() {
             let status = Command::new("chown")
                 .args(["postgres:postgres", &dir.display().to_string()])
