@@ -1,5 +1,5 @@
 //! Faults below the API: a store slower than the request timeout, and
-//! DynamoDB throttling (injected in the wire client on DynamoDB Local) that the
+//! DynamoDB throttling (injected by an SDK interceptor on DynamoDB Local) that the
 //! client's standard-mode retries absorb, then no longer can.
 
 mod common;

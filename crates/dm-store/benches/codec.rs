@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks: the key codec, cursors, and item encoding and
-//! decoding (`Record` to and from DynamoDB attribute maps and JSON).
+//! decoding (`Record` to and from DynamoDB attribute maps, and the SDK's items).
 //!
 //! Run with `cargo bench -p dm-store --bench codec`.
 
@@ -63,32 +63,17 @@ fn codec(c: &mut Criterion) {
     c.bench_function("message from SDK item", |b| {
         b.iter(|| Record::from_item(black_box(aws.clone())))
     });
-    // A Query response's worth: a page of 20 messages, JSON to records.
-    let page: Vec<serde_dynamo::Item> = (0..20)
-        .map(|_| Record::Message(message()).to_item())
+    // A Query response's worth, as the SDK hands it over: 20 messages to records.
+    let page: Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>> = (0
+        ..20)
+        .map(|_| Record::Message(message()).to_item().into())
         .collect();
-    let json = serde_json::to_vec(&page).expect("items encode as JSON");
-    c.bench_function(
-        "page of 20 messages from JSON, through attribute maps",
-        |b| {
-            b.iter(|| {
-                let items: Vec<serde_dynamo::Item> =
-                    serde_json::from_slice(black_box(&json)).expect("valid JSON");
-                items
-                    .into_iter()
-                    .map(Record::from_item)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-        },
-    );
-    // What the repository does: each item's text kept raw, then read directly.
-    c.bench_function("page of 20 messages from JSON, read directly", |b| {
+    c.bench_function("page of 20 messages from SDK items", |b| {
         b.iter(|| {
-            let items: Vec<Box<serde_json::value::RawValue>> =
-                serde_json::from_slice(black_box(&json)).expect("valid JSON");
-            items
+            black_box(&page)
                 .iter()
-                .map(|item| Record::from_json(item.get()))
+                .cloned()
+                .map(Record::from_item)
                 .collect::<Result<Vec<_>, _>>()
         })
     });

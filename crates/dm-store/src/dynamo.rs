@@ -1,11 +1,11 @@
-//! The DynamoDB backend: [`Table`] on one DynamoDB table.
-//!
-//! The data calls (GetItem, Query, PutItem, DeleteItem, TransactWriteItems,
-//! BatchWriteItem) go through [`crate::wire`], a lean client of DynamoDB's
-//! JSON protocol configured from the same `SdkConfig` as the SDK, because the
-//! SDK's per-request machinery costs more CPU than everything else a request
-//! does (see that module); table administration, `ping` and the tools use
+//! The DynamoDB backend: [`Table`] on one DynamoDB table, through
 //! `aws-sdk-dynamodb`.
+//!
+//! One client, built from one `SdkConfig` ([`sdk_config`]), makes every
+//! call: the data calls (GetItem, Query, PutItem, DeleteItem,
+//! TransactWriteItems, BatchWriteItem) and table administration. Transport
+//! retries are the SDK's (standard mode, its retry token bucket); see
+//! `docs/ARCHITECTURE.md` for how they compose with the repository's own.
 //!
 //! Every call asks for its consumed capacity, adds it to a [`CapacityMeter`]
 //! and records it on a `dynamodb` tracing span, so what each access pattern
@@ -14,8 +14,8 @@
 //! Writes are conditional where the design says so, so nothing is ever
 //! overwritten by accident; several writes go in one TransactWriteItems.
 //! Batch puts are split into 25s, and unprocessed items are retried with
-//! exponential backoff. Errors are mapped to [`StoreError`] in one place per
-//! client, [`map_sdk_error`] and `map_wire_error`.
+//! exponential backoff. Errors are mapped to [`StoreError`] in one place,
+//! [`map_sdk_error`], with one throttling classification, [`is_throttling`].
 
 use std::{
     collections::HashMap,
@@ -31,11 +31,12 @@ use aws_sdk_dynamodb::{
     Client,
     config::{Credentials, Region},
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    types::{
+        AttributeValue, ConsumedCapacity, Delete, Put, PutRequest, ReturnConsumedCapacity,
+        TransactWriteItem, WriteRequest,
+    },
 };
 use dm_domain::{GroupId, ItemKey, Partition};
-use serde::{Deserialize, Serialize};
-use serde_dynamo::{AttributeValue, Item};
-use serde_json::value::RawValue;
 use tracing::Instrument;
 
 use crate::{
@@ -43,8 +44,10 @@ use crate::{
     repo::backoff,
     schema::GROUP_INDEX,
     table::{Condition, GroupCache, Table, Write, WriteError},
-    wire::{Wire, WireError, is_throttling},
 };
+
+/// An item as the SDK holds it.
+type SdkItem = HashMap<String, AttributeValue>;
 
 /// How many times a batch's unprocessed items are retried.
 const BATCH_RETRIES: u32 = 10;
@@ -96,7 +99,6 @@ impl CapacityMeter {
 #[derive(Clone)]
 pub struct DynamoRepository {
     client: Client,
-    wire: Arc<Wire>,
     table: Arc<str>,
     meter: Arc<CapacityMeter>,
     groups: Arc<GroupCache>,
@@ -199,21 +201,28 @@ impl DynamoRepository {
         table: impl Into<String>,
         faults: crate::faults::FaultInjector,
     ) -> Result<Self, StoreError> {
-        Self::build(config, table.into(), Some(faults))
+        let interceptor = aws_smithy_runtime_api::client::interceptors::SharedInterceptor::new(
+            faults.interceptor(),
+        );
+        Self::build(config, table.into(), Some(interceptor))
     }
 
     fn build(
         config: &aws_config::SdkConfig,
         table: String,
-        faults: Option<crate::faults::FaultInjector>,
+        interceptor: Option<aws_smithy_runtime_api::client::interceptors::SharedInterceptor>,
     ) -> Result<Self, StoreError> {
-        let mut wire = Wire::new(config).map_err(|e| StoreError::Backend(e.to_string()))?;
-        if let Some(faults) = faults {
-            wire = wire.with_faults(faults);
+        if config.region().is_none() && config.endpoint_url().is_none() {
+            return Err(StoreError::Backend(
+                "no AWS region configured (set AWS_REGION or a profile's region)".into(),
+            ));
+        }
+        let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
+        if let Some(interceptor) = interceptor {
+            builder.push_interceptor(interceptor);
         }
         Ok(Self {
-            client: Client::new(config),
-            wire: Arc::new(wire),
+            client: Client::from_conf(builder.build()),
             table: Arc::from(table),
             meter: Arc::default(),
             groups: Arc::default(),
@@ -235,8 +244,11 @@ impl DynamoRepository {
         self.meter.snapshot()
     }
 
-    fn account<'a>(&self, write: bool, consumed: impl IntoIterator<Item = &'a Consumed>) {
-        let units: f64 = consumed.into_iter().filter_map(|c| c.capacity_units).sum();
+    fn account<'a>(&self, write: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let units: f64 = consumed
+            .into_iter()
+            .filter_map(ConsumedCapacity::capacity_units)
+            .sum();
         self.meter.add(write, units);
         tracing::Span::current().record("capacity", units);
     }
@@ -246,115 +258,149 @@ impl DynamoRepository {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteError> {
-        let items: Vec<TransactItem<'_>> = writes
+        let items = writes
             .into_iter()
-            .map(|write| match write {
-                Write::Put { record, condition } => {
-                    TransactItem::Put(self.put_input(&record, &condition))
-                }
-                Write::Delete { key } => TransactItem::Delete(self.delete_input(&key)),
+            .map(|write| {
+                Ok(match write {
+                    Write::Put { record, condition } => TransactWriteItem::builder()
+                        .put(self.put(&record, &condition)?)
+                        .build(),
+                    Write::Delete { key } => TransactWriteItem::builder()
+                        .delete(
+                            Delete::builder()
+                                .table_name(&*self.table)
+                                .set_key(Some(key_of(&key)))
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build(),
+                })
             })
-            .collect();
-        let input = TransactInput {
-            transact_items: items,
-            return_consumed_capacity: TOTAL,
-        };
-        match self
-            .wire
-            .call::<_, TransactOutput>("TransactWriteItems", &input)
-            .await
-        {
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(TOTAL)
+            .send()
+            .await;
+        match result {
             Ok(out) => {
-                self.account(true, &out.consumed_capacity);
+                self.account(true, out.consumed_capacity());
                 Ok(())
             }
-            Err(WireError::Service { code, reasons, .. })
-                if code == "TransactionCanceledException" =>
-            {
-                if let Some(index) = reasons.iter().position(|r| r == "ConditionalCheckFailed") {
-                    return Err(WriteError::ConditionFailed { index });
+            Err(err) => {
+                if let Some(
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                        cancelled,
+                    ),
+                ) = err.as_service_error()
+                {
+                    let reasons: Vec<String> = cancelled
+                        .cancellation_reasons()
+                        .iter()
+                        .map(|r| r.code().unwrap_or("None").to_owned())
+                        .collect();
+                    if let Some(index) = reasons.iter().position(|r| r == "ConditionalCheckFailed") {
+                        return Err(WriteError::ConditionFailed { index });
+                    }
+                    return Err(StoreError::TransactionCancelled { reasons }.into());
                 }
-                Err(StoreError::TransactionCancelled { reasons }.into())
+                Err(map_sdk_error(err).into())
             }
-            Err(e) => Err(map_wire_error(e).into()),
         }
     }
 
     async fn write_one(&self, write: Write) -> Result<(), WriteError> {
-        let result = match write {
+        let failed_condition = |code: Option<&str>| code == Some("ConditionalCheckFailedException");
+        match write {
             Write::Put { record, condition } => {
-                let input = PutInput {
-                    return_consumed_capacity: Some(TOTAL),
-                    ..self.put_input(&record, &condition)
-                };
-                self.wire.call::<_, WriteOutput>("PutItem", &input).await
+                let (expression, values) = condition_expression(&condition);
+                match self
+                    .client
+                    .put_item()
+                    .table_name(&*self.table)
+                    .set_item(Some(record.to_item().into()))
+                    .set_condition_expression(expression.map(str::to_owned))
+                    .set_expression_attribute_values(values)
+                    .return_consumed_capacity(TOTAL)
+                    .send()
+                    .await
+                {
+                    Ok(out) => self.account(true, out.consumed_capacity()),
+                    Err(e) if failed_condition(e.code()) => {
+                        return Err(WriteError::ConditionFailed { index: 0 });
+                    }
+                    Err(e) => return Err(map_sdk_error(e).into()),
+                }
             }
             Write::Delete { key } => {
-                let input = DeleteInput {
-                    return_consumed_capacity: Some(TOTAL),
-                    ..self.delete_input(&key)
-                };
-                self.wire.call::<_, WriteOutput>("DeleteItem", &input).await
+                match self
+                    .client
+                    .delete_item()
+                    .table_name(&*self.table)
+                    .set_key(Some(key_of(&key)))
+                    .return_consumed_capacity(TOTAL)
+                    .send()
+                    .await
+                {
+                    Ok(out) => self.account(true, out.consumed_capacity()),
+                    Err(e) if failed_condition(e.code()) => {
+                        return Err(WriteError::ConditionFailed { index: 0 });
+                    }
+                    Err(e) => return Err(map_sdk_error(e).into()),
+                }
             }
-        };
-        match result {
-            Ok(out) => {
-                self.account(true, &out.consumed_capacity);
-                Ok(())
-            }
-            Err(WireError::Service { code, .. }) if code == "ConditionalCheckFailedException" => {
-                Err(WriteError::ConditionFailed { index: 0 })
-            }
-            Err(e) => Err(map_wire_error(e).into()),
         }
+        Ok(())
     }
 
-    /// A put as a transaction item takes it; a single put asks for its capacity too.
-    fn put_input<'a>(&'a self, record: &Record, condition: &Condition) -> PutInput<'a> {
-        let (condition_expression, expression_attribute_values) = condition_expression(condition);
-        PutInput {
-            table_name: &self.table,
-            item: record.to_item(),
-            condition_expression,
-            expression_attribute_values,
-            return_consumed_capacity: None,
-        }
-    }
-
-    /// A delete as a transaction item takes it.
-    fn delete_input<'a>(&'a self, key: &ItemKey) -> DeleteInput<'a> {
-        DeleteInput {
-            table_name: &self.table,
-            key: key_of(key),
-            return_consumed_capacity: None,
-        }
+    /// A put as a transaction item.
+    fn put(&self, record: &Record, condition: &Condition) -> Result<Put, StoreError> {
+        let (expression, values) = condition_expression(condition);
+        Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(record.to_item().into()))
+            .set_condition_expression(expression.map(str::to_owned))
+            .set_expression_attribute_values(values)
+            .build()
+            .map_err(built)
     }
 
     /// Reads a query's pages until `limit` items (or all of them) were
     /// handed to `take`; a page stops at 1 MB as well as at its limit.
     async fn query_pages(
         &self,
-        mut input: QueryInput<'_>,
+        index: Option<&str>,
+        condition: &str,
+        values: SdkItem,
+        forward: Option<bool>,
+        mut start: Option<SdkItem>,
         limit: Option<usize>,
-        mut take: impl FnMut(Vec<Box<RawValue>>) -> Result<(), StoreError>,
+        mut take: impl FnMut(Vec<SdkItem>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut taken = 0;
         loop {
-            if let Some(limit) = limit {
-                input.limit = Some(i32::try_from(limit - taken).unwrap_or(i32::MAX));
-            }
-            let out: QueryOutput = self
-                .wire
-                .call("Query", &input)
+            let out = self
+                .client
+                .query()
+                .table_name(&*self.table)
+                .set_index_name(index.map(str::to_owned))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
+                .set_scan_index_forward(forward)
+                .set_limit(limit.map(|limit| i32::try_from(limit - taken).unwrap_or(i32::MAX)))
+                .set_exclusive_start_key(start.take())
+                .return_consumed_capacity(TOTAL)
+                .send()
                 .await
-                .map_err(map_wire_error)?;
-            self.account(false, &out.consumed_capacity);
-            taken += out.items.len();
-            take(out.items)?;
+                .map_err(map_sdk_error)?;
+            self.account(false, out.consumed_capacity());
+            let items = out.items.unwrap_or_default();
+            taken += items.len();
+            take(items)?;
             match out.last_evaluated_key {
-                Some(last) if limit.is_none_or(|limit| taken < limit) => {
-                    input.exclusive_start_key = Some(last);
-                }
+                Some(last) if limit.is_none_or(|limit| taken < limit) => start = Some(last),
                 _ => return Ok(()),
             }
         }
@@ -365,21 +411,18 @@ impl DynamoRepository {
 impl Table for DynamoRepository {
     async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError> {
         async {
-            let input = GetInput {
-                table_name: &self.table,
-                key: key_of(key),
-                consistent_read: true,
-                return_consumed_capacity: TOTAL,
-            };
-            let out: GetOutput = self
-                .wire
-                .call("GetItem", &input)
+            let out = self
+                .client
+                .get_item()
+                .table_name(&*self.table)
+                .set_key(Some(key_of(key)))
+                .consistent_read(true)
+                .return_consumed_capacity(TOTAL)
+                .send()
                 .await
-                .map_err(map_wire_error)?;
-            self.account(false, &out.consumed_capacity);
-            out.item
-                .map(|item| Record::from_json_with_key(item.get()).map(|(_, record)| record))
-                .transpose()
+                .map_err(map_sdk_error)?;
+            self.account(false, out.consumed_capacity());
+            out.item.map(Record::from_item).transpose()
         }
         .instrument(self.span("GetItem"))
         .await
@@ -395,57 +438,50 @@ impl Table for DynamoRepository {
             return Ok(Vec::new());
         }
         let pk = partition.pk();
-        let input = QueryInput {
-            table_name: &self.table,
-            index_name: None,
-            key_condition_expression: "pk = :pk",
-            expression_attribute_values: Item::from(HashMap::from([(
-                ":pk".to_owned(),
-                AttributeValue::S(pk.clone()),
-            )])),
-            scan_index_forward: Some(false),
-            limit: None,
-            exclusive_start_key: after.map(|sk| {
-                Item::from(HashMap::from([
-                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
-                    ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
-                ]))
-            }),
-            return_consumed_capacity: TOTAL,
-        };
+        let start = after.map(|sk| {
+            HashMap::from([
+                ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                ("sk".to_owned(), AttributeValue::S(sk.to_owned())),
+            ])
+        });
+        let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk))]);
         let mut records = Vec::with_capacity(limit);
-        self.query_pages(input, Some(limit), |items| {
-            for item in items {
-                records.push(Record::from_json_with_key(item.get())?);
-            }
-            Ok(())
-        })
+        self.query_pages(
+            None,
+            "pk = :pk",
+            values,
+            Some(false),
+            start,
+            Some(limit),
+            |items| {
+                for item in items {
+                    records.push(Record::from_item_with_key(item)?);
+                }
+                Ok(())
+            },
+        )
         .instrument(self.span("Query"))
         .await?;
         Ok(records)
     }
 
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
-        let input = QueryInput {
-            table_name: &self.table,
-            index_name: Some(GROUP_INDEX),
-            key_condition_expression: "message_group_uuid = :g",
-            expression_attribute_values: Item::from(HashMap::from([(
-                ":g".to_owned(),
-                AttributeValue::S(group.to_string()),
-            )])),
-            scan_index_forward: None,
-            limit: None,
-            exclusive_start_key: None,
-            return_consumed_capacity: TOTAL,
-        };
+        let values = HashMap::from([(":g".to_owned(), AttributeValue::S(group.to_string()))]);
         let mut rows = Vec::new();
-        self.query_pages(input, None, |items| {
-            for item in items {
-                rows.push(Record::from_json_with_key(item.get())?.1);
-            }
-            Ok(())
-        })
+        self.query_pages(
+            Some(GROUP_INDEX),
+            "message_group_uuid = :g",
+            values,
+            None,
+            None,
+            None,
+            |items| {
+                for item in items {
+                    rows.push(Record::from_item(item)?);
+                }
+                Ok(())
+            },
+        )
         .instrument(self.span("Query"))
         .await?;
         Ok(rows)
@@ -470,14 +506,19 @@ impl Table for DynamoRepository {
 
     async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
         for chunk in records.chunks(25) {
-            let mut pending: Vec<BatchEntry> = chunk
+            let mut pending: Vec<WriteRequest> = chunk
                 .iter()
-                .map(|record| BatchEntry {
-                    put_request: BatchPut {
-                        item: record.to_item(),
-                    },
+                .map(|record| {
+                    Ok(WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(record.to_item().into()))
+                                .build()
+                                .map_err(built)?,
+                        )
+                        .build())
                 })
-                .collect();
+                .collect::<Result<_, StoreError>>()?;
             let mut attempt = 0;
             while !pending.is_empty() {
                 if attempt > 0 {
@@ -490,20 +531,19 @@ impl Table for DynamoRepository {
                     backoff(attempt).await;
                 }
                 attempt += 1;
-                let input = BatchInput {
-                    request_items: HashMap::from([(&*self.table, std::mem::take(&mut pending))]),
-                    return_consumed_capacity: TOTAL,
-                };
-                let mut out: BatchOutput = self
-                    .wire
-                    .call("BatchWriteItem", &input)
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&*self.table, std::mem::take(&mut pending))
+                    .return_consumed_capacity(TOTAL)
+                    .send()
                     .instrument(self.span("BatchWriteItem"))
                     .await
-                    .map_err(map_wire_error)?;
-                self.account(true, &out.consumed_capacity);
+                    .map_err(map_sdk_error)?;
+                self.account(true, out.consumed_capacity());
                 pending = out
                     .unprocessed_items
-                    .remove(&*self.table)
+                    .and_then(|mut unprocessed| unprocessed.remove(&*self.table))
                     .unwrap_or_default();
             }
         }
@@ -526,23 +566,28 @@ impl Table for DynamoRepository {
 }
 
 /// `ReturnConsumedCapacity` on every call.
-const TOTAL: &str = "TOTAL";
+const TOTAL: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;
 
-fn key_of(key: &ItemKey) -> Item {
-    Item::from(HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(key.pk())),
-        ("sk".to_owned(), AttributeValue::S(key.sk())),
-    ]))
+/// A request the SDK's builders refused: a bug here, not the caller's input.
+fn built(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
+    StoreError::Backend(format!("building a request: {err}"))
 }
 
-fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<Item>) {
+fn key_of(key: &ItemKey) -> SdkItem {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(key.pk())),
+        ("sk".to_owned(), AttributeValue::S(key.sk())),
+    ])
+}
+
+fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<SdkItem>) {
     let values = |pairs: Vec<(&str, AttributeValue)>| {
-        Some(Item::from(
+        Some(
             pairs
                 .into_iter()
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect::<HashMap<_, _>>(),
-        ))
+        )
     };
     match condition {
         Condition::Always => (None, None),
@@ -561,148 +606,18 @@ fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<
     }
 }
 
-// The JSON protocol's requests and responses, as far as the repository uses them.
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct GetInput<'a> {
-    table_name: &'a str,
-    key: Item,
-    consistent_read: bool,
-    return_consumed_capacity: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct QueryInput<'a> {
-    table_name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    index_name: Option<&'a str>,
-    key_condition_expression: &'a str,
-    expression_attribute_values: Item,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    scan_index_forward: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    limit: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    exclusive_start_key: Option<Item>,
-    return_consumed_capacity: &'static str,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PutInput<'a> {
-    table_name: &'a str,
-    item: Item,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    condition_expression: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    expression_attribute_values: Option<Item>,
-    /// Only outside a transaction, which asks for the capacity of all its items.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    return_consumed_capacity: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct DeleteInput<'a> {
-    table_name: &'a str,
-    key: Item,
-    /// Only outside a transaction.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    return_consumed_capacity: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-enum TransactItem<'a> {
-    Put(PutInput<'a>),
-    Delete(DeleteInput<'a>),
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct TransactInput<'a> {
-    transact_items: Vec<TransactItem<'a>>,
-    return_consumed_capacity: &'static str,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchEntry {
-    put_request: BatchPut,
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchPut {
-    item: Item,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct BatchInput<'a> {
-    request_items: HashMap<&'a str, Vec<BatchEntry>>,
-    return_consumed_capacity: &'static str,
-}
-
-/// The capacity one call consumed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct Consumed {
-    capacity_units: Option<f64>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct GetOutput {
-    item: Option<Box<RawValue>>,
-    consumed_capacity: Option<Consumed>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct QueryOutput {
-    items: Vec<Box<RawValue>>,
-    last_evaluated_key: Option<Item>,
-    consumed_capacity: Option<Consumed>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct WriteOutput {
-    consumed_capacity: Option<Consumed>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct TransactOutput {
-    consumed_capacity: Vec<Consumed>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-struct BatchOutput {
-    unprocessed_items: HashMap<String, Vec<BatchEntry>>,
-    consumed_capacity: Vec<Consumed>,
-}
-
-/// Maps a failure of the wire client to a [`StoreError`], as
-/// [`map_sdk_error`] does for the SDK's. The text is for logs only.
-fn map_wire_error(err: WireError) -> StoreError {
-    let detail = err.to_string();
-    match err {
-        WireError::Transport(_) => StoreError::Unavailable(detail),
-        WireError::Local(_) => StoreError::Backend(detail),
-        WireError::Service { status, code, .. } => match code.as_str() {
-            "TransactionConflictException" => StoreError::TransactionCancelled {
-                reasons: vec!["TransactionConflict".into()],
-            },
-            c if is_throttling(c) => StoreError::Throttled(detail),
-            _ if status >= 500 => StoreError::Unavailable(detail),
-            _ => StoreError::Backend(detail),
-        },
-    }
+/// Whether a DynamoDB error code means "slow down": the one throttling
+/// classification, for the repository's and the stream handler's decisions.
+pub fn is_throttling(code: &str) -> bool {
+    matches!(
+        code,
+        "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "Throttling"
+            | "ThrottledException"
+            | "SlowDown"
+    )
 }
 
 /// Maps any SDK failure to a [`StoreError`]: throttling, server errors and
@@ -719,11 +634,7 @@ where
             StoreError::Unavailable(detail)
         }
         SdkError::ServiceError(service) => match service.err().code() {
-            Some(
-                "ProvisionedThroughputExceededException"
-                | "ThrottlingException"
-                | "RequestLimitExceeded",
-            ) => StoreError::Throttled(detail),
+            Some(code) if is_throttling(code) => StoreError::Throttled(detail),
             Some("TransactionConflictException") => StoreError::TransactionCancelled {
                 reasons: vec!["TransactionConflict".into()],
             },

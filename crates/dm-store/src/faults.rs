@@ -2,16 +2,44 @@
 //! DynamoDB does by itself (throttling, conflicting transactions, a response
 //! lost on its way back), produced against DynamoDB Local.
 //!
-//! The wire client ([`crate::wire`]) consults a [`FaultInjector`] before
-//! every attempt when a test gave it one (`DynamoRepository::with_faults`,
-//! feature `test-support`); production code never does.
-
-// Without `test-support` only the wire client's side of this is reachable.
-#![cfg_attr(not(feature = "test-support"), allow(dead_code, unreachable_pub))]
+//! A [`FaultInjector`] is an SDK interceptor on the repository's client
+//! when a test gave it one (`DynamoRepository::with_faults`, feature
+//! `test-support`); production code never installs it. It counts every
+//! attempt of every data call (GetItem, Query, PutItem, DeleteItem,
+//! TransactWriteItems, BatchWriteItem; not table administration), and for an
+//! attempt it was told to fail:
+//!
+//! - a failure that has no effect (throttling, a transaction conflict) turns
+//!   the request, before it is signed, into a harmless ListTables, so DynamoDB
+//!   Local changes nothing;
+//! - a lost response lets the request take effect;
+//!
+//! and then puts the failure's response in place of DynamoDB's, before the
+//! SDK reads it. So the SDK's own retries, error parsing and error types see
+//! exactly what real DynamoDB would send.
 
 use std::{
     collections::BTreeMap,
     sync::{Arc, Mutex, MutexGuard},
+};
+
+use aws_smithy_runtime_api::{
+    box_error::BoxError,
+    client::{
+        interceptors::{
+            Intercept,
+            context::{
+                BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+            },
+        },
+        orchestrator::{HttpResponse, Metadata},
+        runtime_components::RuntimeComponents,
+    },
+    http::StatusCode,
+};
+use aws_smithy_types::{
+    body::SdkBody,
+    config_bag::{ConfigBag, Storable, StoreReplace},
 };
 
 /// A failure [`FaultInjector`] puts in place of a real response.
@@ -31,21 +59,39 @@ pub enum Injected {
 
 impl Injected {
     /// Whether the call still reaches DynamoDB (Local) and takes effect.
-    pub(crate) fn takes_effect(self) -> bool {
+    fn takes_effect(self) -> bool {
         self == Self::LostResponse
     }
 
-    /// The HTTP status, error code and cancellation reasons DynamoDB would send.
-    pub(crate) fn response(self) -> (u16, &'static str, Vec<String>) {
-        match self {
-            Self::LostResponse => (500, "InternalServerError", Vec::new()),
-            Self::Throttled => (400, "ProvisionedThroughputExceededException", Vec::new()),
+    /// The response DynamoDB would send: status and awsJson 1.0 error body.
+    fn response(self) -> HttpResponse {
+        let (status, code, reasons): (u16, &str, &[&str]) = match self {
+            Self::LostResponse => (500, "InternalServerError", &[]),
+            Self::Throttled => (400, "ProvisionedThroughputExceededException", &[]),
             Self::TransactionConflict => (
                 400,
                 "TransactionCanceledException",
-                vec!["TransactionConflict".into(), "None".into()],
+                &["TransactionConflict", "None"],
             ),
+        };
+        let mut body = serde_json::json!({
+            "__type": format!("com.amazonaws.dynamodb.v20120810#{code}"),
+            "message": format!("{code} (injected by a test)"),
+        });
+        if !reasons.is_empty() {
+            body["CancellationReasons"] = reasons
+                .iter()
+                .map(|r| serde_json::json!({ "Code": r }))
+                .collect();
         }
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(status).unwrap_or_else(|_| unreachable!("a valid status")),
+            SdkBody::from(body.to_string()),
+        );
+        response
+            .headers_mut()
+            .insert("content-type", "application/x-amz-json-1.0");
+        response
     }
 }
 
@@ -83,10 +129,88 @@ impl FaultInjector {
     }
 
     /// Counts an attempt; the fault planned for it, if any.
-    pub(crate) fn next_attempt(&self) -> Option<Injected> {
+    fn next_attempt(&self) -> Option<Injected> {
         let mut plan = self.plan();
         plan.calls += 1;
         let call = plan.calls;
         plan.faults.remove(&call)
     }
+
+    /// The interceptor that applies this plan, for the client's configuration.
+    pub(crate) fn interceptor(&self) -> FaultInterceptor {
+        FaultInterceptor(self.clone())
+    }
+}
+
+/// The data calls whose attempts a [`FaultInjector`] counts.
+const DATA_CALLS: [&str; 6] = [
+    "GetItem",
+    "Query",
+    "PutItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
+
+/// The fault of the current attempt, kept in the attempt's configuration.
+#[derive(Debug, Clone, Copy)]
+struct AttemptFault(Option<Injected>);
+
+impl Storable for AttemptFault {
+    type Storer = StoreReplace<Self>;
+}
+
+/// A [`FaultInjector`] as an SDK interceptor (see the module docs).
+#[derive(Debug)]
+pub(crate) struct FaultInterceptor(FaultInjector);
+
+impl Intercept for FaultInterceptor {
+    fn name(&self) -> &'static str {
+        "FaultInjector"
+    }
+
+    fn modify_before_signing(
+        &self,
+        context: &mut BeforeTransmitInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let data_call = cfg
+            .load::<Metadata>()
+            .is_some_and(|m| DATA_CALLS.contains(&m.name()));
+        let fault = if data_call {
+            self.0.next_attempt()
+        } else {
+            None
+        };
+        if fault.is_some_and(|f| !f.takes_effect()) {
+            let request = context.request_mut();
+            request
+                .headers_mut()
+                .insert("x-amz-target", "DynamoDB_20120810.ListTables");
+            request
+                .headers_mut()
+                .insert("content-length", fault_body().len().to_string());
+            *request.body_mut() = SdkBody::from(fault_body());
+        }
+        cfg.interceptor_state().store_put(AttemptFault(fault));
+        Ok(())
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(AttemptFault(Some(fault))) = cfg.load::<AttemptFault>() {
+            *context.response_mut() = fault.response();
+        }
+        Ok(())
+    }
+}
+
+/// The body of the harmless request a failing attempt sends instead.
+fn fault_body() -> &'static str {
+    "{}"
 }

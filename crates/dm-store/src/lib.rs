@@ -2,10 +2,8 @@
 //!
 //! - [`Repository`]: every access pattern of the design (users, conversations,
 //!   messages, the stream handler's row update), written once over [`Table`].
-//! - [`DynamoRepository`]: one DynamoDB table, with conditional writes,
-//!   transactions and consumed-capacity accounting; its data calls go through
-//!   a lean client of DynamoDB's JSON protocol (`wire.rs`), the rest through
-//!   `aws-sdk-dynamodb`.
+//! - [`DynamoRepository`]: one DynamoDB table through `aws-sdk-dynamodb`, with
+//!   conditional writes, transactions and consumed-capacity accounting.
 //! - [`MemoryRepository`]: the same semantics in memory, with a change feed;
 //!   the embedded default and the one to use in other services' tests.
 //! - [`Record`]: the typed items of the single table; [`ChangeEvent`]: what
@@ -15,8 +13,8 @@
 mod change;
 pub mod dynamo;
 mod error;
+#[cfg(feature = "test-support")]
 mod faults;
-mod item_json;
 pub mod memory;
 mod record;
 mod repo;
@@ -26,7 +24,6 @@ pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod users;
-mod wire;
 
 pub use change::{ChangeEvent, ChangeKind};
 pub use dynamo::DynamoRepository;

@@ -177,7 +177,7 @@ impl Record {
         encoded.unwrap_or_else(|e| unreachable!("item encoding failed: {e}"))
     }
 
-    /// Decodes an item, whichever way it was read.
+    /// Decodes an item.
     pub fn from_item(item: impl Into<Item>) -> StoreResult<Self> {
         Self::from_item_with_key(item).map(|(_, record)| record)
     }
@@ -186,18 +186,6 @@ impl Record {
     /// [`Record::key`] for the seed's items (their sort keys lack the uuid).
     pub fn from_item_with_key(item: impl Into<Item>) -> StoreResult<(ItemKey, Self)> {
         Self::decode(item.into())
-    }
-
-    /// Decodes one item's DynamoDB JSON (`{"pk": {"S": "..."}, ...}`, as
-    /// the JSON protocol and exports write it), reading it straight into the
-    /// record without building an attribute map first.
-    pub fn from_json(json: &str) -> StoreResult<Self> {
-        Self::from_json_with_key(json).map(|(_, record)| record)
-    }
-
-    /// [`Record::from_json`] and the key the item is stored under.
-    pub fn from_json_with_key(json: &str) -> StoreResult<(ItemKey, Self)> {
-        Self::decode(JsonItem(json))
     }
 
     fn decode<'a>(item: impl Source<'a>) -> StoreResult<(ItemKey, Self)> {
@@ -313,7 +301,7 @@ fn claim_user<'a>(
         .ok_or_else(|| StoreError::Decode(format!("{pk}: claim without user_uuid")))
 }
 
-/// An item as it was read: an attribute map, or DynamoDB JSON text.
+/// An item as it was read.
 trait Source<'a> {
     /// Its `pk` and `sk` (empty when missing, which the key decoder refuses).
     fn keys(&self) -> StoreResult<(Cow<'a, str>, Cow<'a, str>)>;
@@ -333,20 +321,6 @@ impl Source<'static> for Item {
 
     fn read<T: DeserializeOwned>(self) -> Result<T, String> {
         serde_dynamo::from_item(self).map_err(|e| e.to_string())
-    }
-}
-
-/// One item's DynamoDB JSON.
-struct JsonItem<'a>(&'a str);
-
-impl<'a> Source<'a> for JsonItem<'a> {
-    fn keys(&self) -> StoreResult<(Cow<'a, str>, Cow<'a, str>)> {
-        crate::item_json::keys(self.0)
-            .map_err(|e| StoreError::Decode(format!("an unreadable item: {e}")))
-    }
-
-    fn read<T: DeserializeOwned>(self) -> Result<T, String> {
-        crate::item_json::from_str(self.0).map_err(|e| e.to_string())
     }
 }
 
@@ -472,18 +446,22 @@ mod tests {
         }
     }
 
-    /// Decodes `item` from its attribute map and from its JSON, which must agree.
+    /// `item` as the SDK hands it over (GetItem, Query).
+    fn sdk(item: &Item) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
+        item.clone().into()
+    }
+
+    /// Decodes `item` from its attribute map and as the SDK holds it, which must agree.
     fn decode_both(item: Item) -> StoreResult<Record> {
-        let json = serde_json::to_string(&item).unwrap();
-        let from_json = Record::from_json_with_key(&json).map(|(_, record)| record);
+        let from_sdk = Record::from_item(sdk(&item));
         let from_map = Record::from_item(item);
-        assert_eq!(format!("{from_json:?}"), format!("{from_map:?}"));
+        assert_eq!(format!("{from_sdk:?}"), format!("{from_map:?}"));
         from_map
     }
 
     proptest::proptest! {
         #[test]
-        fn any_text_reads_the_same_from_json(
+        fn any_text_reads_the_same_through_the_sdk(
             text in proptest::prelude::any::<String>(),
             handle in proptest::prelude::any::<String>(),
         ) {
@@ -508,10 +486,9 @@ mod tests {
             map.get(ENTITY),
             Some(&AttributeValue::S(record.entity().into()))
         );
-        // DynamoDB's JSON, read without the attribute map, decodes the same.
-        let json = serde_json::to_string(&item).unwrap();
+        // As the SDK holds it, it decodes the same.
         assert_eq!(
-            Record::from_json_with_key(&json).unwrap(),
+            Record::from_item_with_key(sdk(&item)).unwrap(),
             Record::from_item_with_key(item.clone()).unwrap()
         );
         assert_eq!(Record::from_item(item).unwrap(), record);
@@ -675,16 +652,12 @@ mod tests {
             ],
         ] {
             let item = seed_item(&fields);
-            let json = serde_json::to_string(&item).unwrap();
             assert!(
-                matches!(Record::from_item(item), Err(StoreError::Decode(_))),
+                matches!(Record::from_item(sdk(&item)), Err(StoreError::Decode(_))),
                 "{fields:?}"
             );
             assert!(
-                matches!(
-                    Record::from_json_with_key(&json),
-                    Err(StoreError::Decode(_))
-                ),
+                matches!(Record::from_item(item), Err(StoreError::Decode(_))),
                 "{fields:?}"
             );
         }

@@ -442,7 +442,7 @@ proptest! {
 }
 
 /// Throttling and transaction conflicts, which DynamoDB Local never produces
-/// by itself, injected in the wire client with no effect on the table: a
+/// by itself, injected by an SDK interceptor with no effect on the table: a
 /// cancelled transaction is not retried by the client, the handler retries it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttling_and_conflicts_are_retried_by_the_handler() {
