@@ -31,6 +31,7 @@ use aws_sdk_dynamodb::{
     Client,
     config::{Credentials, Region},
     error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    operation::query::builders::QueryFluentBuilder,
     types::{
         AttributeValue, ConsumedCapacity, Delete, Put, PutRequest, ReturnConsumedCapacity,
         TransactWriteItem, WriteRequest,
@@ -369,29 +370,31 @@ impl DynamoRepository {
 
     /// Reads a query's pages until `limit` items (or all of them) were
     /// handed to `take`; a page stops at 1 MB as well as at its limit.
+    /// A Query of this table, asking for its capacity.
+    fn query_of(&self, condition: &str, values: SdkItem) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .table_name(&*self.table)
+            .key_condition_expression(condition)
+            .set_expression_attribute_values(Some(values))
+            .return_consumed_capacity(TOTAL)
+    }
+
+    /// Reads `query`'s pages from `start` until `limit` items (or all of
+    /// them) were handed to `take`; a page stops at 1 MB as well as at its limit.
     async fn query_pages(
         &self,
-        index: Option<&str>,
-        condition: &str,
-        values: SdkItem,
-        forward: Option<bool>,
+        query: QueryFluentBuilder,
         mut start: Option<SdkItem>,
         limit: Option<usize>,
         mut take: impl FnMut(Vec<SdkItem>) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         let mut taken = 0;
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&*self.table)
-                .set_index_name(index.map(str::to_owned))
-                .key_condition_expression(condition)
-                .set_expression_attribute_values(Some(values.clone()))
-                .set_scan_index_forward(forward)
+            let out = query
+                .clone()
                 .set_limit(limit.map(|limit| i32::try_from(limit - taken).unwrap_or(i32::MAX)))
                 .set_exclusive_start_key(start.take())
-                .return_consumed_capacity(TOTAL)
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
@@ -446,20 +449,13 @@ impl Table for DynamoRepository {
         });
         let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk))]);
         let mut records = Vec::with_capacity(limit);
-        self.query_pages(
-            None,
-            "pk = :pk",
-            values,
-            Some(false),
-            start,
-            Some(limit),
-            |items| {
-                for item in items {
-                    records.push(Record::from_item_with_key(item)?);
-                }
-                Ok(())
-            },
-        )
+        let query = self.query_of("pk = :pk", values).scan_index_forward(false);
+        self.query_pages(query, start, Some(limit), |items| {
+            for item in items {
+                records.push(Record::from_item_with_key(item)?);
+            }
+            Ok(())
+        })
         .instrument(self.span("Query"))
         .await?;
         Ok(records)
@@ -468,20 +464,15 @@ impl Table for DynamoRepository {
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
         let values = HashMap::from([(":g".to_owned(), AttributeValue::S(group.to_string()))]);
         let mut rows = Vec::new();
-        self.query_pages(
-            Some(GROUP_INDEX),
-            "message_group_uuid = :g",
-            values,
-            None,
-            None,
-            None,
-            |items| {
-                for item in items {
-                    rows.push(Record::from_item(item)?);
-                }
-                Ok(())
-            },
-        )
+        let query = self
+            .query_of("message_group_uuid = :g", values)
+            .index_name(GROUP_INDEX);
+        self.query_pages(query, None, None, |items| {
+            for item in items {
+                rows.push(Record::from_item(item)?);
+            }
+            Ok(())
+        })
         .instrument(self.span("Query"))
         .await?;
         Ok(rows)
