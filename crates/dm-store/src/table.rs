@@ -130,55 +130,61 @@ pub trait Table: Send + Sync + fmt::Debug {
     }
 }
 
-/// Conversations as this process last read or wrote them. Bounded; when full
-/// it starts over.
+/// Conversations as this process last read or wrote them: a bounded cache
+/// (moka; least recently used entries go first once [`Self::CAPACITY`] is
+/// reached) whose entries expire [`Self::TIME_TO_LIVE`] after they were written.
 ///
-/// Two uses, both safe when an entry is out of date: a conversation's members
-/// never change, so the membership check of a send trusts an entry; and the
-/// stream handler takes an entry as its guess of a conversation's last
-/// message, which the transaction moving the rows checks atomically (a wrong
-/// guess fails it, and the handler reads the group item and tries again).
-#[derive(Debug, Default)]
+/// Two uses, both safe when an entry is out of date:
+/// - the membership check of a send trusts an entry. A one-to-one
+///   conversation's members never change; once group conversations can change
+///   members, an entry is trusted for at most [`Self::TIME_TO_LIVE`] (the
+///   entries expire rather than being verified on each use, which would cost
+///   the read the cache saves), and a membership change forgets it in the
+///   process that made it;
+/// - the stream handler takes an entry as its guess of a conversation's last
+///   message, which the transaction moving the rows checks atomically (a wrong
+///   guess fails it, and the handler reads the group item and tries again).
+#[derive(Debug)]
 pub struct GroupCache {
-    entries: std::sync::RwLock<std::collections::HashMap<GroupId, Group>>,
+    entries: moka::sync::Cache<GroupId, Group>,
+}
+
+impl Default for GroupCache {
+    fn default() -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(Self::CAPACITY)
+                .time_to_live(Self::TIME_TO_LIVE)
+                .build(),
+        }
+    }
 }
 
 impl GroupCache {
-    /// Entries kept before the cache starts over (a few MB).
-    pub const CAPACITY: usize = 16_384;
+    /// Entries kept at most (a few MB).
+    pub const CAPACITY: u64 = 16_384;
+    /// How long an entry is trusted after it was written.
+    pub const TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(60);
 
     /// The conversation, as last seen.
     pub fn get(&self, group: GroupId) -> Option<Group> {
-        self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&group)
-            .cloned()
+        self.entries.get(&group)
     }
 
     /// The members of a conversation, if remembered.
     pub fn members(&self, group: GroupId) -> Option<[UserId; 2]> {
         self.entries
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
             .get(&group)
             .map(|g| [g.members[0].uuid, g.members[1].uuid])
     }
 
     /// Remembers a conversation as it was read or written.
     pub fn insert(&self, group: Group) {
-        let mut entries = self.entries.write().unwrap_or_else(|p| p.into_inner());
-        if entries.len() >= Self::CAPACITY && !entries.contains_key(&group.id) {
-            entries.clear();
-        }
-        entries.insert(group.id, group);
+        self.entries.insert(group.id, group);
     }
 
     /// Forgets a conversation, when what was remembered may be out of date.
     pub fn forget(&self, group: GroupId) {
-        self.entries
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&group);
+        self.entries.invalidate(&group);
     }
 }

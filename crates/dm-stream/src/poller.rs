@@ -70,15 +70,26 @@ impl Checkpoint {
         }
     }
 
-    /// Writes the checkpoint atomically (a temporary file, then a rename).
+    /// Writes the checkpoint durably: a temporary file in the same folder,
+    /// written and synced to disk, then renamed over the old one (tempfile's
+    /// `persist`) and the folder synced. A crash at any point leaves either
+    /// the old checkpoint or the new one, never a torn or empty file.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)?;
-        }
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)?;
-        std::fs::rename(&tmp, path)
-            .with_context(|| format!("writing checkpoint {}", path.display()))
+        let context = || format!("writing checkpoint {}", path.display());
+        let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            Some(dir) => dir,
+            None => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).with_context(context)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
+        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(self)?)
+            .with_context(context)?;
+        file.as_file().sync_all().with_context(context)?;
+        file.persist(path).with_context(context)?;
+        // The rename is durable once the folder is.
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .with_context(context)
     }
 }
 
@@ -414,5 +425,69 @@ impl Poller {
                 () = tokio::time::sleep(pause) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn checkpoint(arn: &str, sequence: &str) -> Checkpoint {
+        Checkpoint {
+            stream_arn: arn.into(),
+            shards: BTreeMap::from([(
+                "shardId-1".into(),
+                ShardPosition {
+                    sequence: Some(sequence.into()),
+                    finished: false,
+                },
+            )]),
+        }
+    }
+
+    #[test]
+    fn a_checkpoint_is_replaced_whole_never_written_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/poller.json");
+        assert_eq!(Checkpoint::load(&path).unwrap(), Checkpoint::default());
+        let first = checkpoint("arn:1", "100");
+        first.save(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), first);
+        let inode = std::fs::metadata(&path).unwrap().ino();
+
+        // A crash while a later save was writing leaves its temporary file
+        // half written beside the checkpoint, which is still the old one whole.
+        std::fs::write(
+            path.with_file_name(".tmpCRASH"),
+            b"{\"stream_arn\": \"arn:2\", \"sha",
+        )
+        .unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), first);
+
+        let second = checkpoint("arn:1", "200");
+        second.save(&path).unwrap();
+        assert_eq!(Checkpoint::load(&path).unwrap(), second);
+        assert_ne!(
+            std::fs::metadata(&path).unwrap().ino(),
+            inode,
+            "a new file renamed over the old, not the old one truncated and rewritten"
+        );
+        // No temporary file of ours is left behind.
+        let left: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+    }
+
+    #[test]
+    fn a_torn_checkpoint_is_an_error_not_a_fresh_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("poller.json");
+        std::fs::write(&path, b"{\"stream_arn\": \"arn:1\", \"sh").unwrap();
+        let err = Checkpoint::load(&path).unwrap_err();
+        assert!(format!("{err:#}").contains("reading checkpoint"), "{err:#}");
     }
 }
