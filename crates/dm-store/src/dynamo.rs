@@ -42,7 +42,6 @@ use tracing::Instrument;
 
 use crate::{
     Record, StoreError,
-    repo::backoff,
     schema::GROUP_INDEX,
     table::{Condition, GroupCache, Table, Write, WriteError},
 };
@@ -51,7 +50,7 @@ use crate::{
 type SdkItem = HashMap<String, AttributeValue>;
 
 /// How many times a batch's unprocessed items are retried.
-const BATCH_RETRIES: u32 = 10;
+const BATCH_RETRIES: usize = 10;
 
 /// Capacity units consumed, summed over calls; shared by clones of a repository.
 #[derive(Debug, Default)]
@@ -510,18 +509,26 @@ impl Table for DynamoRepository {
                         .build())
                 })
                 .collect::<Result<_, StoreError>>()?;
-            let mut attempt = 0;
+            let mut delays = {
+                use backon::BackoffBuilder;
+                crate::retry::backoff(
+                    std::time::Duration::from_millis(20),
+                    std::time::Duration::from_secs(1),
+                    BATCH_RETRIES,
+                )
+                .build()
+            };
+            let mut first = true;
             while !pending.is_empty() {
-                if attempt > 0 {
-                    if attempt > BATCH_RETRIES {
+                if !std::mem::take(&mut first) {
+                    let Some(delay) = delays.next() else {
                         return Err(StoreError::Throttled(format!(
                             "{} items still unprocessed after {BATCH_RETRIES} retries",
                             pending.len()
                         )));
-                    }
-                    backoff(attempt).await;
+                    };
+                    tokio::time::sleep(delay).await;
                 }
-                attempt += 1;
                 let out = self
                     .client
                     .batch_write_item()

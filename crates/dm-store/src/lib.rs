@@ -18,6 +18,7 @@ mod faults;
 pub mod memory;
 mod record;
 mod repo;
+pub mod retry;
 pub mod schema;
 pub mod seed;
 pub mod table;

@@ -13,6 +13,7 @@ use dm_domain::{
 
 use crate::{
     Clash, Missing, Record, StoreError, StoreResult,
+    retry::RACE_ATTEMPTS,
     table::{Condition, Table, Write, WriteError},
 };
 
@@ -21,7 +22,6 @@ pub const PAGE_MAX: usize = 100;
 /// Items a page holds when the request does not say.
 pub const PAGE_DEFAULT: usize = 20;
 /// How many times a lost optimistic race is retried before giving up.
-const RACE_RETRIES: u32 = 16;
 
 /// Which page of a listing to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,6 +373,7 @@ impl<T: Table> Repository for T {
             return Err(StoreError::Invalid("self_conversation"));
         }
         let pair = ItemKey::dm_pair(sender.uuid, recipient.uuid);
+        let mut races = race_backoff();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -417,9 +418,15 @@ impl<T: Table> Repository for T {
                     });
                 }
                 // Someone started this pair's conversation first: use theirs.
-                Err(WriteError::ConditionFailed { index: 0 }) if attempt < RACE_RETRIES => {}
-                Err(WriteError::Store(e)) if e.is_retryable() && attempt < RACE_RETRIES => {
-                    backoff(attempt).await;
+                Err(WriteError::ConditionFailed { index: 0 }) if attempt < RACE_ATTEMPTS => {}
+                // A concurrent transaction touched the same items: a race too.
+                // Throttling and outages are not retried here: the SDK did.
+                Err(WriteError::Store(StoreError::TransactionCancelled { .. }))
+                    if attempt < RACE_ATTEMPTS =>
+                {
+                    if let Some(delay) = races.next() {
+                        tokio::time::sleep(delay).await;
+                    }
                 }
                 Err(WriteError::ConditionFailed { .. }) => {
                     return Err(StoreError::Conflict(Clash::ItemExists));
@@ -487,7 +494,7 @@ impl<T: Table> Repository for T {
                 // Another handler moved the rows since we read the group (or
                 // the guess was out of date): look again. Other failures go
                 // back to the stream handler, whose retry policy decides.
-                Err(WriteError::ConditionFailed { .. }) if attempt < RACE_RETRIES => {}
+                Err(WriteError::ConditionFailed { .. }) if attempt < RACE_ATTEMPTS => {}
                 Err(WriteError::ConditionFailed { .. }) => {
                     return Err(StoreError::TransactionCancelled {
                         reasons: vec!["ConditionalCheckFailed".into()],
@@ -627,9 +634,13 @@ fn unexpected(record: &Record) -> StoreError {
     ))
 }
 
-/// Exponential backoff with jitter, 20 ms to about 1 s.
-pub(crate) async fn backoff(attempt: u32) {
-    let base = 20u64 << attempt.min(6);
-    let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u16) % base.max(1);
-    tokio::time::sleep(Duration::from_millis(base / 2 + jitter / 2)).await;
+/// The backoff between the repository's race attempts.
+fn race_backoff() -> impl Iterator<Item = Duration> {
+    use backon::BackoffBuilder;
+    crate::retry::backoff(
+        Duration::from_millis(20),
+        Duration::from_millis(500),
+        RACE_ATTEMPTS as usize,
+    )
+    .build()
 }

@@ -32,9 +32,12 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
+    /// Three applications of a message, 25 ms then about 50 ms apart: the
+    /// SDK has retried each call already, and Lambda or the poller retries
+    /// what is left from the failed record (see `dm_store::retry`).
     fn default() -> Self {
         Self {
-            attempts: 6,
+            attempts: 3,
             base: Duration::from_millis(25),
             max: Duration::from_secs(2),
         }
@@ -42,9 +45,12 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn delay(&self, retry: u32) -> Duration {
-        let exp = self.base.saturating_mul(1 << retry.min(16));
-        exp.min(self.max)
+    fn backoff(&self) -> dm_store::retry::ExponentialBuilder {
+        dm_store::retry::backoff(
+            self.base,
+            self.max,
+            self.attempts.saturating_sub(1) as usize,
+        )
     }
 }
 
@@ -185,26 +191,25 @@ impl Handler {
 
     /// Applies one message, retrying what may succeed later.
     async fn apply(&self, message: &Message) -> Result<Applied, StoreError> {
-        let mut attempt = 0;
-        loop {
-            let result = self.repo.apply_message(message).await;
-            match &result {
-                Err(e @ (StoreError::NotFound(_) | StoreError::Invalid(_))) => {
-                    tracing::warn!(group = %message.group, message = %message.id, error = %e, "skipping a message that cannot be applied");
-                    return result;
-                }
-                Err(e) if attempt + 1 < self.retry.attempts => {
-                    tracing::info!(group = %message.group, attempt, error = %e, "row update failed; retrying");
-                    tokio::time::sleep(self.retry.delay(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    tracing::error!(group = %message.group, message = %message.id, error = %e, "row update failed; giving up on this batch");
-                    return result;
-                }
-                Ok(_) => return result,
+        use dm_store::retry::Retryable;
+        let never = |e: &StoreError| matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_));
+        let result = (|| self.repo.apply_message(message))
+            .retry(self.retry.backoff())
+            .when(|e| !never(e))
+            .notify(|e, delay| {
+                tracing::info!(group = %message.group, error = %e, ?delay, "row update failed; retrying");
+            })
+            .await;
+        match &result {
+            Err(e) if never(e) => {
+                tracing::warn!(group = %message.group, message = %message.id, error = %e, "skipping a message that cannot be applied");
             }
+            Err(e) => {
+                tracing::error!(group = %message.group, message = %message.id, error = %e, "row update failed; giving up on this batch");
+            }
+            Ok(_) => {}
         }
+        result
     }
 }
 
@@ -220,15 +225,17 @@ mod tests {
     }
 
     #[test]
-    fn backoff_doubles_up_to_the_maximum() {
+    fn attempts_count_the_first_one() {
+        use dm_store::retry::BackoffBuilder as _;
         let p = RetryPolicy {
             attempts: 5,
             base: Duration::from_millis(10),
             max: Duration::from_millis(50),
         };
         assert_eq!(
-            [0, 1, 2, 3].map(|r| p.delay(r).as_millis()),
-            [10, 20, 40, 50]
+            p.backoff().build().count(),
+            4,
+            "four retries after the first attempt"
         );
     }
 }

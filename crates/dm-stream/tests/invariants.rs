@@ -483,3 +483,46 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
         world.assert_converged(&repo, &sent).await;
     }
 }
+
+/// The retry budget (`dm_store::retry`): with every attempt throttled, one
+/// message costs exactly the handler's attempts times the SDK's, and then
+/// goes back to Lambda or the poller, with nothing moved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttled_table_costs_a_bounded_number_of_requests() {
+    let injector = FaultInjector::default();
+    let table = dm_store::testing::fresh_table_with_sdk_retries(&injector).await;
+    let backend = Backend::Dynamo(table, injector.clone());
+    let repo = backend.repo();
+    let world = world(&repo, 1).await;
+    let sent = vec![world.send(&repo, 0, 1, 3).await];
+    let batch = events(10, &sent.iter().collect::<Vec<_>>());
+
+    let before = injector.calls();
+    for call in 1..=1_000 {
+        injector.inject(before + call, Injected::Throttled);
+    }
+    let policy = RetryPolicy {
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+        ..RetryPolicy::default()
+    };
+    let outcome = Handler::new(repo.clone())
+        .with_retry(policy)
+        .handle(&batch)
+        .await;
+    assert_eq!(outcome.failed_at.as_deref(), Some("10"));
+    let requests = injector.calls() - before;
+    assert_eq!(
+        requests,
+        u64::from(policy.attempts * dm_store::retry::SDK_ATTEMPTS),
+        "the handler's attempts ({}) times the SDK's ({})",
+        policy.attempts,
+        dm_store::retry::SDK_ATTEMPTS
+    );
+    injector.clear();
+    let rows = repo
+        .conversations(world.groups[0].1[0].uuid, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(rows.items[0].last_message, "first", "nothing moved");
+}

@@ -1,0 +1,58 @@
+//! The retry budget, and the one backoff of the repository and the stream
+//! handler (the `backon` crate's exponential backoff with jitter).
+//!
+//! Each layer retries only what the layer below cannot:
+//!
+//! | layer | retries | at most |
+//! |---|---|---|
+//! | the SDK | throttling, 500/502/503/504, transient network errors; standard mode with its retry token bucket | [`SDK_ATTEMPTS`] requests per call |
+//! | the repository | races only: a failed condition or a cancelled transaction in `apply_message` and `start_conversation` (never throttling or outages, which the SDK retried) | [`RACE_ATTEMPTS`] attempts, each of at most two calls |
+//! | the stream handler | any failure but a record that can never apply | `RetryPolicy::attempts` (3) applications of a message |
+//!
+//! So one message applied by the stream handler makes at most
+//! 3 × [`RACE_ATTEMPTS`] × 2 calls × [`SDK_ATTEMPTS`] = 72 DynamoDB requests in
+//! the worst case (every attempt a lost race and every call retried), and a
+//! throttled table costs 3 × [`SDK_ATTEMPTS`] = 9 before the record is handed
+//! back to Lambda or the poller (`crates/dm-stream/tests/invariants.rs`
+//! counts them). A send through the API is one call: at most [`SDK_ATTEMPTS`].
+
+use std::time::Duration;
+
+pub use backon::{BackoffBuilder, ExponentialBuilder, Retryable};
+
+/// Requests the SDK makes for one call at most: standard retry mode with
+/// DynamoDB's default of 3 attempts (`aws_config`'s `RetryConfig::standard()`).
+pub const SDK_ATTEMPTS: u32 = 3;
+
+/// Attempts of the repository's race loops.
+pub const RACE_ATTEMPTS: u32 = 4;
+
+/// Exponential backoff with jitter: `first`, doubling up to `max`, `retries` times.
+pub fn backoff(first: Duration, max: Duration, retries: usize) -> ExponentialBuilder {
+    ExponentialBuilder::default()
+        .with_min_delay(first)
+        .with_max_delay(max)
+        .with_max_times(retries)
+        .with_jitter()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_maximum_with_jitter_and_stops() {
+        let delays: Vec<Duration> =
+            backoff(Duration::from_millis(10), Duration::from_millis(50), 4)
+                .build()
+                .collect();
+        assert_eq!(delays.len(), 4);
+        for (delay, base) in delays.iter().zip([10, 20, 40, 50]) {
+            let base = Duration::from_millis(base);
+            assert!(
+                *delay >= base && *delay <= base * 2,
+                "{delay:?} for {base:?}"
+            );
+        }
+    }
+}
