@@ -21,8 +21,6 @@ use crate::{
 pub const PAGE_MAX: usize = 100;
 /// Items a page holds when the request does not say.
 pub const PAGE_DEFAULT: usize = 20;
-/// How many times a lost optimistic race is retried before giving up.
-
 /// Which page of a listing to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
