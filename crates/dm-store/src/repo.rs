@@ -21,6 +21,7 @@ use crate::{
 pub const PAGE_MAX: usize = 100;
 /// Items a page holds when the request does not say.
 pub const PAGE_DEFAULT: usize = 20;
+
 /// Which page of a listing to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {

@@ -494,7 +494,7 @@ async fn a_throttled_table_costs_a_bounded_number_of_requests() {
     let backend = Backend::Dynamo(table, injector.clone());
     let repo = backend.repo();
     let world = world(&repo, 1).await;
-    let sent = vec![world.send(&repo, 0, 1, 3).await];
+    let sent = [world.send(&repo, 0, 1, 3).await];
     let batch = events(10, &sent.iter().collect::<Vec<_>>());
 
     let before = injector.calls();
