@@ -83,16 +83,10 @@ pub(crate) async fn dynamodb_local(args: DynamoDbLocalArgs) -> anyhow::Result<()
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut local = start(Some(args.local.port), args.local.persist.clone()).await?;
-    let target = Target {
-        endpoint_url: Some(local.endpoint()),
-        prod: false,
-        table: args.table,
-    };
+    let target = Target::local(local.endpoint(), args.table);
     crate::tables::setup(&crate::tables::SchemaLoadArgs::new(target.clone())).await?;
     let poll = dm_stream::cli::PollArgs {
-        endpoint_url: Some(local.endpoint()),
-        prod: false,
-        table: target.table.clone(),
+        target: dm_stream::cli::Target::local(local.endpoint(), &target.table),
         checkpoint: None,
         interval_ms: 100,
         concurrency: dm_stream::DEFAULT_CONCURRENCY,
@@ -168,7 +162,10 @@ async fn wait_for_api(
 
 pub(crate) async fn stream(args: dm_stream::cli::PollArgs) -> anyhow::Result<()> {
     let poller = args.poller().await?;
-    println!("polling the stream of table {}; Ctrl-C stops", args.table);
+    println!(
+        "polling the stream of table {}; Ctrl-C stops",
+        args.target.table
+    );
     poller
         .run(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -14,7 +14,7 @@ mod users;
 
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Parser, Subcommand};
 
 /// The workspace root, which xtask's own manifest sits one folder below.
 pub(crate) fn workspace_root() -> anyhow::Result<std::path::PathBuf> {
@@ -22,8 +22,8 @@ pub(crate) fn workspace_root() -> anyhow::Result<std::path::PathBuf> {
     Ok(anyhow::Context::context(manifest.parent(), "the workspace root")?.to_owned())
 }
 
-/// Where DynamoDB Local listens when nothing else is said.
-pub(crate) const LOCAL_ENDPOINT: &str = "http://127.0.0.1:8000";
+/// Which DynamoDB and which table a command works on: the poller's argument group.
+pub(crate) use dm_stream::cli::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -33,43 +33,6 @@ pub(crate) const LOCAL_ENDPOINT: &str = "http://127.0.0.1:8000";
 struct Cli {
     #[command(subcommand)]
     command: Command,
-}
-
-/// Which DynamoDB and which table a command works on.
-#[derive(Debug, Clone, Args)]
-pub(crate) struct Target {
-    /// DynamoDB endpoint; DynamoDB Local at http://127.0.0.1:8000 when neither this nor --prod is given.
-    #[arg(long, env = "AWS_ENDPOINT_URL_DYNAMODB", conflicts_with = "prod")]
-    pub(crate) endpoint_url: Option<String>,
-    /// Use real DynamoDB through the AWS default credential and region chain (no endpoint override).
-    #[arg(long)]
-    pub(crate) prod: bool,
-    /// The table.
-    #[arg(long, env = "DM_TABLE", default_value = dm_store::schema::DEFAULT_TABLE)]
-    pub(crate) table: String,
-}
-
-impl Target {
-    /// The endpoint to use; `None` for production.
-    pub(crate) fn endpoint(&self) -> Option<String> {
-        if self.prod {
-            None
-        } else {
-            Some(
-                self.endpoint_url
-                    .clone()
-                    .unwrap_or_else(|| LOCAL_ENDPOINT.to_owned()),
-            )
-        }
-    }
-
-    /// Where this target is, for messages.
-    pub(crate) fn describe(&self) -> String {
-        match self.endpoint() {
-            Some(url) => format!("table {} on {url}", self.table),
-            None => format!("table {} on AWS DynamoDB", self.table),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -116,9 +116,10 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
     let state = AppState::new(Arc::new(repo.clone()), Arc::new(key.clone()));
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
     let poll = dm_stream::cli::PollArgs {
-        endpoint_url: Some(dm_local::shared().to_owned()),
-        prod: false,
-        table: repo.table().to_owned(),
+        target: dm_stream::cli::Target::local(
+            dm_local::shared().to_owned(),
+            repo.table().to_owned(),
+        ),
         checkpoint: Some(
             std::env::temp_dir().join(format!("dm-concurrency-{}.json", UserId::new())),
         ),

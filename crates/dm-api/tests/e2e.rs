@@ -61,9 +61,7 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
 
     // The stream poller beside it.
     let poll = dm_stream::cli::PollArgs {
-        endpoint_url: Some(endpoint.to_owned()),
-        prod: false,
-        table: repo.table().to_owned(),
+        target: dm_stream::cli::Target::local(endpoint.to_owned(), repo.table().to_owned()),
         checkpoint: Some(dir.join("checkpoint.json")),
         interval_ms: 50,
         concurrency: dm_stream::DEFAULT_CONCURRENCY,

@@ -48,9 +48,7 @@ async fn an_outage_loses_no_accepted_message() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
     let poll = dm_stream::cli::PollArgs {
-        endpoint_url: Some(endpoint.clone()),
-        prod: false,
-        table: "outage".into(),
+        target: dm_stream::cli::Target::local(endpoint.clone(), "outage"),
         checkpoint: Some(dir.join("checkpoint.json")),
         interval_ms: 50,
         concurrency: dm_stream::DEFAULT_CONCURRENCY,

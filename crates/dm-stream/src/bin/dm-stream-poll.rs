@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     let cli = Cli::parse();
     let poller = cli.poll.poller().await?;
-    tracing::info!(table = %cli.poll.table, "polling the stream; Ctrl-C stops");
+    tracing::info!(table = %cli.poll.target.table, "polling the stream; Ctrl-C stops");
     poller
         .run(async {
             let _ = tokio::signal::ctrl_c().await;
