@@ -188,7 +188,7 @@ async fn run(
                     poller.run(shutdown).await;
                 }
                 Err(e) => {
-                    let _ = repo_tx.send(Err(e));
+                    let _ = repo_tx.send(Err(e.into()));
                 }
             }
         }

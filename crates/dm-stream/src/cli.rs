@@ -79,10 +79,15 @@ pub struct PollArgs {
 
 impl PollArgs {
     /// Builds the poller these options describe.
-    pub async fn poller(&self) -> anyhow::Result<Poller> {
+    ///
+    /// # Errors
+    ///
+    /// When the table's configuration or checkpoint is unusable.
+    pub async fn poller(&self) -> Result<Poller, crate::poller::PollError> {
         let table = &self.target.table;
         let config = dm_store::dynamo::sdk_config(self.target.endpoint().as_deref()).await;
-        let repo = DynamoRepository::new(&config, table)?;
+        let repo = DynamoRepository::new(&config, table)
+            .map_err(|e| crate::poller::PollError::Stream(e.to_string()))?;
         let dynamo = repo.client().clone();
         let streams = aws_sdk_dynamodbstreams::Client::new(&config);
         let handler = Handler::new(Arc::new(repo)).with_concurrency(self.concurrency);

@@ -17,7 +17,6 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context, bail};
 use aws_sdk_dynamodbstreams::{
     Client as StreamsClient,
     error::{DisplayErrorContext, ProvideErrorMetadata},
@@ -41,6 +40,35 @@ pub struct PollerConfig {
     pub interval: Duration,
 }
 
+/// Why the poller could not go on.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PollError {
+    /// The checkpoint file could not be read or written.
+    #[error("{action} checkpoint {}: {source}", path.display())]
+    Checkpoint {
+        /// `reading` or `writing`.
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The failure.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint file is not a checkpoint (never treated as a fresh start).
+    #[error("reading checkpoint {}: not a checkpoint ({source})", path.display())]
+    CheckpointCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// DynamoDB or DynamoDB Streams failed a call, or the table has no stream.
+    #[error("{0}")]
+    Stream(String),
+}
+
 /// The position of the poller, as kept on disk.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
@@ -61,12 +89,20 @@ pub struct ShardPosition {
 
 impl Checkpoint {
     /// Reads a checkpoint file; a missing file is an empty checkpoint.
-    pub fn load(path: &Path) -> anyhow::Result<Self> {
+    pub fn load(path: &Path) -> Result<Self, PollError> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .with_context(|| format!("reading checkpoint {}", path.display())),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|source| PollError::CheckpointCorrupt {
+                    path: path.to_owned(),
+                    source,
+                })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
-            Err(e) => Err(e).with_context(|| format!("reading checkpoint {}", path.display())),
+            Err(source) => Err(PollError::Checkpoint {
+                action: "reading",
+                path: path.to_owned(),
+                source,
+            }),
         }
     }
 
@@ -74,22 +110,26 @@ impl Checkpoint {
     /// written and synced to disk, then renamed over the old one (tempfile's
     /// `persist`) and the folder synced. A crash at any point leaves either
     /// the old checkpoint or the new one, never a torn or empty file.
-    pub fn save(&self, path: &Path) -> anyhow::Result<()> {
-        let context = || format!("writing checkpoint {}", path.display());
+    pub fn save(&self, path: &Path) -> Result<(), PollError> {
+        let context = |source: std::io::Error| PollError::Checkpoint {
+            action: "writing",
+            path: path.to_owned(),
+            source,
+        };
         let dir = match path.parent().filter(|d| !d.as_os_str().is_empty()) {
             Some(dir) => dir,
             None => Path::new("."),
         };
-        std::fs::create_dir_all(dir).with_context(context)?;
-        let mut file = tempfile::NamedTempFile::new_in(dir).with_context(context)?;
-        std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(self)?)
-            .with_context(context)?;
-        file.as_file().sync_all().with_context(context)?;
-        file.persist(path).with_context(context)?;
+        std::fs::create_dir_all(dir).map_err(context)?;
+        let mut file = tempfile::NamedTempFile::new_in(dir).map_err(context)?;
+        let json = serde_json::to_vec_pretty(self).map_err(|e| context(e.into()))?;
+        std::io::Write::write_all(&mut file, &json).map_err(context)?;
+        file.as_file().sync_all().map_err(context)?;
+        file.persist(path).map_err(|e| context(e.error))?;
         // The rename is durable once the folder is.
         std::fs::File::open(dir)
             .and_then(|d| d.sync_all())
-            .with_context(context)
+            .map_err(context)
     }
 }
 
@@ -129,7 +169,7 @@ impl Poller {
         streams: StreamsClient,
         handler: Handler,
         config: PollerConfig,
-    ) -> anyhow::Result<Self> {
+    ) -> Result<Self, PollError> {
         let checkpoint = match &config.checkpoint {
             Some(path) => Checkpoint::load(path)?,
             None => Checkpoint::default(),
@@ -149,14 +189,14 @@ impl Poller {
         &self.checkpoint
     }
 
-    fn save(&self) -> anyhow::Result<()> {
+    fn save(&self) -> Result<(), PollError> {
         match &self.config.checkpoint {
             Some(path) => self.checkpoint.save(path),
             None => Ok(()),
         }
     }
 
-    async fn stream_arn(&self) -> anyhow::Result<String> {
+    async fn stream_arn(&self) -> Result<String, PollError> {
         let table = self
             .dynamo
             .describe_table()
@@ -164,22 +204,22 @@ impl Poller {
             .send()
             .await
             .map_err(|e| {
-                anyhow::anyhow!(
+                PollError::Stream(format!(
                     "describing table {}: {}",
                     self.config.table,
                     DisplayErrorContext(e)
-                )
+                ))
             })?;
         match table.table.and_then(|t| t.latest_stream_arn) {
             Some(arn) => Ok(arn),
-            None => bail!(
+            None => Err(PollError::Stream(format!(
                 "table {} has no stream; create it with `cargo xtask schema-load`",
                 self.config.table
-            ),
+            ))),
         }
     }
 
-    async fn shards(&self, arn: &str) -> anyhow::Result<Vec<Shard>> {
+    async fn shards(&self, arn: &str) -> Result<Vec<Shard>, PollError> {
         let mut shards = Vec::new();
         let mut start = None;
         loop {
@@ -191,7 +231,10 @@ impl Poller {
                 .send()
                 .await
                 .map_err(|e| {
-                    anyhow::anyhow!("describing stream {arn}: {}", DisplayErrorContext(e))
+                    PollError::Stream(format!(
+                        "describing stream {arn}: {}",
+                        DisplayErrorContext(e)
+                    ))
                 })?;
             let Some(description) = out.stream_description else {
                 break;
@@ -206,7 +249,7 @@ impl Poller {
     }
 
     /// One pass: reads every ready shard until it is caught up.
-    pub async fn poll_once(&mut self) -> anyhow::Result<Pass> {
+    pub async fn poll_once(&mut self) -> Result<Pass, PollError> {
         let arn = self.stream_arn().await?;
         if self.checkpoint.stream_arn != arn {
             if !self.checkpoint.stream_arn.is_empty() {
@@ -264,7 +307,7 @@ impl Poller {
         Ok(pass)
     }
 
-    async fn iterator(&self, arn: &str, shard: &str) -> anyhow::Result<Option<String>> {
+    async fn iterator(&self, arn: &str, shard: &str) -> Result<Option<String>, PollError> {
         let after = self
             .checkpoint
             .shards
@@ -282,7 +325,10 @@ impl Poller {
             None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
         };
         let out = request.send().await.map_err(|e| {
-            anyhow::anyhow!("getting an iterator of {shard}: {}", DisplayErrorContext(e))
+            PollError::Stream(format!(
+                "getting an iterator of {shard}: {}",
+                DisplayErrorContext(e)
+            ))
         })?;
         Ok(out.shard_iterator)
     }
@@ -292,7 +338,7 @@ impl Poller {
         arn: &str,
         shard: &str,
         pass: &mut Pass,
-    ) -> anyhow::Result<ShardEnd> {
+    ) -> Result<ShardEnd, PollError> {
         let mut iterator = match self.iterators.remove(shard) {
             Some(iterator) => Some(iterator),
             None => self.iterator(arn, shard).await?,
@@ -330,7 +376,12 @@ impl Poller {
                                 .insert(shard.to_owned(), ShardPosition::default());
                             return Ok(ShardEnd::CaughtUp);
                         }
-                        _ => bail!("reading {shard}: {}", DisplayErrorContext(e)),
+                        _ => {
+                            return Err(PollError::Stream(format!(
+                                "reading {shard}: {}",
+                                DisplayErrorContext(e)
+                            )));
+                        }
                     }
                 }
             };
@@ -382,7 +433,7 @@ impl Poller {
         }
     }
 
-    fn finish(&mut self, shard: &str) -> anyhow::Result<()> {
+    fn finish(&mut self, shard: &str) -> Result<(), PollError> {
         self.checkpoint
             .shards
             .entry(shard.to_owned())
