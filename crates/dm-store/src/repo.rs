@@ -443,6 +443,7 @@ impl<T: Table> Repository for T {
         let mut guess = cache
             .and_then(|c| c.get(message.group))
             .filter(|g| g.last < target);
+        let mut races = race_backoff();
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -491,9 +492,17 @@ impl<T: Table> Repository for T {
             match result {
                 Ok(()) => return Ok(Applied::Moved),
                 // Another handler moved the rows since we read the group (or
-                // the guess was out of date): look again. Other failures go
-                // back to the stream handler, whose retry policy decides.
-                Err(WriteError::ConditionFailed { .. }) if attempt < RACE_ATTEMPTS => {}
+                // the guess was out of date): look again, at once the first
+                // time (a stale guess), after a jittered pause from then on
+                // (contenders). Other failures go back to the stream handler,
+                // whose retry policy decides.
+                Err(WriteError::ConditionFailed { .. }) if attempt < RACE_ATTEMPTS => {
+                    if attempt > 1
+                        && let Some(delay) = races.next()
+                    {
+                        tokio::time::sleep(delay).await;
+                    }
+                }
                 Err(WriteError::ConditionFailed { .. }) => {
                     return Err(StoreError::TransactionCancelled {
                         reasons: vec!["ConditionalCheckFailed".into()],
