@@ -312,12 +312,10 @@ impl DynamoRepository {
     }
 
     async fn write_one(&self, write: Write) -> Result<(), WriteError> {
-        let failed_condition = |code: Option<&str>| code == Some("ConditionalCheckFailedException");
-        match write {
+        let consumed = match write {
             Write::Put { record, condition } => {
                 let (expression, values) = condition_expression(&condition);
-                match self
-                    .client
+                self.client
                     .put_item()
                     .table_name(&*self.table)
                     .set_item(Some(record.to_item().into()))
@@ -326,32 +324,21 @@ impl DynamoRepository {
                     .return_consumed_capacity(TOTAL)
                     .send()
                     .await
-                {
-                    Ok(out) => self.account(true, out.consumed_capacity()),
-                    Err(e) if failed_condition(e.code()) => {
-                        return Err(WriteError::ConditionFailed { index: 0 });
-                    }
-                    Err(e) => return Err(map_sdk_error(e).into()),
-                }
+                    .map(|out| out.consumed_capacity)
+                    .map_err(single_write_error)?
             }
-            Write::Delete { key } => {
-                match self
-                    .client
-                    .delete_item()
-                    .table_name(&*self.table)
-                    .set_key(Some(key_of(&key)))
-                    .return_consumed_capacity(TOTAL)
-                    .send()
-                    .await
-                {
-                    Ok(out) => self.account(true, out.consumed_capacity()),
-                    Err(e) if failed_condition(e.code()) => {
-                        return Err(WriteError::ConditionFailed { index: 0 });
-                    }
-                    Err(e) => return Err(map_sdk_error(e).into()),
-                }
-            }
-        }
+            Write::Delete { key } => self
+                .client
+                .delete_item()
+                .table_name(&*self.table)
+                .set_key(Some(key_of(&key)))
+                .return_consumed_capacity(TOTAL)
+                .send()
+                .await
+                .map(|out| out.consumed_capacity)
+                .map_err(single_write_error)?,
+        };
+        self.account(true, consumed.as_ref());
         Ok(())
     }
 
@@ -601,6 +588,19 @@ fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<
                 (":seen_id", AttributeValue::S(seen.id.to_string())),
             ]),
         ),
+    }
+}
+
+/// A single PutItem's or DeleteItem's failure: its condition, or the store.
+fn single_write_error<E, R>(err: SdkError<E, R>) -> WriteError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    if err.code() == Some("ConditionalCheckFailedException") {
+        WriteError::ConditionFailed { index: 0 }
+    } else {
+        map_sdk_error(err).into()
     }
 }
 
