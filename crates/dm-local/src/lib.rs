@@ -205,15 +205,8 @@ impl Install {
             if answers(port) {
                 return Ok(running);
             }
-            let failure = match running.child.try_wait() {
-                Ok(Some(status)) => Some(format!("java exited with {status}")),
-                Ok(None) if started.elapsed() > START_TIMEOUT => {
-                    Some(format!("no answer after {}s", START_TIMEOUT.as_secs()))
-                }
-                Ok(None) => None,
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(detail) = failure {
+            if let Some(detail) = start_failure(&mut running.child, "java", started, START_TIMEOUT)
+            {
                 drop(running);
                 return Err(Error::Start {
                     what: "DynamoDB Local",
@@ -367,6 +360,24 @@ fn find_home(dir: &Path) -> Option<PathBuf> {
         .collect();
     homes.sort();
     homes.pop()
+}
+
+/// Why a server that does not answer yet will not: its program exited, or
+/// `timeout` passed since `started`; `None` while it may still come up.
+fn start_failure(
+    child: &mut Child,
+    program: &str,
+    started: Instant,
+    timeout: Duration,
+) -> Option<String> {
+    match child.try_wait() {
+        Ok(Some(status)) => Some(format!("{program} exited with {status}")),
+        Ok(None) if started.elapsed() > timeout => {
+            Some(format!("no answer after {}s", timeout.as_secs()))
+        }
+        Ok(None) => None,
+        Err(e) => Some(e.to_string()),
+    }
 }
 
 fn free_port() -> Result<u16, Error> {

@@ -16,7 +16,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::{Error, free_port, io, tail};
+use crate::{Error, free_port, io, start_failure, tail};
 
 /// Environment variable naming the folder holding `initdb` and `postgres`.
 pub const BIN_ENV: &str = "DM_POSTGRES_BIN";
@@ -184,15 +184,9 @@ impl Postgres {
             if ready {
                 return Ok(running);
             }
-            let failure = match running.child.try_wait() {
-                Ok(Some(status)) => Some(format!("postgres exited with {status}")),
-                Ok(None) if started.elapsed() > START_TIMEOUT => {
-                    Some(format!("no answer after {}s", START_TIMEOUT.as_secs()))
-                }
-                Ok(None) => None,
-                Err(e) => Some(e.to_string()),
-            };
-            if let Some(detail) = failure {
+            if let Some(detail) =
+                start_failure(&mut running.child, "postgres", started, START_TIMEOUT)
+            {
                 let log_tail = tail(&log);
                 drop(running);
                 return Err(Error::Start {
