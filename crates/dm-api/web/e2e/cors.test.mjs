@@ -10,10 +10,9 @@ import { createServer } from "node:http";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const bin = process.env.DM_API_BIN;
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const apiPort = 4900 + Math.floor(Math.random() * 300);
 const api = `http://127.0.0.1:${apiPort}`;
 let server;
@@ -42,11 +41,7 @@ before(async () => {
     await new Promise((r) => setTimeout(r, 50));
   }
   pages.push(await servePage(3000), await servePage(3001));
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
 });
 
 after(async () => {

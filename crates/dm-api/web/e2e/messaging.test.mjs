@@ -7,11 +7,10 @@ import { spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const bin = process.env.DM_API_BIN;
 const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
-const chromiumPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const port = 4600 + Math.floor(Math.random() * 300);
 const base = `http://127.0.0.1:${port}`;
 let server;
@@ -26,11 +25,7 @@ before(async () => {
     try { if ((await fetch(`${base}/healthz`)).ok) break; } catch (_) { /* not yet */ }
     await new Promise((r) => setTimeout(r, 50));
   }
-  browser = await chromium.launch({
-    executablePath: chromiumPath,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  browser = await launch();
 });
 
 after(async () => {
