@@ -85,8 +85,8 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut local = start(Some(args.local.port), args.local.persist.clone()).await?;
     let target = Target::local(local.endpoint(), args.table);
     crate::tables::setup(&crate::tables::SchemaLoadArgs::new(target.clone())).await?;
-    let poll = dm_stream::cli::PollArgs {
-        target: dm_stream::cli::Target::local(local.endpoint(), &target.table),
+    let poll = dm_bin::poll::PollArgs {
+        target: Target::local(local.endpoint(), &target.table),
         checkpoint: None,
         interval_ms: 100,
         concurrency: dm_stream::DEFAULT_CONCURRENCY,
@@ -96,7 +96,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let poller = tokio::spawn(poller.run(async {
         let _ = poller_stopped.await;
     }));
-    let api = dm_api::config::Config::parse_from([
+    let api = dm_bin::api::Config::parse_from([
         "dm-api",
         "--store",
         "dynamodb",
@@ -112,7 +112,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let key = dm_api::auth::LocalVerifier::from_file(&api.local_key_file)?;
     let token = key.mint(dm_store::seed::USERS[0].sub)?;
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
-    let mut api = tokio::spawn(dm_api::config::serve(api, async {
+    let mut api = tokio::spawn(dm_bin::api::serve(api, async {
         let _ = api_stopped.await;
     }));
     // The API is up once it answers.
@@ -160,7 +160,7 @@ async fn wait_for_api(
     bail!("the API did not start listening on {url}")
 }
 
-pub(crate) async fn stream(args: dm_stream::cli::PollArgs) -> anyhow::Result<()> {
+pub(crate) async fn stream(args: dm_bin::poll::PollArgs) -> anyhow::Result<()> {
     let poller = args.poller().await?;
     println!(
         "polling the stream of table {}; Ctrl-C stops",

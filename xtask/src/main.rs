@@ -23,7 +23,7 @@ pub(crate) fn workspace_root() -> anyhow::Result<std::path::PathBuf> {
 }
 
 /// Which DynamoDB and which table a command works on: the poller's argument group.
-pub(crate) use dm_stream::cli::Target;
+pub(crate) use dm_bin::target::Target;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -42,7 +42,7 @@ enum Command {
     /// Run the system locally: DynamoDB Local, setup (schema-load and seed), the stream poller and the API; Ctrl-C stops it.
     Up(local::UpArgs),
     /// Run the stream poller: keeps conversation rows current from the table's stream, until Ctrl-C.
-    Stream(dm_stream::cli::PollArgs),
+    Stream(dm_bin::poll::PollArgs),
     /// Print a local access token for a user (auth mode `local`); the token is alone on the last line.
     Token(tables::TokenArgs),
     /// Run the dm-standard benchmark (release build); `--compare` runs the reference design beside it.
@@ -79,12 +79,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    dm_bin::telemetry::init(dm_bin::telemetry::Format::Console, "warn");
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(e) => {

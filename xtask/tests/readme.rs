@@ -4,7 +4,7 @@
 //! - The first block: `cargo xtask up` runs (until Ctrl-C, sent at the end to
 //!   the program as a terminal does), and its test command is the one
 //!   `.ci/run` runs (running it here would run this test again).
-//! - The embedded default, ``cargo run -p dm-api -- ...`` in the text, serves.
+//! - The embedded default, ``cargo run --bin dm-api -- ...`` in the text, serves.
 //! - Every other `sh` block runs in bash with `-e -o pipefail` against
 //!   `cargo xtask up`, with a user's own AWS credentials and region in the
 //!   environment, and its output is checked.
@@ -168,7 +168,7 @@ fn the_readme_runs_as_written() {
 
     // The embedded default, from the text.
     let start = readme
-        .find("`cargo run -p dm-api -- ")
+        .find("`cargo run --bin dm-api -- ")
         .expect("the README names the embedded default")
         + 1;
     let embedded = &readme[start..start + readme[start..].find('`').unwrap()];

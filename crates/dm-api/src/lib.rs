@@ -12,7 +12,7 @@
 //! answers 413.
 
 pub mod auth;
-pub mod config;
+pub mod cors;
 pub mod error;
 pub mod input;
 pub mod routes;
@@ -23,14 +23,13 @@ use std::{sync::Arc, time::Duration};
 use axum::{
     Router,
     extract::{DefaultBodyLimit, Request, State},
-    http::{HeaderName, HeaderValue, Method, header},
+    http::{HeaderName, HeaderValue},
     middleware::{self, Next},
     response::{IntoResponse, Response},
     routing::{get, post},
 };
 use dm_store::Repository;
 use tower_http::{
-    cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
     trace::TraceLayer,
 };
@@ -94,16 +93,7 @@ async fn timeout(State(limit): State<Duration>, request: Request, next: Next) ->
 /// The router of the whole API.
 pub fn app(state: AppState) -> Router {
     let request_id = HeaderName::from_static("x-request-id");
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(state.cors_origins.clone()))
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([
-            header::ACCEPT,
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-        ])
-        .expose_headers([header::LINK]);
+    let cors = cors::layer(state.cors_origins.clone());
     let limit = state.timeout;
     Router::new()
         .route("/", get(web::index))

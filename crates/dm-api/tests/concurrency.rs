@@ -13,6 +13,7 @@ use std::{
 use dm_api::{AppState, app, auth::LocalVerifier};
 use dm_domain::{DisplayName, GroupId, Handle, MessageText, NewUser, User, UserId};
 use dm_store::{DynamoRepository, NewMessage, PageRequest, Repository};
+use dm_stream::poller::{Poller, PollerConfig};
 
 const CLIENTS: usize = 16;
 const PER_CLIENT: usize = 200;
@@ -115,18 +116,19 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(Arc::new(repo.clone()), Arc::new(key.clone()));
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
-    let poll = dm_stream::cli::PollArgs {
-        target: dm_stream::cli::Target::local(
-            dm_local::shared().to_owned(),
-            repo.table().to_owned(),
-        ),
-        checkpoint: Some(
-            std::env::temp_dir().join(format!("dm-concurrency-{}.json", UserId::new())),
-        ),
-        interval_ms: 50,
-        concurrency: dm_stream::DEFAULT_CONCURRENCY,
-    };
-    let poller = poll.poller().await.unwrap();
+    let sdk = dm_store::dynamo::sdk_config(Some(dm_local::shared())).await;
+    let poller = Poller::connect(
+        &sdk,
+        dm_stream::DEFAULT_CONCURRENCY,
+        PollerConfig {
+            table: repo.table().to_owned().to_owned(),
+            checkpoint: Some(
+                std::env::temp_dir().join(format!("dm-concurrency-{}.json", UserId::new())),
+            ),
+            interval: Duration::from_millis(50),
+        },
+    )
+    .unwrap();
     tokio::spawn(poller.run(std::future::pending()));
 
     // One shared conversation: the 16 clients are its two members, 8 each.

@@ -14,6 +14,7 @@ use std::{
 
 use dm_api::{AppState, app, auth::LocalVerifier};
 use dm_store::{DynamoRepository, PageRequest, Repository, seed::USERS};
+use dm_stream::poller::{Poller, PollerConfig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "slow: run with `cargo xtask test --slow`"]
@@ -47,13 +48,18 @@ async fn an_outage_loses_no_accepted_message() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
-    let poll = dm_stream::cli::PollArgs {
-        target: dm_stream::cli::Target::local(endpoint.clone(), "outage"),
-        checkpoint: Some(dir.join("checkpoint.json")),
-        interval_ms: 50,
-        concurrency: dm_stream::DEFAULT_CONCURRENCY,
-    };
-    tokio::spawn(poll.poller().await.unwrap().run(std::future::pending()));
+    let sdk = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+    let poller = Poller::connect(
+        &sdk,
+        dm_stream::DEFAULT_CONCURRENCY,
+        PollerConfig {
+            table: "outage".to_owned(),
+            checkpoint: Some(dir.join("checkpoint.json")),
+            interval: Duration::from_millis(50),
+        },
+    )
+    .unwrap();
+    tokio::spawn(poller.run(std::future::pending()));
 
     // Four clients send as fast as they can until told to stop.
     let http = reqwest::Client::builder()

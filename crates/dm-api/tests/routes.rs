@@ -552,26 +552,3 @@ async fn user_short_without_a_token_is_public_but_shows_only_handle_and_name() {
         );
     }
 }
-
-#[tokio::test]
-async fn cors_defaults_to_the_frontends_dev_origins_in_local_mode_only() {
-    use clap::Parser;
-    let origins = |args: &[&str]| {
-        let config = dm_api::config::Config::parse_from(["dm-api"].iter().chain(args).copied());
-        dm_api::config::cors_origins(&config)
-    };
-    assert_eq!(
-        origins(&["--auth", "local"]),
-        ["http://localhost:3000", "http://127.0.0.1:3000"]
-    );
-    assert!(origins(&["--auth", "cognito"]).is_empty());
-    assert_eq!(
-        origins(&["--auth", "cognito", "--cors-origin", "https://cruddur.com/"]),
-        ["https://cruddur.com"]
-    );
-    assert_eq!(
-        origins(&["--cors-origin", "https://a.example,https://b.example"]),
-        ["https://a.example", "https://b.example"]
-    );
-    assert!(origins(&["--auth", "local", "--cors-origin", "none"]).is_empty());
-}

@@ -8,10 +8,6 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use dm_bench::{StoreKind, Via, Workload, report};
 
-/// As in the binaries it measures (`dm-api`, `dm-stream-poll`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(name = "dm-bench", about = "The dm-standard benchmark")]
 struct Cli {
@@ -54,12 +50,8 @@ struct Cli {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // dm-bin's setup, and with it the allocator of the binaries measured.
+    dm_bin::telemetry::init(dm_bin::telemetry::Format::Console, "warn");
     let cli = Cli::parse();
     let workload = Workload {
         users: cli.users,

@@ -13,7 +13,6 @@
 //! dropped (the first failed record is reported, everything from it is
 //! retried); only messages move rows.
 
-pub mod cli;
 pub mod decode;
 mod handler;
 pub mod lambda;

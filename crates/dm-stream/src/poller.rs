@@ -163,6 +163,25 @@ enum ShardEnd {
 }
 
 impl Poller {
+    /// A poller of `config.table`'s stream through clients built from `sdk`,
+    /// applying changes to that table with `concurrency` conversations at once.
+    ///
+    /// # Errors
+    ///
+    /// When the table's client cannot be configured or the checkpoint is unusable.
+    pub fn connect(
+        sdk: &aws_config::SdkConfig,
+        concurrency: usize,
+        config: PollerConfig,
+    ) -> Result<Self, PollError> {
+        let repo = dm_store::DynamoRepository::new(sdk, &config.table)
+            .map_err(|e| PollError::Stream(e.to_string()))?;
+        let dynamo = repo.client().clone();
+        let streams = StreamsClient::new(sdk);
+        let handler = Handler::new(std::sync::Arc::new(repo)).with_concurrency(concurrency);
+        Self::new(dynamo, streams, handler, config)
+    }
+
     /// A poller of `config.table`'s stream, resuming from its checkpoint file.
     pub fn new(
         dynamo: aws_sdk_dynamodb::Client,

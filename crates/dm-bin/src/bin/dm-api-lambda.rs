@@ -5,21 +5,12 @@
 //! `DM_CORS_ORIGINS`); see `deploy/template.yaml`.
 
 use clap::Parser;
-use dm_api::config::{Config, Store, state, store};
-
-/// mimalloc: about 15% less CPU per request than the system allocator (`cargo xtask bench`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+use dm_bin::api::{Config, Store, state, store};
+use dm_bin::telemetry::{self, Format};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time()
-        .init();
+    telemetry::init(Format::Lambda, "info");
     let config = Config::try_parse_from(["dm-api"])?;
     if config.store != Store::Dynamodb {
         return Err("on Lambda the store is DynamoDB: set DM_STORE=dynamodb".into());

@@ -8,23 +8,14 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::Event;
+use dm_bin::telemetry::{self, Format};
 use dm_store::DynamoRepository;
 use dm_stream::{Handler, lambda::handle_event};
 use lambda_runtime::{LambdaEvent, service_fn};
 
-/// mimalloc: about 15% less CPU per request than the system allocator (`cargo xtask bench`).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time()
-        .init();
+    telemetry::init(Format::Lambda, "info");
     let table = std::env::var("DM_TABLE").map_err(|_| "DM_TABLE must name the table")?;
     let config = dm_store::dynamo::sdk_config(None).await;
     let concurrency = match std::env::var("DM_STREAM_CONCURRENCY") {

@@ -3,18 +3,13 @@
 //! `deploy/template.yaml` and the library's docs.
 
 use aws_lambda_events::event::cognito::CognitoEventUserPoolsPostConfirmation;
+use dm_bin::telemetry::{self, Format};
 use dm_store::DynamoRepository;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .without_time()
-        .init();
+    telemetry::init(Format::Lambda, "info");
     let table = std::env::var("DM_TABLE").map_err(|_| "DM_TABLE must name the table")?;
     let config = dm_store::dynamo::sdk_config(None).await;
     let repo = DynamoRepository::new(&config, table)?;

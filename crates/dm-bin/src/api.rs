@@ -1,4 +1,6 @@
-//! The `dm-api` configuration (flags with environment fallbacks) and serving.
+//! The `dm-api` command line (flags with environment fallbacks), and serving
+//! what it describes: the binaries `dm-api` and `dm-api-lambda`, and
+//! `cargo xtask up`.
 
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
@@ -8,7 +10,7 @@ use clap::{Parser, ValueEnum};
 use dm_store::{DynamoRepository, MemoryRepository, Repository};
 use dm_stream::{Handler, memory_feed};
 
-use crate::{
+use dm_api::{
     AppState,
     auth::{CognitoVerifier, LocalVerifier, TokenVerifier},
 };
@@ -54,7 +56,7 @@ pub struct Config {
     #[arg(long, env = "DM_AUTH", value_enum, default_value_t = AuthMode::Local)]
     pub auth: AuthMode,
     /// The local token key file (auth `local`); created if missing.
-    #[arg(long, env = "DM_LOCAL_KEY_FILE", default_value = crate::auth::LOCAL_KEY_FILE)]
+    #[arg(long, env = "DM_LOCAL_KEY_FILE", default_value = dm_api::auth::LOCAL_KEY_FILE)]
     pub local_key_file: PathBuf,
     /// Cognito region (auth `cognito`).
     #[arg(long, env = "DM_COGNITO_REGION")]
@@ -131,25 +133,9 @@ pub fn verifier(config: &Config) -> anyhow::Result<Arc<dyn TokenVerifier>> {
     })
 }
 
-/// The Cruddur frontend's development origins, allowed by default in local auth mode.
-pub const DEV_ORIGINS: [&str; 2] = ["http://localhost:3000", "http://127.0.0.1:3000"];
-
-/// The origins CORS allows: as configured; unset, [`DEV_ORIGINS`] in local
-/// auth mode and none with Cognito, so production origins are always explicit.
+/// The origins CORS allows ([`dm_api::cors::allowed_origins`]).
 pub fn cors_origins(config: &Config) -> Vec<String> {
-    let configured: Vec<String> = config
-        .cors_origins
-        .iter()
-        .map(|o| o.trim().trim_end_matches('/').to_owned())
-        .filter(|o| !o.is_empty())
-        .collect();
-    if configured.iter().any(|o| o.eq_ignore_ascii_case("none")) {
-        Vec::new()
-    } else if configured.is_empty() && config.auth == AuthMode::Local {
-        DEV_ORIGINS.map(str::to_owned).to_vec()
-    } else {
-        configured
-    }
+    dm_api::cors::allowed_origins(&config.cors_origins, config.auth == AuthMode::Local)
 }
 
 /// The application state the configuration describes.
@@ -188,7 +174,7 @@ pub async fn serve(
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, store = ?config.store, auth = ?config.auth, "serving");
-    axum::serve(listener, crate::app(state))
+    axum::serve(listener, dm_api::app(state))
         .with_graceful_shutdown(shutdown)
         .await?;
     let _ = stop_feed.send(());

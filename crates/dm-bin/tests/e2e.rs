@@ -8,6 +8,7 @@ use std::{
 
 use dm_api::auth::LocalVerifier;
 use dm_store::{Repository, seed::USERS};
+use dm_stream::poller::{Poller, PollerConfig};
 use serde_json::{Value, json};
 
 struct Api {
@@ -27,7 +28,8 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
     let repo = dm_store::testing::fresh_table().await;
     dm_store::seed::seed(&repo, |_, _| {}).await.unwrap();
     let endpoint = dm_local::shared();
-    let dir = std::env::temp_dir().join(format!("dm-e2e-{}", uuid::Uuid::new_v4()));
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path();
     let key_file = dir.join("jwt.key");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -60,13 +62,17 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
     };
 
     // The stream poller beside it.
-    let poll = dm_stream::cli::PollArgs {
-        target: dm_stream::cli::Target::local(endpoint.to_owned(), repo.table().to_owned()),
-        checkpoint: Some(dir.join("checkpoint.json")),
-        interval_ms: 50,
-        concurrency: dm_stream::DEFAULT_CONCURRENCY,
-    };
-    let poller = poll.poller().await.unwrap();
+    let sdk = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+    let poller = Poller::connect(
+        &sdk,
+        dm_stream::DEFAULT_CONCURRENCY,
+        PollerConfig {
+            table: repo.table().to_owned().to_owned(),
+            checkpoint: Some(dir.join("checkpoint.json")),
+            interval: Duration::from_millis(50),
+        },
+    )
+    .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let poller = tokio::spawn(poller.run(async {
         let _ = stopped.await;
@@ -204,5 +210,4 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
     );
     let _ = stop.send(());
     poller.await.unwrap();
-    let _ = std::fs::remove_dir_all(dir);
 }
