@@ -133,7 +133,7 @@ pub(crate) async fn token(args: &TokenArgs) -> anyhow::Result<()> {
 }
 
 async fn client(target: &Target) -> Client {
-    dm_store::dynamo::connect(target.endpoint().as_deref()).await
+    dm_store::client::connect(target.endpoint().as_deref()).await
 }
 
 /// Turns a store error into a message that says what to do.
@@ -149,7 +149,7 @@ pub(crate) fn explain(target: &Target, e: StoreError) -> anyhow::Error {
 
 /// The repository on the target table, once the table is known to exist.
 pub(crate) async fn existing_table(target: &Target) -> anyhow::Result<DynamoRepository> {
-    let config = dm_store::dynamo::sdk_config(target.endpoint().as_deref()).await;
+    let config = dm_store::client::sdk_config(target.endpoint().as_deref()).await;
     let repo = DynamoRepository::new(&config, &target.table)?;
     match schema::describe_table(repo.client(), &target.table).await {
         Ok(Some(_)) => Ok(repo),
@@ -258,7 +258,8 @@ pub(crate) async fn scan(args: &ScanArgs) -> anyhow::Result<()> {
         if args.limit.is_some_and(|limit| count >= limit) {
             break;
         }
-        let item = item.map_err(|e| explain(&args.target, dm_store::dynamo::map_sdk_error(e)))?;
+        let item =
+            item.map_err(|e| explain(&args.target, dm_store::sdk_error::map_sdk_error(e)))?;
         count += 1;
         if args.json {
             let value: serde_json::Value =

@@ -158,7 +158,8 @@ async fn list(args: &ListArgs) -> anyhow::Result<()> {
         .send();
     let mut users = Vec::new();
     while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| explain(&args.target, dm_store::dynamo::map_sdk_error(e)))?;
+        let item =
+            item.map_err(|e| explain(&args.target, dm_store::sdk_error::map_sdk_error(e)))?;
         if let Ok(Record::User(user)) = Record::from_item(item) {
             users.push(user);
         }

@@ -60,7 +60,7 @@ async fn up_serves_a_seeded_table_whose_rows_follow_new_messages() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let repo = Arc::new(
         DynamoRepository::new(
-            &dm_store::dynamo::sdk_config(Some(&endpoint)).await,
+            &dm_store::client::sdk_config(Some(&endpoint)).await,
             "cruddur-messages",
         )
         .unwrap(),

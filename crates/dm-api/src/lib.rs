@@ -99,7 +99,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(web::index))
         .route("/app.js", get(web::script))
         .route("/style.css", get(web::style))
-        .route("/api/me", get(web::me))
+        .route("/api/me", get(routes::me))
         .route("/api/local/users", get(web::local_users))
         .route("/api/local/token", post(web::local_token))
         .route("/api/message_groups", get(routes::message_groups))

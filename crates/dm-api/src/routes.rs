@@ -6,8 +6,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dm_domain::{Conversation, Cursor, Message, MessageRef};
-use dm_store::{Clash, IdempotencyClaim, NewMessage, StoreError};
+use dm_domain::{Conversation, Cursor, Message};
+use dm_store::{IdempotencyKey, Recipient, SendOnce, StoreError};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -220,70 +220,23 @@ pub async fn create_message(
 ) -> Result<Json<CreatedMessageOut>, ApiError> {
     let key = input::idempotency_key(&headers)?;
     let body = input::new_message(&body)?;
-    let sender = user.summary();
-    let mut new = NewMessage::now(body.text.clone());
-    if let Some(key) = &key {
-        // The first request with this key decides the message's id and time;
-        // a retry sends the very same message, which exists at most once.
-        let request = body.canonical();
-        let now = unix_now();
-        let claim = IdempotencyClaim {
-            user: user.uuid,
-            key: key.clone(),
-            message: new.id,
-            at: new.created_at,
-            request: request.clone(),
-            expires_at: now + IDEMPOTENCY_TTL_SECS,
-        };
-        let claim = state.repo.claim_idempotency(claim, now).await?;
-        if claim.request != request {
-            return Err(ApiError::Invalid(vec!["idempotency_key_reused".into()]));
-        }
-        new.id = claim.message;
-        new.created_at = claim.at;
-    }
-    let at = MessageRef {
-        at: new.created_at,
-        id: new.id,
-    };
-    let sent = match body.target {
-        Target::Group(group) => match state.repo.send_message(group, &sender, new).await {
-            Ok(message) => Ok((group, Some(message))),
-            Err(StoreError::Conflict(Clash::ItemExists)) if key.is_some() => Ok((group, None)),
-            Err(e) => Err(e),
-        },
+    let key = key.map(|key| IdempotencyKey {
+        key,
+        request: body.canonical(),
+    });
+    let to = match body.target {
+        Target::Group(group) => Recipient::Group(group),
         Target::Handle(handle) => {
             if handle.same_as(&user.handle) {
                 return Err(ApiError::Invalid(vec!["self_conversation".into()]));
             }
-            let recipient = state.repo.user_by_handle(&handle).await?;
-            match state
-                .repo
-                .start_conversation(&sender, &recipient.summary(), new)
-                .await
-            {
-                Ok(sent) => Ok((sent.message.group, Some(sent.message))),
-                Err(StoreError::Conflict(Clash::ItemExists)) if key.is_some() => {
-                    let group = state
-                        .repo
-                        .conversation_between(user.uuid, recipient.uuid)
-                        .await?;
-                    Ok((group.ok_or(ApiError::Conflict("already_exists"))?, None))
-                }
-                Err(e) => Err(e),
-            }
+            Recipient::User(state.repo.user_by_handle(&handle).await?.summary())
         }
     };
-    let message = match sent {
-        Ok((_, Some(message))) => message,
-        // A retry: the message was sent before; answer with it.
-        Ok((group, None)) => state
-            .repo
-            .message(group, at)
-            .await?
-            .ok_or(ApiError::Conflict("already_exists"))?,
-        Err(e) => return Err(e.into()),
-    };
+    let message = state
+        .repo
+        .send_once(&user.summary(), to, body.text, key)
+        .await?;
     Ok(Json(CreatedMessageOut {
         uuid: message.id.to_string(),
         message_group_uuid: message.group.to_string(),
@@ -294,13 +247,18 @@ pub async fn create_message(
     }))
 }
 
-/// How long an idempotency key is remembered.
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
+/// `GET /api/me`: the signed-in user.
+#[utoipa::path(
+    get, path = "/api/me",
+    responses((status = 200, body = UserShortOut), (status = 401, body = ErrorBody)),
+    security(("bearer" = []))
+)]
+pub async fn me(AuthUser(user): AuthUser) -> Json<UserShortOut> {
+    Json(UserShortOut {
+        uuid: Some(user.uuid.to_string()),
+        handle: user.handle.to_string(),
+        display_name: user.display_name.to_string(),
+    })
 }
 
 /// A user by handle, briefly.
@@ -357,7 +315,7 @@ pub async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
-    paths(message_groups, messages, create_message, user_short, crate::web::me, healthz, readyz),
+    paths(message_groups, messages, create_message, user_short, me, healthz, readyz),
     components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody)),
     modifiers(&BearerAuth)
 )]

@@ -14,7 +14,7 @@ use axum::{
 };
 use serde::Serialize;
 
-use crate::{AppState, auth::AuthUser, error::ApiError, input::JsonObject};
+use crate::{AppState, error::ApiError, input::JsonObject};
 
 /// `GET /`.
 pub async fn index() -> Html<&'static str> {
@@ -83,18 +83,4 @@ pub async fn local_token(
         .mint(&sub)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Json(serde_json::json!({ "token": token })))
-}
-
-/// `GET /api/me`: the signed-in user.
-#[utoipa::path(
-    get, path = "/api/me",
-    responses((status = 200, body = crate::routes::UserShortOut), (status = 401, body = crate::error::ErrorBody)),
-    security(("bearer" = []))
-)]
-pub async fn me(AuthUser(user): AuthUser) -> Json<crate::routes::UserShortOut> {
-    Json(crate::routes::UserShortOut {
-        uuid: Some(user.uuid.to_string()),
-        handle: user.handle.to_string(),
-        display_name: user.display_name.to_string(),
-    })
 }

@@ -116,7 +116,7 @@ async fn sixteen_clients_lose_and_duplicate_nothing() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(Arc::new(repo.clone()), Arc::new(key.clone()));
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
-    let sdk = dm_store::dynamo::sdk_config(Some(dm_local::shared())).await;
+    let sdk = dm_store::client::sdk_config(Some(dm_local::shared())).await;
     let poller = Poller::connect(
         &sdk,
         dm_stream::DEFAULT_CONCURRENCY,

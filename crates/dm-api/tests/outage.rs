@@ -35,7 +35,7 @@ async fn an_outage_loses_no_accepted_message() {
     let local = tokio::task::spawn_blocking(start(None)).await.unwrap();
     let port = local.port();
     let endpoint = local.endpoint();
-    let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+    let config = dm_store::client::sdk_config(Some(&endpoint)).await;
     let repo = DynamoRepository::new(&config, "outage").unwrap();
     dm_store::schema::create_table(repo.client(), &dm_store::schema::TableSpec::new("outage"))
         .await
@@ -48,7 +48,7 @@ async fn an_outage_loses_no_accepted_message() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app(state)).await.unwrap() });
-    let sdk = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+    let sdk = dm_store::client::sdk_config(Some(&endpoint)).await;
     let poller = Poller::connect(
         &sdk,
         dm_stream::DEFAULT_CONCURRENCY,

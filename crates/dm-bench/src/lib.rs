@@ -191,7 +191,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let (repo, dynamo, source): (Arc<dyn Repository>, Option<DynamoRepository>, Source) =
         match backend {
             Backend::Dynamodb { endpoint, table } => {
-                let config = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+                let config = dm_store::client::sdk_config(Some(endpoint)).await;
                 let repo = DynamoRepository::new(&config, table.as_str())?;
                 dm_store::schema::delete_table(repo.client(), table).await?;
                 dm_store::schema::create_table(

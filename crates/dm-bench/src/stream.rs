@@ -162,7 +162,7 @@ async fn run(
             MemoryFeed::new(memory, handler).run(shutdown).await;
         }
         Source::Dynamo { endpoint, table } => {
-            let config = dm_store::dynamo::sdk_config(Some(&endpoint)).await;
+            let config = dm_store::client::sdk_config(Some(&endpoint)).await;
             let repo = match DynamoRepository::new(&config, &table) {
                 Ok(repo) => repo,
                 Err(e) => {

@@ -91,7 +91,7 @@ pub async fn store(
             (Arc::new(memory.clone()), Some(memory))
         }
         Store::Dynamodb => {
-            let sdk = dm_store::dynamo::sdk_config(config.endpoint_url.as_deref()).await;
+            let sdk = dm_store::client::sdk_config(config.endpoint_url.as_deref()).await;
             (Arc::new(DynamoRepository::new(&sdk, &config.table)?), None)
         }
     })

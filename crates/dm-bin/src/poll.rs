@@ -32,7 +32,7 @@ impl PollArgs {
     /// When the table's configuration or checkpoint is unusable.
     pub async fn poller(&self) -> Result<Poller, PollError> {
         let table = &self.target.table;
-        let sdk = dm_store::dynamo::sdk_config(self.target.endpoint().as_deref()).await;
+        let sdk = dm_store::client::sdk_config(self.target.endpoint().as_deref()).await;
         let checkpoint = self
             .checkpoint
             .clone()

@@ -62,7 +62,7 @@ async fn a_conversation_through_the_binary_on_dynamodb_local() {
     };
 
     // The stream poller beside it.
-    let sdk = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+    let sdk = dm_store::client::sdk_config(Some(endpoint)).await;
     let poller = Poller::connect(
         &sdk,
         dm_stream::DEFAULT_CONCURRENCY,

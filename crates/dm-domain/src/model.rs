@@ -155,6 +155,24 @@ impl Group {
     }
 }
 
+/// An idempotency key's claim: the message a user's request with that key
+/// sends, whenever it is retried, until the claim expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyClaim {
+    /// Whose key it is.
+    pub user: UserId,
+    /// The key, as the client sent it.
+    pub key: String,
+    /// The message the key sends.
+    pub message: MessageId,
+    /// When that message is sent.
+    pub at: Timestamp,
+    /// What was asked, so a reused key with another request can be refused.
+    pub request: String,
+    /// When the claim expires, in epoch seconds (the table's TTL attribute).
+    pub expires_at: i64,
+}
+
 /// One page of a listing, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -1,13 +1,13 @@
 //! The DynamoDB backend: [`Table`] on one DynamoDB table, through
 //! `aws-sdk-dynamodb`.
 //!
-//! One client, built from one `SdkConfig` ([`sdk_config`]), makes every
+//! One client, built from one `SdkConfig` ([`crate::client::sdk_config`]), makes every
 //! call: the data calls (GetItem, Query, PutItem, DeleteItem,
 //! TransactWriteItems, BatchWriteItem) and table administration. Transport
 //! retries are the SDK's (standard mode, its retry token bucket); see
 //! `docs/ARCHITECTURE.md` for how they compose with the repository's own.
 //!
-//! Every call asks for its consumed capacity, adds it to a [`CapacityMeter`]
+//! Every call asks for its consumed capacity, adds it to a [`crate::capacity::CapacityMeter`]
 //! and records it on a `dynamodb` tracing span, so what each access pattern
 //! costs is visible in logs and measurable by the benchmark.
 //!
@@ -15,22 +15,14 @@
 //! overwritten by accident; several writes go in one TransactWriteItems.
 //! Batch puts are split into 25s, and unprocessed items are retried with
 //! exponential backoff. Errors are mapped to [`StoreError`] in one place,
-//! [`map_sdk_error`], with one throttling classification, [`is_throttling`].
+//! [`crate::sdk_error::map_sdk_error`], with one throttling classification.
 
-use std::{
-    collections::HashMap,
-    fmt,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-};
+use std::{collections::HashMap, fmt, sync::Arc};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::{
     Client,
-    config::{Credentials, Region},
-    error::{DisplayErrorContext, ProvideErrorMetadata, SdkError},
+    error::{ProvideErrorMetadata, SdkError},
     operation::query::builders::QueryFluentBuilder,
     types::{
         AttributeValue, ConsumedCapacity, Delete, Put, PutRequest, ReturnConsumedCapacity,
@@ -42,7 +34,9 @@ use tracing::Instrument;
 
 use crate::{
     Record, StoreError,
+    capacity::{Capacity, CapacityMeter},
     schema::GROUP_INDEX,
+    sdk_error::map_sdk_error,
     table::{Condition, GroupCache, Table, Write, WriteError},
 };
 
@@ -51,49 +45,6 @@ type SdkItem = HashMap<String, AttributeValue>;
 
 /// How many times a batch's unprocessed items are retried.
 const BATCH_RETRIES: usize = 10;
-
-/// Capacity units consumed, summed over calls; shared by clones of a repository.
-#[derive(Debug, Default)]
-pub struct CapacityMeter {
-    read_milli: AtomicU64,
-    write_milli: AtomicU64,
-}
-
-/// Capacity consumed so far.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Capacity {
-    /// Read capacity units (reads, queries).
-    pub read: f64,
-    /// Write capacity units (puts, deletes, transactions, index updates).
-    pub write: f64,
-}
-
-impl Capacity {
-    /// Reads and writes together.
-    pub fn total(&self) -> f64 {
-        self.read + self.write
-    }
-}
-
-impl CapacityMeter {
-    fn add(&self, write: bool, units: f64) {
-        let milli = (units * 1000.0).round() as u64;
-        let counter = if write {
-            &self.write_milli
-        } else {
-            &self.read_milli
-        };
-        counter.fetch_add(milli, Ordering::Relaxed);
-    }
-
-    /// The units consumed so far.
-    pub fn snapshot(&self) -> Capacity {
-        Capacity {
-            read: self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0,
-            write: self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0,
-        }
-    }
-}
 
 /// The repository on a DynamoDB table; cheap to clone.
 #[derive(Clone)]
@@ -112,71 +63,9 @@ impl fmt::Debug for DynamoRepository {
     }
 }
 
-/// The AWS SDK configuration from its default chain.
-///
-/// Without `endpoint_url` everything comes from the default chain, as in
-/// production. With it (DynamoDB Local), requests go there, and a fresh
-/// machine with no AWS setup still works:
-///
-/// - credentials come from the default chain's environment variables,
-///   profile (with SSO and `credential_process`), web identity and container
-///   providers, so setting `AWS_ENDPOINT_URL_DYNAMODB` never replaces real
-///   credentials (on Lambda they are in the environment); only when none of
-///   them has any are requests signed with fixed `local` credentials;
-/// - the region comes from the environment or the profile, else `us-east-1`.
-///
-/// The instance metadata service is not asked for either: against a local
-/// endpoint it only adds delay and errors. DynamoDB Local runs with
-/// `-sharedDb`, so whichever credentials and region sign the requests, the
-/// AWS CLI, boto3 and these tools see the same tables. The same
-/// configuration serves the DynamoDB Streams client of the poller.
-pub async fn sdk_config(endpoint_url: Option<&str>) -> aws_config::SdkConfig {
-    use aws_config::{
-        ecs::EcsCredentialsProvider,
-        environment::{EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider},
-        meta::{credentials::CredentialsProviderChain, region::RegionProviderChain},
-        profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider},
-        web_identity_token::WebIdentityTokenCredentialsProvider,
-    };
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(url) = endpoint_url {
-        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
-            .or_else(ProfileFileRegionProvider::new())
-            .or_else(Region::from_static("us-east-1"));
-        let credentials = CredentialsProviderChain::first_try(
-            "Environment",
-            EnvironmentVariableCredentialsProvider::new(),
-        )
-        .or_else("Profile", ProfileFileCredentialsProvider::builder().build())
-        .or_else(
-            "WebIdentityToken",
-            WebIdentityTokenCredentialsProvider::builder().build(),
-        )
-        .or_else("EcsContainer", EcsCredentialsProvider::builder().build())
-        .or_else(
-            LOCAL_CREDENTIALS,
-            Credentials::new("local", "local", None, None, LOCAL_CREDENTIALS),
-        );
-        loader = loader
-            .endpoint_url(url)
-            .region(region)
-            .credentials_provider(credentials);
-    }
-    loader.load().await
-}
-
-/// The provider name of the fixed credentials used against a local endpoint
-/// when the default chain has none.
-pub const LOCAL_CREDENTIALS: &str = "dm-local";
-
-/// A DynamoDB client configured by [`sdk_config`].
-pub async fn connect(endpoint_url: Option<&str>) -> Client {
-    Client::new(&sdk_config(endpoint_url).await)
-}
-
 impl DynamoRepository {
     /// The repository on table `table`, reached as `config` says (see
-    /// [`sdk_config`]).
+    /// [`crate::client::sdk_config`]).
     ///
     /// # Errors
     ///
@@ -190,7 +79,7 @@ impl DynamoRepository {
     }
 
     /// [`DynamoRepository::new`], replacing the answers of chosen attempts
-    /// with failures (for tests: see [`crate::testing`]).
+    /// with failures (for tests: see [`crate::faults::FaultInjector`]).
     ///
     /// # Errors
     ///
@@ -601,44 +490,5 @@ where
         WriteError::ConditionFailed { index: 0 }
     } else {
         map_sdk_error(err).into()
-    }
-}
-
-/// Whether a DynamoDB error code means "slow down": the one throttling
-/// classification, for the repository's and the stream handler's decisions.
-pub fn is_throttling(code: &str) -> bool {
-    matches!(
-        code,
-        "ProvisionedThroughputExceededException"
-            | "ThrottlingException"
-            | "RequestLimitExceeded"
-            | "Throttling"
-            | "ThrottledException"
-            | "SlowDown"
-    )
-}
-
-/// Maps any SDK failure to a [`StoreError`]: throttling, server errors and
-/// network failures are retryable; the rest are backend errors. The text is
-/// for logs only.
-pub fn map_sdk_error<E, R>(err: SdkError<E, R>) -> StoreError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    let detail = DisplayErrorContext(&err).to_string();
-    match &err {
-        SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) | SdkError::ResponseError(_) => {
-            StoreError::Unavailable(detail)
-        }
-        SdkError::ServiceError(service) => match service.err().code() {
-            Some(code) if is_throttling(code) => StoreError::Throttled(detail),
-            Some("TransactionConflictException") => StoreError::TransactionCancelled {
-                reasons: vec!["TransactionConflict".into()],
-            },
-            Some("InternalServerError" | "ServiceUnavailable") => StoreError::Unavailable(detail),
-            _ => StoreError::Backend(detail),
-        },
-        _ => StoreError::Backend(detail),
     }
 }

@@ -10,7 +10,9 @@
 //!   the stream (or the memory feed) says about a write.
 //! - [`schema`]: the table definition and its creation.
 
+pub mod capacity;
 mod change;
+pub mod client;
 pub mod dynamo;
 mod error;
 #[cfg(feature = "test-support")]
@@ -20,17 +22,19 @@ mod record;
 mod repo;
 pub mod retry;
 pub mod schema;
+pub mod sdk_error;
 pub mod seed;
+mod send;
 pub mod table;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod users;
 
 pub use change::{ChangeEvent, ChangeKind};
+pub use dm_domain::IdempotencyClaim;
 pub use dynamo::DynamoRepository;
 pub use error::{Clash, Missing, StoreError, StoreResult};
 pub use memory::MemoryRepository;
 pub use record::{ENTITY, Record};
-pub use repo::{
-    Applied, IdempotencyClaim, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent,
-};
+pub use repo::{Applied, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent};
+pub use send::{IDEMPOTENCY_TTL, IdempotencyKey, Recipient, SendOnce};

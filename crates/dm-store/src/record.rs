@@ -60,7 +60,7 @@ pub enum Record {
         user: UserId,
     },
     /// An idempotency key's claim on the message it sent.
-    Idempotency(crate::IdempotencyClaim),
+    Idempotency(dm_domain::IdempotencyClaim),
 }
 
 impl Record {
@@ -277,7 +277,7 @@ impl Record {
             },
             ItemKey::Idempotency(user, key) => {
                 let i: IdempotencyItem = item.read().map_err(bad)?;
-                Self::Idempotency(crate::IdempotencyClaim {
+                Self::Idempotency(dm_domain::IdempotencyClaim {
                     user,
                     key,
                     message: i.message_uuid,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dm_domain::{
-    Conversation, Cursor, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageRef,
-    MessageText, NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
+    Conversation, Cursor, Group, GroupId, Handle, IdempotencyClaim, ItemKey, Message, MessageId,
+    MessageRef, MessageText, NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
 };
 
 use crate::{
@@ -82,6 +82,14 @@ impl NewMessage {
         }
     }
 
+    /// Where the message will sit in its conversation.
+    pub fn reference(&self) -> MessageRef {
+        MessageRef {
+            at: self.created_at,
+            id: self.id,
+        }
+    }
+
     fn into_message(self, group: GroupId, sender: &UserSummary) -> Message {
         Message {
             id: self.id,
@@ -91,24 +99,6 @@ impl NewMessage {
             sender: sender.clone(),
         }
     }
-}
-
-/// An idempotency key's claim: the message a user's request with that key
-/// sends, whenever it is retried, until the claim expires.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct IdempotencyClaim {
-    /// Whose key it is.
-    pub user: UserId,
-    /// The key, as the client sent it.
-    pub key: String,
-    /// The message the key sends.
-    pub message: MessageId,
-    /// When that message is sent.
-    pub at: Timestamp,
-    /// What was asked, so a reused key with another request can be refused.
-    pub request: String,
-    /// When the claim expires, in epoch seconds (the table's TTL attribute).
-    pub expires_at: i64,
 }
 
 /// The result of [`Repository::start_conversation`].

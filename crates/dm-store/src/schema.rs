@@ -16,7 +16,7 @@ use aws_sdk_dynamodb::{
     },
 };
 
-use crate::{StoreError, dynamo::map_sdk_error};
+use crate::{StoreError, sdk_error::map_sdk_error};
 
 /// The table name when none is given, as in the seed.
 pub const DEFAULT_TABLE: &str = "cruddur-messages";

@@ -12,7 +12,7 @@ use aws_smithy_types::retry::RetryConfig;
 pub use crate::faults::{FaultInjector, Injected};
 use crate::{
     DynamoRepository,
-    dynamo::sdk_config,
+    client::sdk_config,
     schema::{TableSpec, create_table},
 };
 

@@ -13,7 +13,8 @@ use dm_domain::{
     Timestamp, User, UserId,
 };
 use dm_store::{
-    Applied, Clash, IdempotencyClaim, Missing, NewMessage, PageRequest, Repository, StoreError,
+    Applied, Clash, IdempotencyClaim, IdempotencyKey, Missing, NewMessage, PageRequest, Recipient,
+    Repository, SendOnce, StoreError,
 };
 
 type Repo = Arc<dyn Repository>;
@@ -40,7 +41,7 @@ impl Backend {
             Self::Memory(m) => Arc::new(m.with_own_cache()),
             Self::Dynamo(d) => {
                 let endpoint = tokio::task::spawn_blocking(dm_local::shared).await.unwrap();
-                let config = dm_store::dynamo::sdk_config(Some(endpoint)).await;
+                let config = dm_store::client::sdk_config(Some(endpoint)).await;
                 Arc::new(dm_store::DynamoRepository::new(&config, d.table()).unwrap())
             }
         }
@@ -103,6 +104,7 @@ contract!(
     seed_items_read_back,
     import_moves_rows_to_the_newest,
     idempotency_claims_hold_until_they_expire,
+    a_keyed_send_is_stored_once_however_often_it_is_retried,
 );
 
 fn new_user(handle: &str) -> NewUser {
@@ -886,4 +888,109 @@ async fn idempotency_claims_hold_until_they_expire(backend: Backend) {
         id: MessageId::new(),
     };
     assert_eq!(repo.message(group, elsewhere).await.unwrap(), None);
+}
+
+async fn a_keyed_send_is_stored_once_however_often_it_is_retried(backend: Backend) {
+    let repo = backend.repo();
+    let (a, b, group) = pair(&repo).await;
+    let key = |name: &str, request: &str| {
+        Some(IdempotencyKey {
+            key: name.into(),
+            request: request.into(),
+        })
+    };
+    let count = |repo: Repo| async move {
+        repo.messages(group, a.uuid, &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len()
+    };
+    let before = count(repo.clone()).await;
+
+    // To a conversation: the retries answer with the first message.
+    let first = repo
+        .send_once(
+            &a.summary(),
+            Recipient::Group(group),
+            text("hello"),
+            key("k1", "g\nhello"),
+        )
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        let retry = repo
+            .send_once(
+                &a.summary(),
+                Recipient::Group(group),
+                text("hello"),
+                key("k1", "g\nhello"),
+            )
+            .await
+            .unwrap();
+        assert_eq!(retry, first);
+    }
+    assert_eq!(count(repo.clone()).await, before + 1);
+
+    // The same key for another request is refused, and stores nothing.
+    assert_eq!(
+        repo.send_once(
+            &a.summary(),
+            Recipient::Group(group),
+            text("other"),
+            key("k1", "g\nother")
+        )
+        .await,
+        Err(StoreError::Invalid("idempotency_key_reused"))
+    );
+    assert_eq!(count(repo.clone()).await, before + 1);
+
+    // Without a key every call is a new message.
+    for _ in 0..2 {
+        repo.send_once(&a.summary(), Recipient::Group(group), text("again"), None)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count(repo.clone()).await, before + 3);
+
+    // To a user: the retry of a send that started a conversation finds it.
+    let c = user(&repo, &format!("c{}", short())).await;
+    let started = repo
+        .send_once(
+            &a.summary(),
+            Recipient::User(c.summary()),
+            text("hi c"),
+            key("k2", "@c\nhi c"),
+        )
+        .await
+        .unwrap();
+    let retried = repo
+        .send_once(
+            &a.summary(),
+            Recipient::User(c.summary()),
+            text("hi c"),
+            key("k2", "@c\nhi c"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(retried, started);
+    assert_ne!(started.group, group);
+    assert_eq!(
+        repo.messages(started.group, c.uuid, &PageRequest::default())
+            .await
+            .unwrap()
+            .items,
+        vec![started]
+    );
+    // And keys are per user: b's "k1" is b's own.
+    let theirs = repo
+        .send_once(
+            &b.summary(),
+            Recipient::Group(group),
+            text("from b"),
+            key("k1", "g\nfrom b"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(theirs.text, "from b");
 }

@@ -19,9 +19,10 @@ use std::{
 
 use aws_sdk_dynamodbstreams::{
     Client as StreamsClient,
-    error::{DisplayErrorContext, ProvideErrorMetadata},
+    error::ProvideErrorMetadata,
     types::{Shard, ShardIteratorType},
 };
+use dm_store::sdk_error::map_sdk_error;
 use serde::{Deserialize, Serialize};
 
 use crate::{Handler, decode, handler::sequence_order};
@@ -226,7 +227,7 @@ impl Poller {
                 PollError::Stream(format!(
                     "describing table {}: {}",
                     self.config.table,
-                    DisplayErrorContext(e)
+                    map_sdk_error(e)
                 ))
             })?;
         match table.table.and_then(|t| t.latest_stream_arn) {
@@ -250,10 +251,7 @@ impl Poller {
                 .send()
                 .await
                 .map_err(|e| {
-                    PollError::Stream(format!(
-                        "describing stream {arn}: {}",
-                        DisplayErrorContext(e)
-                    ))
+                    PollError::Stream(format!("describing stream {arn}: {}", map_sdk_error(e)))
                 })?;
             let Some(description) = out.stream_description else {
                 break;
@@ -346,7 +344,7 @@ impl Poller {
         let out = request.send().await.map_err(|e| {
             PollError::Stream(format!(
                 "getting an iterator of {shard}: {}",
-                DisplayErrorContext(e)
+                map_sdk_error(e)
             ))
         })?;
         Ok(out.shard_iterator)
@@ -398,7 +396,7 @@ impl Poller {
                         _ => {
                             return Err(PollError::Stream(format!(
                                 "reading {shard}: {}",
-                                DisplayErrorContext(e)
+                                map_sdk_error(e)
                             )));
                         }
                     }

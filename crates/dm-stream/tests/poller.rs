@@ -15,7 +15,7 @@ use dm_stream::{
 };
 
 async fn poller(repo: &DynamoRepository, checkpoint: &std::path::Path) -> Poller {
-    let config = dm_store::dynamo::sdk_config(Some(dm_local::shared())).await;
+    let config = dm_store::client::sdk_config(Some(dm_local::shared())).await;
     Poller::new(
         repo.client().clone(),
         aws_sdk_dynamodbstreams::Client::new(&config),

@@ -17,7 +17,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(Format::Lambda, "info");
     let table = std::env::var("DM_TABLE").map_err(|_| "DM_TABLE must name the table")?;
-    let config = dm_store::dynamo::sdk_config(None).await;
+    let config = dm_store::client::sdk_config(None).await;
     let concurrency = match std::env::var("DM_STREAM_CONCURRENCY") {
         Ok(n) => n
             .parse()

@@ -11,7 +11,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::init(Format::Lambda, "info");
     let table = std::env::var("DM_TABLE").map_err(|_| "DM_TABLE must name the table")?;
-    let config = dm_store::dynamo::sdk_config(None).await;
+    let config = dm_store::client::sdk_config(None).await;
     let repo = DynamoRepository::new(&config, table)?;
     lambda_runtime::run(service_fn(
         |event: LambdaEvent<CognitoEventUserPoolsPostConfirmation>| {
