@@ -19,6 +19,14 @@ impl Usage {
         self.user + self.system
     }
 
+    /// This and `other` together.
+    pub fn plus(self, other: Self) -> Self {
+        Self {
+            user: self.user + other.user,
+            system: self.system + other.system,
+        }
+    }
+
     /// The time spent since `earlier`, never negative.
     pub fn since(self, earlier: Self) -> Self {
         Self {

@@ -71,6 +71,10 @@ pub struct Workload {
     pub ops: usize,
     /// Operations in flight at once.
     pub concurrency: usize,
+    /// Whether the stream side is paused during the send phase (DynamoDB
+    /// only): sends then meet no stream transactions at DynamoDB's writer,
+    /// and the stream catches up after the phase.
+    pub pause_stream: bool,
 }
 
 impl Default for Workload {
@@ -81,6 +85,7 @@ impl Default for Workload {
             seed_messages: 10,
             ops: 2000,
             concurrency: 8,
+            pause_stream: false,
         }
     }
 }
@@ -188,6 +193,10 @@ fn capacity(repo: Option<&DynamoRepository>) -> f64 {
 
 /// Runs the workload and reports on it.
 pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Result<Report> {
+    if workload.pause_stream && matches!(backend, Backend::Memory) {
+        bail!("pausing the stream side needs DynamoDB");
+    }
+    let checkpoints = tempfile::tempdir()?;
     let (repo, dynamo, source): (Arc<dyn Repository>, Option<DynamoRepository>, Source) =
         match backend {
             Backend::Dynamodb { endpoint, table } => {
@@ -202,6 +211,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
                 let source = Source::Dynamo {
                     endpoint: endpoint.clone(),
                     table: table.clone(),
+                    checkpoint: checkpoints.path().join("stream.json"),
                 };
                 (Arc::new(repo.clone()), Some(repo), source)
             }
@@ -210,7 +220,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
                 (Arc::new(memory.clone()), None, Source::Memory(memory))
             }
         };
-    let stream = StreamSide::start(source)?;
+    let mut stream = StreamSide::start(source)?;
     let mut rng = SmallRng::seed_from_u64(42);
 
     // Seed: users, then conversations between distinct pairs.
@@ -310,7 +320,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let users = Arc::new(users);
     let sent: Arc<Mutex<Vec<(MessageId, Instant)>>> = Arc::default();
     let stream_messages_before = stream.stats.message_records.load(Ordering::Relaxed);
-    let stream_capacity_before = capacity(stream.repo.as_ref());
+    let stream_capacity_before = stream.capacity();
     let stream_cpu_before = stream.stats.cpu();
 
     let mut phases = Vec::new();
@@ -319,9 +329,16 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         let before = capacity(dynamo.as_ref());
         let stream_cpu = stream.stats.cpu();
         let cpu = cpu::process();
+        let pause = workload.pause_stream && name == "send";
+        if pause {
+            stream.pause();
+        }
         let started = Instant::now();
         let latencies = run_phase(name, workload, &client, &conversations, &users, &sent).await?;
         let wall = started.elapsed();
+        if pause {
+            stream.resume()?;
+        }
         let stream_share = stream.stats.cpu().since(stream_cpu);
         let client_cpu = cpu::process().since(cpu).since(stream_share);
         units.insert(
@@ -352,7 +369,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let stream_records =
         (stream.stats.message_records.load(Ordering::Relaxed) - stream_messages_before).max(1);
     let stream_cpu = stream.stats.cpu().since(stream_cpu_before).total();
-    let stream_units = capacity(stream.repo.as_ref()) - stream_capacity_before;
+    let stream_units = stream.capacity() - stream_capacity_before;
     stream.stop();
     if let Some(server) = api {
         server.abort();

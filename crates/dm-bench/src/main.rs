@@ -35,6 +35,10 @@ struct Cli {
     /// Messages per conversation before the phases.
     #[arg(long, default_value_t = 10)]
     seed_messages: usize,
+    /// Pause the stream side during the send phase (DynamoDB only), to show
+    /// what its transactions cost the sends at DynamoDB Local's one writer.
+    #[arg(long)]
+    pause_stream: bool,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -59,6 +63,7 @@ fn main() -> anyhow::Result<()> {
         seed_messages: cli.seed_messages,
         ops: cli.ops,
         concurrency: cli.concurrency,
+        pause_stream: cli.pause_stream,
     };
     // DynamoDB Local, when needed and not given.
     let local = match (cli.store, &cli.endpoint_url) {

@@ -183,14 +183,20 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
     }
     let s = &ours.stream;
     let rs = reference.map(|r| &r.stream);
+    // Paused, the lag includes the pause: it measures the catching up, not the stream.
+    let lag = if ours.workload.pause_stream {
+        "stream (paused during send): lag"
+    } else {
+        "stream: lag"
+    };
     rows.push((
-        "stream: lag p50 ms".into(),
+        format!("{lag} p50 ms"),
         s.lag_p50_ms,
         rs.map(|r| r.lag_p50_ms),
         "",
     ));
     rows.push((
-        "stream: lag p99 ms".into(),
+        format!("{lag} p99 ms"),
         s.lag_p99_ms,
         rs.map(|r| r.lag_p99_ms),
         "",

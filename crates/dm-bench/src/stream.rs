@@ -52,8 +52,13 @@ impl StreamStats {
 /// Where the stream side reads from.
 #[derive(Debug, Clone)]
 pub enum Source {
-    /// DynamoDB's stream, through the poller.
-    Dynamo { endpoint: String, table: String },
+    /// DynamoDB's stream, through the poller, which keeps its position in
+    /// `checkpoint` so that a resumed stream side goes on where it stopped.
+    Dynamo {
+        endpoint: String,
+        table: String,
+        checkpoint: std::path::PathBuf,
+    },
     /// The memory repository's feed.
     Memory(MemoryRepository),
 }
@@ -62,8 +67,11 @@ pub enum Source {
 #[derive(Debug)]
 pub struct StreamSide {
     pub stats: Arc<StreamStats>,
+    source: Source,
     /// The handler's own repository on DynamoDB, for its capacity.
-    pub repo: Option<DynamoRepository>,
+    repo: Option<DynamoRepository>,
+    /// Capacity spent by the repositories of earlier runs (before a pause).
+    spent: f64,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -71,10 +79,24 @@ pub struct StreamSide {
 impl StreamSide {
     /// Starts the stream side on its own thread.
     pub fn start(source: Source) -> anyhow::Result<Self> {
-        let stats = Arc::new(StreamStats::default());
+        let mut side = Self {
+            stats: Arc::new(StreamStats::default()),
+            source,
+            repo: None,
+            spent: 0.0,
+            stop: None,
+            thread: None,
+        };
+        side.resume()?;
+        Ok(side)
+    }
+
+    /// Starts it again after [`StreamSide::pause`]: from its checkpoint, so
+    /// nothing is read twice.
+    pub fn resume(&mut self) -> anyhow::Result<()> {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (repo_tx, repo_rx) = std::sync::mpsc::channel();
-        let thread_stats = stats.clone();
+        let (source, thread_stats) = (self.source.clone(), self.stats.clone());
         let thread = std::thread::Builder::new()
             .name("stream".into())
             .spawn(move || {
@@ -90,13 +112,21 @@ impl StreamSide {
                 };
                 runtime.block_on(run(source, thread_stats, stopped, repo_tx));
             })?;
-        let repo = repo_rx.recv()??;
-        Ok(Self {
-            stats,
-            repo,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        self.repo = repo_rx.recv()??;
+        self.stop = Some(stop);
+        self.thread = Some(thread);
+        Ok(())
+    }
+
+    /// Stops reading the stream (no request at all) until [`StreamSide::resume`].
+    pub fn pause(&mut self) {
+        self.shutdown();
+        self.spent += self.repo.take().map_or(0.0, |r| r.capacity().total());
+    }
+
+    /// Capacity units the stream side's handler has consumed so far.
+    pub fn capacity(&self) -> f64 {
+        self.spent + self.repo.as_ref().map_or(0.0, |r| r.capacity().total())
     }
 
     /// Stops it and waits for its thread.
@@ -142,12 +172,13 @@ async fn run(
     stopped: tokio::sync::oneshot::Receiver<()>,
     repo_tx: std::sync::mpsc::Sender<anyhow::Result<Option<DynamoRepository>>>,
 ) {
-    // This runtime has one thread: sampling its CPU here measures the stream side alone.
-    let start = crate::cpu::thread();
+    // This runtime has one thread: sampling its CPU here measures the stream
+    // side alone (added to what its earlier runs used).
+    let (start, earlier) = (crate::cpu::thread(), stats.cpu());
     let sampler_stats = stats.clone();
     let sampler = tokio::spawn(async move {
         loop {
-            sampler_stats.record(crate::cpu::thread().since(start));
+            sampler_stats.record(earlier.plus(crate::cpu::thread().since(start)));
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
@@ -161,7 +192,11 @@ async fn run(
                 Handler::new(Arc::new(memory.clone())).with_observer(observer(stats.clone()));
             MemoryFeed::new(memory, handler).run(shutdown).await;
         }
-        Source::Dynamo { endpoint, table } => {
+        Source::Dynamo {
+            endpoint,
+            table,
+            checkpoint,
+        } => {
             let config = dm_store::client::sdk_config(Some(&endpoint)).await;
             let repo = match DynamoRepository::new(&config, &table) {
                 Ok(repo) => repo,
@@ -178,7 +213,7 @@ async fn run(
                 handler,
                 PollerConfig {
                     table,
-                    checkpoint: None,
+                    checkpoint: Some(checkpoint),
                     interval: Duration::from_millis(20),
                 },
             );
@@ -194,5 +229,5 @@ async fn run(
         }
     }
     sampler.abort();
-    stats.record(crate::cpu::thread().since(start));
+    stats.record(earlier.plus(crate::cpu::thread().since(start)));
 }
