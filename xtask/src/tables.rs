@@ -306,6 +306,7 @@ fn summarize(record: &Record) -> String {
         Record::Idempotency(c) => {
             format!("key {} of user {}: message {}", c.key, c.user, c.message)
         }
+        Record::Connection(c) => format!("live connection of user {}", c.user),
         Record::HandleClaim { user, .. } | Record::CognitoClaim { user, .. } => {
             format!("user {user}")
         }

@@ -10,6 +10,7 @@
 //! | handle claim | `HANDLE#{lowercased handle}` | `HANDLE` |
 //! | cognito claim | `COGNITO#{sub}` | `COGNITO` |
 //! | idempotency claim | `IDEMP#{user}#{key}` | `IDEMP` |
+//! | live connection | `WS#{user}` | `{connection id}` |
 //!
 //! Decoding is tolerant of the seed's items, whose message and conversation
 //! sort keys are a bare timestamp: those decode with `id` / `group` `None`.
@@ -48,6 +49,8 @@ pub enum Partition {
     Messages(GroupId),
     /// A user's conversation rows (`GRP#{owner}`).
     Conversations(UserId),
+    /// A user's live connections (`WS#{user}`).
+    Connections(UserId),
 }
 
 impl Partition {
@@ -56,6 +59,7 @@ impl Partition {
         match self {
             Self::Messages(group) => format!("MSG#{group}"),
             Self::Conversations(owner) => format!("GRP#{owner}"),
+            Self::Connections(user) => format!("WS#{user}"),
         }
     }
 }
@@ -93,6 +97,8 @@ pub enum ItemKey {
     Cognito(String),
     /// An idempotency key a user sent a message with.
     Idempotency(UserId, String),
+    /// A live (WebSocket) connection of a user, by its connection id.
+    Connection(UserId, String),
 }
 
 impl ItemKey {
@@ -134,6 +140,7 @@ impl ItemKey {
             Self::Handle(handle) => format!("HANDLE#{handle}"),
             Self::Cognito(sub) => format!("COGNITO#{sub}"),
             Self::Idempotency(user, key) => format!("IDEMP#{user}#{key}"),
+            Self::Connection(user, _) => Partition::Connections(*user).pk(),
         }
     }
 
@@ -148,6 +155,7 @@ impl ItemKey {
             Self::Handle(_) => HANDLE_SK.into(),
             Self::Cognito(_) => COGNITO_SK.into(),
             Self::Idempotency(..) => IDEMPOTENCY_SK.into(),
+            Self::Connection(_, id) => id.clone(),
         }
     }
 
@@ -156,6 +164,7 @@ impl ItemKey {
         match self {
             Self::Message { group, .. } => Some(Partition::Messages(*group)),
             Self::Conversation { owner, .. } => Some(Partition::Conversations(*owner)),
+            Self::Connection(user, _) => Some(Partition::Connections(*user)),
             _ => None,
         }
     }
@@ -203,6 +212,9 @@ impl ItemKey {
                     return Err(err());
                 }
                 Self::Idempotency(user.parse().map_err(|_| err())?, key.to_owned())
+            }
+            ("WS", _) if !sk.is_empty() => {
+                Self::Connection(rest.parse().map_err(|_| err())?, sk.to_owned())
             }
             _ => return Err(err()),
         };

@@ -29,7 +29,8 @@ pub use key::{
     COGNITO_SK, DM_SK, GROUP_SK, HANDLE_SK, IDEMPOTENCY_SK, ItemKey, KeyError, Partition, USER_SK,
 };
 pub use model::{
-    Conversation, Group, IdempotencyClaim, Message, MessageRef, NewUser, Page, User, UserSummary,
+    Connection, Conversation, Group, IdempotencyClaim, Message, MessageRef, NewUser, Page, User,
+    UserSummary,
 };
 pub use text::{
     DISPLAY_NAME_MAX_CHARS, DisplayName, HANDLE_MAX_CHARS, Handle, MESSAGE_MAX_CHARS, MessageText,

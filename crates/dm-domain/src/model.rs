@@ -173,6 +173,18 @@ pub struct IdempotencyClaim {
     pub expires_at: i64,
 }
 
+/// A live (WebSocket) connection of a user: where new messages are pushed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Whose connection it is.
+    pub user: UserId,
+    /// The connection id (API Gateway's, or `dm-api`'s own locally).
+    pub id: String,
+    /// When it stops being used, in epoch seconds: its token's expiry (the
+    /// table's TTL attribute deletes it after that).
+    pub expires_at: i64,
+}
+
 /// One page of a listing, and where the next one starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {

@@ -61,6 +61,8 @@ pub enum Record {
     },
     /// An idempotency key's claim on the message it sent.
     Idempotency(dm_domain::IdempotencyClaim),
+    /// A user's live connection.
+    Connection(dm_domain::Connection),
 }
 
 impl Record {
@@ -80,6 +82,7 @@ impl Record {
             Self::HandleClaim { handle, .. } => ItemKey::Handle(handle.clone()),
             Self::CognitoClaim { sub, .. } => ItemKey::Cognito(sub.clone()),
             Self::Idempotency(c) => ItemKey::Idempotency(c.user, c.key.clone()),
+            Self::Connection(c) => ItemKey::Connection(c.user, c.id.clone()),
         }
     }
 
@@ -94,6 +97,7 @@ impl Record {
             Self::HandleClaim { .. } => "handle",
             Self::CognitoClaim { .. } => "cognito",
             Self::Idempotency(_) => "idempotency",
+            Self::Connection(_) => "connection",
         }
     }
 
@@ -160,6 +164,12 @@ impl Record {
                 message_uuid: c.message,
                 created_at: c.at,
                 request: c.request.clone(),
+                expires_at: c.expires_at,
+            }),
+            Self::Connection(c) => serde_dynamo::to_item(ConnectionItem {
+                pk,
+                sk,
+                entity: entity.into(),
                 expires_at: c.expires_at,
             }),
             Self::HandleClaim { user, .. } | Self::CognitoClaim { user, .. } => {
@@ -275,6 +285,14 @@ impl Record {
                 sub,
                 user: claim_user(item, pk, bad)?,
             },
+            ItemKey::Connection(user, id) => {
+                let c: ConnectionItem = item.read().map_err(bad)?;
+                Self::Connection(dm_domain::Connection {
+                    user,
+                    id,
+                    expires_at: c.expires_at,
+                })
+            }
             ItemKey::Idempotency(user, key) => {
                 let i: IdempotencyItem = item.read().map_err(bad)?;
                 Self::Idempotency(dm_domain::IdempotencyClaim {
@@ -419,6 +437,15 @@ struct IdempotencyItem {
     message_uuid: MessageId,
     created_at: Timestamp,
     request: String,
+    /// Epoch seconds; the table's time-to-live attribute.
+    expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ConnectionItem {
+    pk: String,
+    sk: String,
+    entity: String,
     /// Epoch seconds; the table's time-to-live attribute.
     expires_at: i64,
 }

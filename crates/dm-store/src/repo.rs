@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use dm_domain::{
-    Conversation, Cursor, Group, GroupId, Handle, IdempotencyClaim, ItemKey, Message, MessageId,
-    MessageRef, MessageText, NewUser, Page, Partition, Timestamp, User, UserId, UserSummary,
+    Connection, Conversation, Cursor, Group, GroupId, Handle, IdempotencyClaim, ItemKey, Message,
+    MessageId, MessageRef, MessageText, NewUser, Page, Partition, Timestamp, User, UserId,
+    UserSummary,
 };
 
 use crate::{
@@ -209,6 +210,22 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
 
     /// One message by its place in a conversation.
     async fn message(&self, group: GroupId, at: MessageRef) -> StoreResult<Option<Message>>;
+
+    /// Checks that the store can be reached.
+    /// The members of a conversation, as its group item (or, for a seed
+    /// conversation, its rows) names them; read once per process and minute.
+    /// For the stream's notifier.
+    async fn members(&self, group: GroupId) -> StoreResult<Vec<UserSummary>>;
+
+    /// Records a live connection of a user, replacing one with the same id. (G)
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()>;
+
+    /// Forgets a live connection; one already gone is not an error. (G)
+    async fn remove_connection(&self, user: UserId, id: &str) -> StoreResult<()>;
+
+    /// A user's live connections unexpired at `now` (epoch seconds): the
+    /// table's TTL deletes expired ones only eventually. (G)
+    async fn connections(&self, user: UserId, now: i64) -> StoreResult<Vec<Connection>>;
 
     /// Checks that the store can be reached.
     async fn ping(&self) -> StoreResult<()>;
@@ -561,10 +578,64 @@ impl<T: Table> Repository for T {
         }
     }
 
+    async fn members(&self, group: GroupId) -> StoreResult<Vec<UserSummary>> {
+        if let Some(group) = self.group_cache().and_then(|cache| cache.get(group)) {
+            return Ok(group.members.to_vec());
+        }
+        if let Some(group) = load_group(self, group).await? {
+            return Ok(group.members.to_vec());
+        }
+        // A conversation the seed wrote: each row names the other member.
+        let members: Vec<UserSummary> = self
+            .group_rows(group)
+            .await?
+            .into_iter()
+            .filter_map(|row| match row {
+                Record::Conversation(c) => Some(c.other),
+                _ => None,
+            })
+            .collect();
+        if members.is_empty() {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        Ok(members)
+    }
+
+    async fn add_connection(&self, connection: &Connection) -> StoreResult<()> {
+        self.write(vec![Write::put(Record::Connection(connection.clone()))])
+            .await
+            .map_err(WriteError::into_store)
+    }
+
+    async fn remove_connection(&self, user: UserId, id: &str) -> StoreResult<()> {
+        self.write(vec![Write::Delete {
+            key: ItemKey::Connection(user, id.to_owned()),
+        }])
+        .await
+        .map_err(WriteError::into_store)
+    }
+
+    async fn connections(&self, user: UserId, now: i64) -> StoreResult<Vec<Connection>> {
+        // A user has a few: one per open tab or device.
+        let found = self
+            .query(Partition::Connections(user), None, CONNECTIONS_MAX)
+            .await?;
+        Ok(found
+            .into_iter()
+            .filter_map(|(_, record)| match record {
+                Record::Connection(c) if c.expires_at > now => Some(c),
+                _ => None,
+            })
+            .collect())
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         Table::ping(self).await
     }
 }
+
+/// The most live connections of one user that are notified.
+const CONNECTIONS_MAX: usize = 100;
 
 async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Option<Group>> {
     match table.get(&ItemKey::Group(id)).await? {

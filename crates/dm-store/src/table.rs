@@ -91,6 +91,19 @@ impl From<StoreError> for WriteError {
     }
 }
 
+impl WriteError {
+    /// The failure of writes that have no condition (a failed one cannot
+    /// happen, and is reported as a backend error if it does).
+    pub fn into_store(self) -> StoreError {
+        match self {
+            Self::Store(e) => e,
+            Self::ConditionFailed { index } => {
+                StoreError::Backend(format!("unconditional write {index} failed a condition"))
+            }
+        }
+    }
+}
+
 /// A single DynamoDB-like table.
 #[async_trait]
 pub trait Table: Send + Sync + fmt::Debug {

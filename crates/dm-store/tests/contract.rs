@@ -105,6 +105,8 @@ contract!(
     import_moves_rows_to_the_newest,
     idempotency_claims_hold_until_they_expire,
     a_keyed_send_is_stored_once_however_often_it_is_retried,
+    live_connections_are_kept_per_user_until_they_expire,
+    members_are_named_by_the_group_or_the_seed_rows,
 );
 
 fn new_user(handle: &str) -> NewUser {
@@ -993,4 +995,65 @@ async fn a_keyed_send_is_stored_once_however_often_it_is_retried(backend: Backen
         .await
         .unwrap();
     assert_eq!(theirs.text, "from b");
+}
+
+async fn live_connections_are_kept_per_user_until_they_expire(backend: Backend) {
+    use dm_domain::Connection;
+    let repo = backend.repo();
+    let (a, b) = (UserId::new(), UserId::new());
+    let connection = |user, id: &str, expires_at| Connection {
+        user,
+        id: id.into(),
+        expires_at,
+    };
+    for c in [
+        connection(a, "tab-1", 2_000),
+        connection(a, "tab-2", 1_000),
+        connection(b, "phone", 2_000),
+    ] {
+        repo.add_connection(&c).await.unwrap();
+    }
+    let ids = |found: Vec<Connection>| {
+        let mut ids: Vec<String> = found.into_iter().map(|c| c.id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(
+        ids(repo.connections(a, 500).await.unwrap()),
+        ["tab-1", "tab-2"]
+    );
+    // Expired is absent, whether or not the TTL has deleted it yet.
+    assert_eq!(ids(repo.connections(a, 1_000).await.unwrap()), ["tab-1"]);
+    assert_eq!(ids(repo.connections(b, 500).await.unwrap()), ["phone"]);
+    // Re-adding refreshes; removing forgets; removing twice is fine.
+    repo.add_connection(&connection(a, "tab-2", 3_000))
+        .await
+        .unwrap();
+    assert_eq!(ids(repo.connections(a, 2_500).await.unwrap()), ["tab-2"]);
+    repo.remove_connection(a, "tab-2").await.unwrap();
+    repo.remove_connection(a, "tab-2").await.unwrap();
+    assert!(repo.connections(a, 2_500).await.unwrap().is_empty());
+    // Another user's connection of the same id is theirs.
+    repo.remove_connection(a, "phone").await.unwrap();
+    assert_eq!(ids(repo.connections(b, 500).await.unwrap()), ["phone"]);
+}
+
+async fn members_are_named_by_the_group_or_the_seed_rows(backend: Backend) {
+    let repo = backend.repo();
+    let (a, b, group) = pair(&repo).await;
+    let uuids = |members: Vec<dm_domain::UserSummary>| {
+        let mut uuids: Vec<UserId> = members.into_iter().map(|m| m.uuid).collect();
+        uuids.sort();
+        uuids
+    };
+    let mut both = vec![a.uuid, b.uuid];
+    both.sort();
+    assert_eq!(uuids(repo.members(group).await.unwrap()), both);
+    // Another process, with nothing remembered, reads the same.
+    let other = backend.another_process().await;
+    assert_eq!(uuids(other.members(group).await.unwrap()), both);
+    assert_eq!(
+        repo.members(GroupId::new()).await,
+        Err(StoreError::NotFound(Missing::Conversation))
+    );
 }
