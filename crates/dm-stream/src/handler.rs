@@ -20,6 +20,8 @@ use dm_domain::{GroupId, Message};
 use dm_store::{Applied, ChangeEvent, ChangeKind, Record, Repository, StoreError};
 use futures::{StreamExt, stream};
 
+use crate::live::{Notifier, Update};
+
 /// How failed row updates are retried inside one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -87,6 +89,7 @@ pub struct Handler {
     retry: RetryPolicy,
     concurrency: usize,
     observer: Option<Observer>,
+    notifier: Option<Arc<dyn Notifier>>,
 }
 
 impl std::fmt::Debug for Handler {
@@ -95,6 +98,7 @@ impl std::fmt::Debug for Handler {
             .field("repo", &self.repo)
             .field("retry", &self.retry)
             .field("concurrency", &self.concurrency)
+            .field("notifier", &self.notifier)
             .finish_non_exhaustive()
     }
 }
@@ -112,7 +116,15 @@ impl Handler {
             retry: RetryPolicy::default(),
             concurrency: DEFAULT_CONCURRENCY,
             observer: None,
+            notifier: None,
         }
+    }
+
+    /// The same handler, telling each conversation's members what it applied
+    /// (live delivery), once their rows are current.
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
     }
 
     /// The same handler, calling `observer` after every batch.
@@ -140,8 +152,10 @@ impl Handler {
             records: events.len(),
             ..BatchOutcome::default()
         };
-        // The newest message of each conversation, and the first record of it.
+        // The newest message of each conversation, and the first record of
+        // it; and the new messages, for the notifier.
         let mut newest: HashMap<GroupId, (&Message, &str)> = HashMap::new();
+        let mut inserted: HashMap<GroupId, Vec<Message>> = HashMap::new();
         for event in events {
             let (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(message))) =
                 (event.kind, &event.new_image)
@@ -149,6 +163,12 @@ impl Handler {
                 continue;
             };
             outcome.messages += 1;
+            if self.notifier.is_some() && event.kind == ChangeKind::Insert {
+                inserted
+                    .entry(message.group)
+                    .or_default()
+                    .push(message.clone());
+            }
             newest
                 .entry(message.group)
                 .and_modify(|(kept, _)| {
@@ -158,12 +178,28 @@ impl Handler {
                 })
                 .or_insert((message, event.sequence.as_str()));
         }
-        let work: Vec<(Message, String)> = newest
+        let work: Vec<(Message, String, Vec<Message>)> = newest
             .into_values()
-            .map(|(message, first)| (message.clone(), first.to_owned()))
+            .map(|(message, first)| {
+                let mut new = inserted.remove(&message.group).unwrap_or_default();
+                new.sort_by_key(Message::reference);
+                new.dedup_by_key(|m| m.id);
+                (message.clone(), first.to_owned(), new)
+            })
             .collect();
         let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
-            .map(|(message, first)| async move { (self.apply(&message).await, first) })
+            .map(|(message, first, new)| async move {
+                let result = self.apply(&message).await;
+                if let (Ok(applied), Some(notifier)) = (&result, &self.notifier) {
+                    let update = Update {
+                        group: message.group,
+                        messages: new,
+                        rows_show: (*applied == Applied::Moved).then(|| message.clone()),
+                    };
+                    notifier.notify(&update).await;
+                }
+                (result, first)
+            })
             .buffer_unordered(self.concurrency)
             .collect()
             .await;

@@ -16,6 +16,7 @@
 pub mod decode;
 mod handler;
 pub mod lambda;
+pub mod live;
 pub mod memory_feed;
 pub mod poller;
 

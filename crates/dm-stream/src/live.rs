@@ -1,0 +1,277 @@
+//! Live delivery: after the handler has applied a conversation's new
+//! messages, every live connection of every member gets them as frames.
+//!
+//! [`Notifier`] is the port the [`crate::Handler`] calls; [`ConnectionNotifier`]
+//! is its one implementation: it looks up each member's connections in the
+//! repository and posts the frames through a [`Post`], which is API
+//! Gateway's management API ([`ManagementApi`]) on AWS and locally (where
+//! `dm-api` serves the same `POST /@connections/{id}`), or `dm-api`'s own
+//! sockets in one process. A connection that is gone (`GoneException`, 410)
+//! is deleted.
+//!
+//! Delivery is best effort and never fails a batch: a frame that cannot be
+//! posted is lost, and the client catches up by reading (`GET
+//! /api/messages/{uuid}?after=...`). A record the stream replays may repeat a
+//! frame; frames carry ids, so a client keeps each message once.
+
+use std::{fmt, sync::Arc, time::SystemTime};
+
+use async_trait::async_trait;
+use dm_domain::{GroupId, Message, UserId, UserSummary};
+use dm_store::Repository;
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+
+/// A message as a frame carries it: as `GET /api/messages` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageFrame {
+    /// The message's uuid.
+    pub uuid: String,
+    /// The sender's display name.
+    pub display_name: String,
+    /// The sender's handle.
+    pub handle: String,
+    /// The text.
+    pub message: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
+/// A member's conversation row as a frame carries it: as
+/// `GET /api/message_groups` now shows it to that member.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationFrame {
+    /// The conversation's uuid.
+    pub uuid: String,
+    /// The other member's display name.
+    pub display_name: String,
+    /// The other member's handle.
+    pub handle: String,
+    /// The last message's text.
+    pub message: String,
+    /// When the last message was sent.
+    pub created_at: String,
+}
+
+/// What a live connection receives, as JSON text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Frame {
+    /// A new message in one of the user's conversations.
+    Message {
+        /// The conversation.
+        message_group_uuid: String,
+        /// The message.
+        message: MessageFrame,
+    },
+    /// The user's row of a conversation, moved to its newest message.
+    Conversation {
+        /// The row.
+        conversation: ConversationFrame,
+    },
+}
+
+impl Frame {
+    /// The frame of a new message.
+    pub fn message(message: &Message) -> Self {
+        Self::Message {
+            message_group_uuid: message.group.to_string(),
+            message: MessageFrame {
+                uuid: message.id.to_string(),
+                display_name: message.sender.display_name.clone(),
+                handle: message.sender.handle.clone(),
+                message: message.text.clone(),
+                created_at: message.created_at.to_string(),
+            },
+        }
+    }
+
+    /// The frame of `member`'s row once it shows `last`: the row names the
+    /// other member (the first other one, in a conversation of more).
+    pub fn conversation(member: UserId, members: &[UserSummary], last: &Message) -> Option<Self> {
+        let other = members.iter().find(|m| m.uuid != member)?;
+        Some(Self::Conversation {
+            conversation: ConversationFrame {
+                uuid: last.group.to_string(),
+                display_name: other.display_name.clone(),
+                handle: other.handle.clone(),
+                message: last.text.clone(),
+                created_at: last.created_at.to_string(),
+            },
+        })
+    }
+
+    /// The frame as the JSON text a connection receives.
+    pub fn to_json(&self) -> String {
+        // A frame is strings in maps: serializing it cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+/// What the handler applied in one conversation, for the notifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// The conversation.
+    pub group: GroupId,
+    /// Its new messages in the batch, oldest first.
+    pub messages: Vec<Message>,
+    /// The message the members' rows moved to, if they moved.
+    pub rows_show: Option<Message>,
+}
+
+/// Tells a conversation's members what the handler update.
+#[async_trait]
+pub trait Notifier: Send + Sync + fmt::Debug {
+    /// Delivers what it can; never fails (delivery is best effort).
+    async fn notify(&self, update: &Update);
+}
+
+/// Why a frame could not be posted to a connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PostError {
+    /// The connection is closed for good (`GoneException`, 410): forget it.
+    #[error("the connection is gone")]
+    Gone,
+    /// Anything else; the frame is lost, the connection kept.
+    #[error("posting failed: {0}")]
+    Failed(String),
+}
+
+/// Posts a frame to a connection, as API Gateway's management API does.
+#[async_trait]
+pub trait Post: Send + Sync + fmt::Debug {
+    /// Sends `data` (a frame's JSON) to connection `id`.
+    async fn post(&self, id: &str, data: &str) -> Result<(), PostError>;
+}
+
+/// The notifier: each member's connections, from the repository, each sent
+/// the frames through `post`.
+#[derive(Debug, Clone)]
+pub struct ConnectionNotifier {
+    repo: Arc<dyn Repository>,
+    post: Arc<dyn Post>,
+}
+
+impl ConnectionNotifier {
+    /// Notifies through `post` the connections `repo` keeps.
+    pub fn new(repo: Arc<dyn Repository>, post: Arc<dyn Post>) -> Self {
+        Self { repo, post }
+    }
+
+    async fn deliver(&self, member: UserId, frames: &[String], now: i64) {
+        let connections = match self.repo.connections(member, now).await {
+            Ok(connections) => connections,
+            Err(e) => {
+                tracing::warn!(%member, error = %e, "reading live connections failed; frames lost");
+                return;
+            }
+        };
+        join_all(connections.iter().map(|connection| async move {
+            for frame in frames {
+                match self.post.post(&connection.id, frame).await {
+                    Ok(()) => {}
+                    Err(PostError::Gone) => {
+                        if let Err(e) = self.repo.remove_connection(member, &connection.id).await {
+                            tracing::warn!(%member, error = %e, "forgetting a gone connection failed");
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        tracing::debug!(%member, error = %e, "a frame was lost");
+                        return;
+                    }
+                }
+            }
+        }))
+        .await;
+    }
+}
+
+#[async_trait]
+impl Notifier for ConnectionNotifier {
+    async fn notify(&self, update: &Update) {
+        let members = match self.repo.members(update.group).await {
+            Ok(members) => members,
+            Err(e) => {
+                tracing::warn!(group = %update.group, error = %e, "reading members failed; frames lost");
+                return;
+            }
+        };
+        let messages: Vec<String> = update
+            .messages
+            .iter()
+            .map(|m| Frame::message(m).to_json())
+            .collect();
+        let now = unix_now();
+        join_all(members.iter().map(|member| {
+            let mut frames = messages.clone();
+            if let Some(last) = &update.rows_show
+                && let Some(row) = Frame::conversation(member.uuid, &members, last)
+            {
+                frames.push(row.to_json());
+            }
+            async move { self.deliver(member.uuid, &frames, now).await }
+        }))
+        .await;
+    }
+}
+
+/// API Gateway's management API (`aws-sdk-apigatewaymanagement`), at the
+/// WebSocket API's callback URL on AWS or at `dm-api` locally.
+#[derive(Debug, Clone)]
+pub struct ManagementApi {
+    client: aws_sdk_apigatewaymanagement::Client,
+}
+
+impl ManagementApi {
+    /// Posts through `client`, configured with the callback URL as its endpoint.
+    pub fn new(client: aws_sdk_apigatewaymanagement::Client) -> Self {
+        Self { client }
+    }
+
+    /// A client for the callback URL `endpoint`
+    /// (`https://{api}.execute-api.{region}.amazonaws.com/{stage}`, or
+    /// `http://127.0.0.1:4567` for `dm-api`), from `sdk`'s credentials and region.
+    pub fn at(sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(sdk)
+            .endpoint_url(endpoint)
+            .build();
+        Self::new(aws_sdk_apigatewaymanagement::Client::from_conf(config))
+    }
+}
+
+#[async_trait]
+impl Post for ManagementApi {
+    async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
+        use aws_sdk_apigatewaymanagement::{
+            operation::post_to_connection::PostToConnectionError, primitives::Blob,
+        };
+        match self
+            .client
+            .post_to_connection()
+            .connection_id(id)
+            .data(Blob::new(data.as_bytes()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(PostToConnectionError::GoneException(_))
+                ) =>
+            {
+                Err(PostError::Gone)
+            }
+            Err(e) => Err(PostError::Failed(
+                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(e).to_string(),
+            )),
+        }
+    }
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}

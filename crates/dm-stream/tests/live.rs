@@ -1,0 +1,327 @@
+//! Live delivery: what the handler tells the notifier (a mockall mock), and
+//! what the notifier posts to whose connections through API Gateway's
+//! management API (aws-smithy-mocks), on both repositories.
+
+use std::sync::{Arc, Mutex};
+
+use dm_domain::{
+    Connection, DisplayName, GroupId, Handle, Message, MessageId, MessageText, NewUser, Timestamp,
+    User, UserId,
+};
+use dm_store::{ChangeEvent, ChangeKind, MemoryRepository, NewMessage, Record, Repository};
+use dm_stream::{
+    Handler,
+    live::{ConnectionNotifier, Frame, ManagementApi, Notifier, Post, PostError, Update},
+};
+
+mockall::mock! {
+    #[derive(Debug)]
+    Notify {}
+    #[async_trait::async_trait]
+    impl Notifier for Notify {
+        async fn notify(&self, update: &Update);
+    }
+}
+
+async fn repo(dynamo: bool) -> Arc<dyn Repository> {
+    if dynamo {
+        Arc::new(dm_store::testing::fresh_table().await)
+    } else {
+        Arc::new(MemoryRepository::new())
+    }
+}
+
+async fn user(repo: &Arc<dyn Repository>, name: &str) -> User {
+    repo.create_user(NewUser {
+        uuid: UserId::new(),
+        handle: Handle::parse(&format!("{name}{}", &UserId::new().to_string()[..6])).unwrap(),
+        display_name: DisplayName::parse(name).unwrap(),
+        cognito_user_id: None,
+    })
+    .await
+    .unwrap()
+}
+
+/// Two users' conversation, and `n` more messages in it, one second apart.
+async fn conversation(repo: &Arc<dyn Repository>, n: usize) -> (User, User, Vec<Message>) {
+    let (a, b) = (user(repo, "ana").await, user(repo, "bo").await);
+    let at = |s: i64| {
+        "2025-03-01T10:00:00.000000+00:00"
+            .parse::<Timestamp>()
+            .unwrap()
+            .plus(chrono::TimeDelta::seconds(s))
+    };
+    let first = repo
+        .start_conversation(
+            &a.summary(),
+            &b.summary(),
+            NewMessage {
+                id: MessageId::new(),
+                created_at: at(0),
+                text: MessageText::parse("first").unwrap(),
+            },
+        )
+        .await
+        .unwrap()
+        .message;
+    let mut sent = vec![first.clone()];
+    for i in 1..=n {
+        let from = if i % 2 == 0 { &a } else { &b };
+        sent.push(
+            repo.send_message(
+                first.group,
+                &from.summary(),
+                NewMessage {
+                    id: MessageId::new(),
+                    created_at: at(i as i64),
+                    text: MessageText::parse(&format!("message {i}")).unwrap(),
+                },
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    (a, b, sent)
+}
+
+fn inserts(messages: &[&Message]) -> Vec<ChangeEvent> {
+    messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ChangeEvent {
+            sequence: format!("{}", 100 + i),
+            kind: ChangeKind::Insert,
+            key: Record::Message((*m).clone()).key(),
+            new_image: Some(Record::Message((*m).clone())),
+        })
+        .collect()
+}
+
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(false).await; } )* }
+        mod dynamodb { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(true).await; } )* }
+    };
+}
+
+both!(
+    the_handler_notifies_each_conversation_once_with_its_new_messages_in_order,
+    a_replayed_older_message_is_notified_but_moves_no_row,
+    the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones,
+);
+
+async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_order(dynamo: bool) {
+    let repo = repo(dynamo).await;
+    let (_, _, sent) = conversation(&repo, 3).await;
+    let (_, _, other) = conversation(&repo, 0).await;
+    let group = sent[0].group;
+    let expected = sent.clone();
+    let newest = sent[3].clone();
+    let mut notifier = MockNotify::new();
+    notifier
+        .expect_notify()
+        .withf(move |u: &Update| {
+            u.group == group && u.messages == expected && u.rows_show.as_ref() == Some(&newest)
+        })
+        .times(1)
+        .return_const(());
+    let lone = other[0].clone();
+    notifier
+        .expect_notify()
+        .withf(move |u: &Update| {
+            u.group == lone.group && u.messages == [lone.clone()] && u.rows_show.is_none()
+        })
+        .times(1)
+        .return_const(());
+    let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
+    // Out of order, with a duplicate and a modify (which is not new).
+    let mut events = inserts(&[&sent[2], &sent[0], &other[0], &sent[3], &sent[1], &sent[2]]);
+    events.push(ChangeEvent {
+        kind: ChangeKind::Modify,
+        ..inserts(&[&sent[1]]).remove(0)
+    });
+    let outcome = handler.handle(&events).await;
+    // The other conversation's rows showed its first message from the start.
+    assert_eq!((outcome.moved, outcome.already_current), (1, 1));
+    // The mock checks the calls when it is dropped, with the handler.
+}
+
+async fn a_replayed_older_message_is_notified_but_moves_no_row(dynamo: bool) {
+    let repo = repo(dynamo).await;
+    let (_, _, sent) = conversation(&repo, 2).await;
+    Handler::new(repo.clone())
+        .handle(&inserts(&[&sent[2]]))
+        .await;
+    let older = sent[1].clone();
+    let mut notifier = MockNotify::new();
+    notifier
+        .expect_notify()
+        .withf(move |u: &Update| u.messages == [older.clone()] && u.rows_show.is_none())
+        .times(1)
+        .return_const(());
+    let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
+    let outcome = handler.handle(&inserts(&[&sent[1]])).await;
+    assert_eq!(outcome.already_current, 1);
+}
+
+/// Records what was posted where; answers `GoneException` for chosen ids.
+#[derive(Debug, Default)]
+struct Recorder {
+    posted: Mutex<Vec<(String, Frame)>>,
+    gone: Vec<String>,
+}
+
+#[async_trait::async_trait]
+impl Post for Recorder {
+    async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
+        if self.gone.iter().any(|g| g == id) {
+            return Err(PostError::Gone);
+        }
+        let frame: Frame = serde_json::from_str(data).unwrap();
+        self.posted.lock().unwrap().push((id.to_owned(), frame));
+        Ok(())
+    }
+}
+
+async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones(
+    dynamo: bool,
+) {
+    let repo = repo(dynamo).await;
+    let (a, b, sent) = conversation(&repo, 1).await;
+    let stranger = user(&repo, "cy").await;
+    let far = i64::MAX / 2;
+    for (user, id) in [
+        (&a, "a-tab"),
+        (&a, "a-phone"),
+        (&b, "b-tab"),
+        (&b, "b-old"),
+        (&stranger, "c-tab"),
+    ] {
+        repo.add_connection(&Connection {
+            user: user.uuid,
+            id: id.into(),
+            expires_at: far,
+        })
+        .await
+        .unwrap();
+    }
+    // An expired connection gets nothing.
+    repo.add_connection(&Connection {
+        user: b.uuid,
+        id: "b-expired".into(),
+        expires_at: 1,
+    })
+    .await
+    .unwrap();
+    let post = Arc::new(Recorder {
+        gone: vec!["b-old".into()],
+        ..Recorder::default()
+    });
+    let notifier = ConnectionNotifier::new(repo.clone(), post.clone());
+    let newest = sent[1].clone();
+    notifier
+        .notify(&Update {
+            group: newest.group,
+            messages: vec![newest.clone()],
+            rows_show: Some(newest.clone()),
+        })
+        .await;
+    let posted = post.posted.lock().unwrap().clone();
+    let to = |id: &str| -> Vec<Frame> {
+        posted
+            .iter()
+            .filter(|(c, _)| c == id)
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    let message = Frame::message(&newest);
+    let members = [a.summary(), b.summary()];
+    for (id, member) in [("a-tab", &a), ("a-phone", &a), ("b-tab", &b)] {
+        let row = Frame::conversation(member.uuid, &members, &newest).unwrap();
+        assert_eq!(to(id), [message.clone(), row], "{id}");
+    }
+    // The row names the other member: a sees bo, b sees ana.
+    let Some(Frame::Conversation { conversation }) = to("b-tab").pop() else {
+        panic!("b's row")
+    };
+    assert_eq!(conversation.handle, a.handle.to_string());
+    assert_eq!(conversation.message, newest.text);
+    assert!(to("c-tab").is_empty(), "a stranger gets nothing");
+    assert!(to("b-expired").is_empty());
+    assert_eq!(posted.len(), 6);
+    // The gone connection is forgotten; the others are kept.
+    let mut left: Vec<String> = repo
+        .connections(b.uuid, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    left.sort();
+    assert_eq!(left, ["b-expired", "b-tab"]);
+}
+
+#[tokio::test]
+async fn the_management_api_posts_the_frame_and_reports_a_gone_connection() {
+    use aws_sdk_apigatewaymanagement::{
+        Client,
+        operation::post_to_connection::{PostToConnectionError, PostToConnectionOutput},
+        types::error::{ForbiddenException, GoneException},
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = seen.clone();
+    let ok = mock!(Client::post_to_connection)
+        .match_requests(move |r| {
+            record.lock().unwrap().push((
+                r.connection_id().unwrap_or_default().to_owned(),
+                String::from_utf8(r.data().map(|d| d.as_ref().to_vec()).unwrap_or_default())
+                    .unwrap(),
+            ));
+            r.connection_id() == Some("open")
+        })
+        .then_output(|| PostToConnectionOutput::builder().build());
+    let gone = mock!(Client::post_to_connection)
+        .match_requests(|r| r.connection_id() == Some("closed"))
+        .then_error(|| PostToConnectionError::GoneException(GoneException::builder().build()));
+    let forbidden = mock!(Client::post_to_connection)
+        .match_requests(|r| r.connection_id() == Some("forbidden"))
+        .then_error(|| {
+            PostToConnectionError::ForbiddenException(ForbiddenException::builder().build())
+        });
+    let client = mock_client!(
+        aws_sdk_apigatewaymanagement,
+        RuleMode::MatchAny,
+        [&ok, &gone, &forbidden]
+    );
+    let api = ManagementApi::new(client);
+    let frame = Frame::message(&Message {
+        id: MessageId::new(),
+        group: GroupId::new(),
+        created_at: Timestamp::now(),
+        text: "hi".into(),
+        sender: dm_domain::UserSummary {
+            uuid: UserId::new(),
+            handle: "ana".into(),
+            display_name: "Ana".into(),
+        },
+    })
+    .to_json();
+    assert_eq!(api.post("open", &frame).await, Ok(()));
+    assert_eq!(api.post("closed", &frame).await, Err(PostError::Gone));
+    assert!(matches!(
+        api.post("forbidden", &frame).await,
+        Err(PostError::Failed(_))
+    ));
+    assert_eq!(ok.num_calls(), 1);
+    assert_eq!(gone.num_calls(), 1);
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.contains(&("open".to_owned(), frame.clone())),
+        "{seen:?}"
+    );
+    let parsed: serde_json::Value = serde_json::from_str(&frame).unwrap();
+    assert_eq!(parsed["type"], "message");
+    assert_eq!(parsed["message"]["message"], "hi");
+}
