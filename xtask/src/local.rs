@@ -88,6 +88,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     let poll = dm_bin::poll::PollArgs {
         target: Target::local(local.endpoint(), &target.table),
         checkpoint: None,
+        live_endpoint: Some(format!("http://{}", args.listen)),
         interval_ms: 100,
         concurrency: dm_stream::DEFAULT_CONCURRENCY,
     };

@@ -332,15 +332,26 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("token_missing"))?;
-        let claims = state.verifier.verify(token).await.map_err(|e| {
-            tracing::debug!(error = %e, "token refused");
-            ApiError::Unauthorized("token_invalid")
-        })?;
-        match state.repo.user_by_cognito_sub(&claims.sub).await {
-            Ok(user) => Ok(Some(Self(user))),
-            Err(dm_store::StoreError::NotFound(_)) => Err(ApiError::Unauthorized("user_unknown")),
-            Err(e) => Err(e.into()),
-        }
+        authenticate(state, token)
+            .await
+            .map(|(user, _)| Some(Self(user)))
+    }
+}
+
+/// The user a token names, and its claims: the token verified, then its
+/// subject looked up through the Cognito claim item.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<(User, Claims), ApiError> {
+    let claims = state.verifier.verify(token).await.map_err(|e| {
+        tracing::debug!(error = %e, "token refused");
+        ApiError::Unauthorized("token_invalid")
+    })?;
+    match state.repo.user_by_cognito_sub(&claims.sub).await {
+        Ok(user) => Ok((user, claims)),
+        Err(dm_store::StoreError::NotFound(_)) => Err(ApiError::Unauthorized("user_unknown")),
+        Err(e) => Err(e.into()),
     }
 }
 

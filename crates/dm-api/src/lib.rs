@@ -15,6 +15,7 @@ pub mod auth;
 pub mod cors;
 pub mod error;
 pub mod input;
+pub mod live;
 pub mod routes;
 pub mod web;
 
@@ -54,6 +55,8 @@ pub struct AppState {
     pub cors_origins: Vec<HeaderValue>,
     /// In local auth mode, what mints tokens for the web page's sign-in.
     pub local_tokens: Option<crate::auth::LocalVerifier>,
+    /// This process's live sockets.
+    pub hub: live::Hub,
 }
 
 impl AppState {
@@ -65,6 +68,7 @@ impl AppState {
             timeout: Duration::from_secs(10),
             cors_origins: Vec::new(),
             local_tokens: None,
+            hub: live::Hub::default(),
         }
     }
 }
@@ -107,6 +111,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/messages", post(routes::create_message))
         .route("/api/users/{handle}/short", get(routes::user_short))
         .route("/api/openapi.json", get(routes::openapi))
+        .route("/api/ws", get(live::socket))
+        .route("/@connections/{connection_id}", post(live::post_to_connection))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .fallback(routes::not_found)

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use axum::http::HeaderValue;
 use clap::{Parser, ValueEnum};
 use dm_store::{DynamoRepository, MemoryRepository, Repository};
-use dm_stream::{Handler, memory_feed};
+use dm_stream::{Handler, live::ConnectionNotifier, memory_feed};
 
 use dm_api::{
     AppState,
@@ -163,18 +163,23 @@ pub async fn serve(
             .context("seeding")?;
         tracing::info!(group = %seeded.group, "seeded");
     }
+    let state = state(&config, repo.clone())?;
+    // In one process the stream task posts to the sockets directly.
     let (stop_feed, feed_stopped) = tokio::sync::oneshot::channel::<()>();
     let feed = memory.map(|memory| {
-        memory_feed::spawn(memory, Handler::new(repo.clone()), async {
+        let notifier = ConnectionNotifier::new(repo.clone(), Arc::new(state.hub.clone()));
+        let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
+        memory_feed::spawn(memory, handler, async {
             let _ = feed_stopped.await;
         })
     });
-    let state = state(&config, repo)?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, store = ?config.store, auth = ?config.auth, "serving");
-    axum::serve(listener, dm_api::app(state))
+    // The peer address tells loopback (the local management API) apart.
+    let app = dm_api::app(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     let _ = stop_feed.send(());

@@ -19,6 +19,10 @@ pub struct PollArgs {
     /// Conversations applied at once within a batch.
     #[arg(long, env = "DM_STREAM_CONCURRENCY", default_value_t = dm_stream::DEFAULT_CONCURRENCY)]
     pub concurrency: usize,
+    /// Deliver what is applied live through API Gateway's management API at
+    /// this URL: `dm-api`'s address locally (`cargo xtask up` sets it).
+    #[arg(long, env = "DM_LIVE_ENDPOINT")]
+    pub live_endpoint: Option<String>,
     /// Milliseconds between passes that found nothing.
     #[arg(long, env = "DM_STREAM_INTERVAL_MS", default_value_t = 100)]
     pub interval_ms: u64,
@@ -37,7 +41,7 @@ impl PollArgs {
             .checkpoint
             .clone()
             .unwrap_or_else(|| PathBuf::from(format!(".local/stream-{table}.json")));
-        Poller::connect(
+        let poller = Poller::connect(
             &sdk,
             self.concurrency,
             PollerConfig {
@@ -45,6 +49,10 @@ impl PollArgs {
                 checkpoint: Some(checkpoint),
                 interval: Duration::from_millis(self.interval_ms),
             },
-        )
+        )?;
+        Ok(match &self.live_endpoint {
+            Some(endpoint) => poller.with_live_delivery(&sdk, endpoint),
+            None => poller,
+        })
     }
 }

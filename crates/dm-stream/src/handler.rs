@@ -120,6 +120,11 @@ impl Handler {
         }
     }
 
+    /// The repository it writes through.
+    pub fn repo(&self) -> &Arc<dyn Repository> {
+        &self.repo
+    }
+
     /// The same handler, telling each conversation's members what it applied
     /// (live delivery), once their rows are current.
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {

@@ -183,6 +183,16 @@ impl Poller {
         Self::new(dynamo, streams, handler, config)
     }
 
+    /// The same poller, delivering what it applies live through API
+    /// Gateway's management API at `endpoint` (the WebSocket API's callback
+    /// URL, or `dm-api`'s address locally).
+    pub fn with_live_delivery(mut self, sdk: &aws_config::SdkConfig, endpoint: &str) -> Self {
+        let post = std::sync::Arc::new(crate::live::ManagementApi::at(sdk, endpoint));
+        let notifier = crate::live::ConnectionNotifier::new(self.handler.repo().clone(), post);
+        self.handler = self.handler.with_notifier(std::sync::Arc::new(notifier));
+        self
+    }
+
     /// A poller of `config.table`'s stream, resuming from its checkpoint file.
     pub fn new(
         dynamo: aws_sdk_dynamodb::Client,

@@ -1,7 +1,8 @@
 //! The stream handler as an AWS Lambda function (`provided.al2023`).
 //!
 //! Configure with `DM_TABLE` (the table name) and optionally
-//! `DM_STREAM_CONCURRENCY` (conversations applied at once, 32 by default).
+//! `DM_STREAM_CONCURRENCY` (conversations applied at once, 32 by default),
+//! and `DM_WS_ENDPOINT` (the WebSocket API's callback URL) for live delivery.
 //! The event source mapping must
 //! enable `ReportBatchItemFailures`; see `docs/deploy.md`.
 
@@ -10,7 +11,11 @@ use std::sync::Arc;
 use aws_lambda_events::event::dynamodb::Event;
 use dm_bin::telemetry::{self, Format};
 use dm_store::DynamoRepository;
-use dm_stream::{Handler, lambda::handle_event};
+use dm_stream::{
+    Handler,
+    lambda::handle_event,
+    live::{ConnectionNotifier, ManagementApi},
+};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main]
@@ -24,8 +29,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .map_err(|_| "DM_STREAM_CONCURRENCY must be a positive number")?,
         Err(_) => dm_stream::DEFAULT_CONCURRENCY,
     };
-    let handler = Handler::new(Arc::new(DynamoRepository::new(&config, table)?))
-        .with_concurrency(concurrency);
+    let repo: Arc<dyn dm_store::Repository> = Arc::new(DynamoRepository::new(&config, table)?);
+    let mut handler = Handler::new(repo.clone()).with_concurrency(concurrency);
+    // Live delivery through the WebSocket API's management endpoint.
+    if let Ok(endpoint) = std::env::var("DM_WS_ENDPOINT") {
+        let post = Arc::new(ManagementApi::at(&config, &endpoint));
+        handler = handler.with_notifier(Arc::new(ConnectionNotifier::new(repo, post)));
+    }
     lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| {
         let handler = handler.clone();
         async move { Ok::<_, lambda_runtime::Error>(handle_event(&handler, &event.payload).await) }

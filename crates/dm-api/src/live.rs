@@ -1,0 +1,218 @@
+//! Live delivery on `dm-api`: the WebSocket endpoint and the local
+//! management API that feeds it.
+//!
+//! - `GET /api/ws?token=...`: a browser cannot set headers on a WebSocket, so
+//!   the access token comes in the query (never logged: the trace span holds
+//!   the path only). The socket is recorded as a connection of its user in
+//!   the table, until its token expires, and is closed when the token does
+//!   (close code 4001, `token_expired`). Frames are JSON text
+//!   ([`dm_stream::live::Frame`]); the client sends nothing but pings.
+//! - `POST /@connections/{id}`: API Gateway's management API, the call the
+//!   stream's notifier makes, answered from loopback only. So the poller under
+//!   `cargo xtask up` runs the code the Lambda runs, and reaches these sockets.
+//!   An unknown connection is `410 GoneException`, as on AWS.
+//! - [`Hub`] also implements [`Post`] itself, for one process (`--store
+//!   memory`), where the handler posts without HTTP.
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use async_trait::async_trait;
+use axum::{
+    body::Bytes,
+    extract::{
+        ConnectInfo, Path, Query, Request, State,
+        ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade},
+    },
+    http::{HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use dm_domain::Connection;
+use dm_stream::live::{Post, PostError};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::{AppState, auth, error::ApiError};
+
+/// Frames waiting for a slow socket; beyond this they are dropped (the
+/// client catches up by reading).
+const QUEUE: usize = 256;
+
+/// The close code of a socket whose token expired.
+pub const CLOSE_TOKEN_EXPIRED: u16 = 4001;
+
+/// This process's open sockets, by connection id; cheap to clone.
+#[derive(Debug, Clone, Default)]
+pub struct Hub {
+    sockets: Arc<Mutex<HashMap<String, mpsc::Sender<String>>>>,
+}
+
+impl Hub {
+    fn open(&self, id: &str) -> mpsc::Receiver<String> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        self.lock().insert(id.to_owned(), tx);
+        rx
+    }
+
+    fn close(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    /// Sockets open now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no socket is open.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, mpsc::Sender<String>>> {
+        self.sockets.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues `data` for socket `id`.
+    fn send(&self, id: &str, data: String) -> Result<(), PostError> {
+        let Some(tx) = self.lock().get(id).cloned() else {
+            return Err(PostError::Gone);
+        };
+        match tx.try_send(data) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(PostError::Failed(
+                "the socket is behind; frame dropped".into(),
+            )),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(PostError::Gone),
+        }
+    }
+}
+
+#[async_trait]
+impl Post for Hub {
+    async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
+        self.send(id, data.to_owned())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct WsQuery {
+    token: Option<String>,
+}
+
+/// `GET /api/ws?token=...`: upgrades to the live socket of the token's user.
+pub(crate) async fn socket(
+    State(state): State<AppState>,
+    Query(query): Query<WsQuery>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let token = query
+        .token
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized("token_missing"))?;
+    let (user, claims) = auth::authenticate(&state, &token).await?;
+    let expires_at = i64::try_from(claims.exp).unwrap_or(i64::MAX);
+    let connection = Connection {
+        user: user.uuid,
+        id: uuid::Uuid::new_v4().simple().to_string(),
+        expires_at,
+    };
+    state.repo.add_connection(&connection).await?;
+    let rx = state.hub.open(&connection.id);
+    Ok(upgrade
+        .on_upgrade(move |socket| serve(state, socket, connection, rx))
+        .into_response())
+}
+
+async fn serve(
+    state: AppState,
+    mut socket: WebSocket,
+    connection: Connection,
+    mut rx: mpsc::Receiver<String>,
+) {
+    let left = u64::try_from(connection.expires_at - unix_now()).unwrap_or(0);
+    let expiry = tokio::time::sleep(Duration::from_secs(left));
+    tokio::pin!(expiry);
+    loop {
+        tokio::select! {
+            frame = rx.recv() => match frame {
+                Some(frame) => {
+                    if socket.send(WsMessage::Text(frame.into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            incoming = socket.recv() => match incoming {
+                // Pings are answered by the library; anything else is ignored.
+                Some(Ok(WsMessage::Close(_)) | Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            },
+            () = &mut expiry => {
+                let _ = socket
+                    .send(WsMessage::Close(Some(CloseFrame {
+                        code: CLOSE_TOKEN_EXPIRED,
+                        reason: "token_expired".into(),
+                    })))
+                    .await;
+                break;
+            }
+        }
+    }
+    state.hub.close(&connection.id);
+    if let Err(e) = state
+        .repo
+        .remove_connection(connection.user, &connection.id)
+        .await
+    {
+        tracing::warn!(error = %e, "forgetting a closed connection failed; its TTL will");
+    }
+}
+
+/// `POST /@connections/{id}`: the management API's PostToConnection, from
+/// loopback only (the local poller); the body is the frame.
+pub(crate) async fn post_to_connection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    let loopback = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
+    if !loopback {
+        return ApiError::NotFound("route_not_found").into_response();
+    }
+    let Ok(body) = axum::body::to_bytes(request.into_body(), crate::BODY_LIMIT).await else {
+        return management_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException");
+    };
+    let Ok(frame) = String::from_utf8(Bytes::into(body)) else {
+        return management_error(StatusCode::BAD_REQUEST, "BadRequestException");
+    };
+    match state.hub.send(&id, frame) {
+        Ok(()) => StatusCode::OK.into_response(),
+        Err(PostError::Gone) => management_error(StatusCode::GONE, "GoneException"),
+        Err(PostError::Failed(_)) => {
+            management_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+        }
+    }
+}
+
+/// An error as API Gateway's management API answers it: the type in
+/// `x-amzn-errortype`, a JSON message.
+fn management_error(status: StatusCode, kind: &'static str) -> Response {
+    let mut response = (status, axum::Json(serde_json::json!({ "message": kind }))).into_response();
+    response
+        .headers_mut()
+        .insert("x-amzn-errortype", HeaderValue::from_static(kind));
+    response
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
