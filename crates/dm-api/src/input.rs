@@ -6,8 +6,8 @@ use axum::{
     extract::{FromRequest, Request},
     http::header,
 };
-use dm_domain::{Cursor, GroupId, Handle, MessageText};
-use dm_store::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
+use dm_domain::{Cursor, GroupId, Handle, MessageId, MessageText, Timestamp};
+use dm_store::{MessageBound, PAGE_DEFAULT, PAGE_MAX, PageRequest};
 use serde_json::{Map, Value};
 
 use crate::{AppState, error::ApiError};
@@ -176,6 +176,47 @@ pub fn page(query: Option<&str>) -> Result<PageRequest, ApiError> {
         })
     } else {
         Err(ApiError::BadRequest(errors))
+    }
+}
+
+/// Reads a catch-up read's start from a query string: `after_created_at`
+/// (a message's `created_at`) and, optionally, `after_uuid` (that message's
+/// uuid); `None` when neither is there. A `+` sent unencoded arrives as a
+/// space and is read as the `+` it was.
+pub fn catch_up(query: Option<&str>) -> Result<Option<MessageBound>, ApiError> {
+    let mut at = None;
+    let mut id = None;
+    let mut cursor = false;
+    let mut errors = Vec::new();
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*key {
+            "after_created_at" if at.is_none() => {
+                match value.replace(' ', "+").parse::<Timestamp>() {
+                    Ok(t) => at = Some(t),
+                    Err(_) => errors.push("after_created_at_invalid".to_owned()),
+                }
+            }
+            "after_uuid" if id.is_none() => match value.parse::<MessageId>() {
+                Ok(m) => id = Some(m),
+                Err(_) => errors.push("after_uuid_invalid".to_owned()),
+            },
+            "after_created_at" | "after_uuid" => errors.push(format!("{key}_repeated")),
+            "cursor" => cursor = true,
+            _ => {}
+        }
+    }
+    if at.is_none() && id.is_none() && errors.is_empty() {
+        return Ok(None);
+    }
+    if at.is_none() && !errors.iter().any(|e| e.starts_with("after_created_at")) {
+        errors.push("after_created_at_missing".to_owned());
+    }
+    if cursor {
+        errors.push("cursor_with_after".to_owned());
+    }
+    match at {
+        Some(at) if errors.is_empty() => Ok(Some(MessageBound { at, id })),
+        _ => Err(ApiError::BadRequest(errors)),
     }
 }
 

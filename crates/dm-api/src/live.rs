@@ -32,7 +32,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use dm_domain::Connection;
-use dm_stream::live::{Post, PostError};
+use dm_stream::live::{Frame, Post, PostError};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -99,12 +99,20 @@ impl Post for Hub {
 }
 
 #[derive(Debug, Deserialize)]
-pub(crate) struct WsQuery {
+pub struct WsQuery {
     token: Option<String>,
 }
 
 /// `GET /api/ws?token=...`: upgrades to the live socket of the token's user.
-pub(crate) async fn socket(
+#[utoipa::path(
+    get, path = "/api/ws",
+    params(("token" = String, Query, description = "An access token (browsers cannot set headers on a WebSocket); never logged")),
+    responses(
+        (status = 101, description = "A WebSocket of JSON text frames, each a `Frame`: `message` for a new message in one of the user's conversations, then `conversation` for the user's row as `GET /api/message_groups` now shows it. Every connection of every member gets them. Closed with code 4001 when the token expires. Delivery is best effort: after a reconnect, read what was missed with `GET /api/messages/{uuid}?after_created_at=...&after_uuid=...`.", body = Frame),
+        (status = 401, body = crate::error::ErrorBody),
+    ),
+)]
+pub async fn socket(
     State(state): State<AppState>,
     Query(query): Query<WsQuery>,
     upgrade: WebSocketUpgrade,

@@ -8,6 +8,7 @@ use axum::{
 };
 use dm_domain::{Conversation, Cursor, Message};
 use dm_store::{IdempotencyKey, Recipient, SendOnce, StoreError};
+use dm_stream::live::{ConversationFrame, Frame, MessageFrame};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -162,16 +163,19 @@ pub async fn message_groups(
     ))
 }
 
-/// A conversation's messages: the newest page first, each page oldest to newest.
+/// A conversation's messages: the newest page first, each page oldest to
+/// newest; or, with `after_created_at`, what came after a message (catch-up).
 #[utoipa::path(
     get, path = "/api/messages/{message_group_uuid}",
     params(
         ("message_group_uuid" = String, Path, description = "the conversation"),
         ("limit" = Option<usize>, Query, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "from the previous page's Link header; goes back in time"),
+        ("after_created_at" = Option<String>, Query, description = "catch-up: only messages after the one sent then (the last one the client has), oldest first; `Link` names the next page forward"),
+        ("after_uuid" = Option<String>, Query, description = "catch-up: that message's uuid; without it, every message of `after_created_at` counts as had"),
     ),
     responses(
-        (status = 200, description = "A page of messages; `Link` names the older page", body = Vec<MessageOut>),
+        (status = 200, description = "A page of messages; `Link` names the older page (the newer one, catching up)", body = Vec<MessageOut>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 404, description = "No such conversation, or the caller is not a member", body = ErrorBody),
         (status = 503, body = ErrorBody),
@@ -186,6 +190,26 @@ pub async fn messages(
 ) -> Result<Response, ApiError> {
     let group = input::group_id(&group)?;
     let page = input::page(query.as_deref())?;
+    if let Some(after) = input::catch_up(query.as_deref())? {
+        let found = state
+            .repo
+            .messages_after(group, user.uuid, after, page.limit)
+            .await?;
+        let next = found.next.and(found.items.last()).map(|last| {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("after_created_at", &last.created_at.to_string())
+                .append_pair("after_uuid", &last.id.to_string())
+                .append_pair("limit", &page.limit.to_string())
+                .finish();
+            format!("</api/messages/{group}?{query}>; rel=\"next\"")
+        });
+        let items: Vec<MessageOut> = found.items.into_iter().map(Into::into).collect();
+        let mut response = Json(items).into_response();
+        if let Some(value) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
+            response.headers_mut().insert(header::LINK, value);
+        }
+        return Ok(response);
+    }
     let found = state.repo.messages(group, user.uuid, &page).await?;
     let items: Vec<MessageOut> = found.items.into_iter().map(Into::into).collect();
     Ok(with_next(
@@ -315,8 +339,8 @@ pub async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
-    paths(message_groups, messages, create_message, user_short, me, healthz, readyz),
-    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody)),
+    paths(message_groups, messages, create_message, user_short, me, crate::live::socket, healthz, readyz),
+    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody, Frame, MessageFrame, ConversationFrame)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

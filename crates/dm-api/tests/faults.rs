@@ -16,7 +16,7 @@ use dm_domain::{GroupId, ItemKey, Partition};
 use dm_store::{
     MemoryRepository, Record, Repository, StoreError,
     seed::USERS,
-    table::{Table, Write, WriteError},
+    table::{Order, Table, Write, WriteError},
     testing::{FaultInjector, Injected},
 };
 use http_body_util::BodyExt;
@@ -38,9 +38,10 @@ impl Table for Slow {
         p: Partition,
         after: Option<&str>,
         limit: usize,
+        order: Order,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         tokio::time::sleep(self.1).await;
-        self.0.query(p, after, limit).await
+        self.0.query(p, after, limit, order).await
     }
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
         tokio::time::sleep(self.1).await;

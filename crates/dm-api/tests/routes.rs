@@ -552,3 +552,85 @@ async fn user_short_without_a_token_is_public_but_shows_only_handle_and_name() {
         );
     }
 }
+
+#[tokio::test]
+async fn catching_up_pages_forward_from_the_last_message_had() {
+    let app = seeded().await;
+    let group = andrews_group(&app).await;
+    let newest = app
+        .get(&format!("/api/messages/{group}?limit=25"), "bayko")
+        .await
+        .json;
+    let newest = newest.as_array().unwrap();
+    // The client has everything up to the 25th newest message.
+    let had = &newest[0];
+    let encoded: String = url_pairs(&[
+        ("after_created_at", had["created_at"].as_str().unwrap()),
+        ("after_uuid", had["uuid"].as_str().unwrap()),
+        ("limit", "10"),
+    ]);
+    let mut path = format!("/api/messages/{group}?{encoded}");
+    let mut got: Vec<Value> = Vec::new();
+    let mut pages = 0;
+    loop {
+        let reply = app.get(&path, "bayko").await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.json);
+        got.extend(reply.json.as_array().unwrap().iter().cloned());
+        pages += 1;
+        match next_link(&reply.headers) {
+            Some(next) => path = next,
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3, "10, 10 and the last 4");
+    assert_eq!(
+        got.as_slice(),
+        &newest[1..],
+        "exactly what came after, oldest first"
+    );
+
+    // A `+` sent unencoded (a space once decoded) still reads as the time's `+`.
+    let raw = format!(
+        "/api/messages/{group}?after_created_at={}&after_uuid={}",
+        had["created_at"].as_str().unwrap(),
+        had["uuid"].as_str().unwrap()
+    );
+    let reply = app.get(&raw, "bayko").await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(reply.json.as_array().unwrap().len(), 20, "a default page");
+
+    for (query, code) in [
+        (
+            "after_uuid=8f9e1f0e-0000-4000-8000-000000000000",
+            "after_created_at_missing",
+        ),
+        ("after_created_at=yesterday", "after_created_at_invalid"),
+        (
+            "after_created_at=2024-01-01T00:00:00.000000%2B00:00&after_uuid=x",
+            "after_uuid_invalid",
+        ),
+        (
+            "after_created_at=2024-01-01T00:00:00.000000%2B00:00&cursor=abc",
+            "cursor_with_after",
+        ),
+    ] {
+        let reply = app
+            .get(&format!("/api/messages/{group}?{query}"), "bayko")
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.json, json!({ "errors": [code] }), "{query}");
+    }
+    // Only members catch up.
+    let reply = app
+        .get(&format!("/api/messages/{group}?{encoded}"), "londo")
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+fn url_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.replace('+', "%2B").replace('#', "%23")))
+        .collect::<Vec<_>>()
+        .join("&")
+}

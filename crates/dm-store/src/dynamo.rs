@@ -37,7 +37,7 @@ use crate::{
     capacity::{Capacity, CapacityMeter},
     schema::GROUP_INDEX,
     sdk_error::map_sdk_error,
-    table::{Condition, GroupCache, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Table, Write, WriteError},
 };
 
 /// An item as the SDK holds it.
@@ -311,6 +311,7 @@ impl Table for DynamoRepository {
         partition: Partition,
         after: Option<&str>,
         limit: usize,
+        order: Order,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -324,7 +325,9 @@ impl Table for DynamoRepository {
         });
         let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk))]);
         let mut records = Vec::with_capacity(limit);
-        let query = self.query_of("pk = :pk", values).scan_index_forward(false);
+        let query = self
+            .query_of("pk = :pk", values)
+            .scan_index_forward(order == Order::OldestFirst);
         self.query_pages(query, start, Some(limit), |items| {
             for item in items {
                 records.push(Record::from_item_with_key(item)?);

@@ -36,5 +36,7 @@ pub use dynamo::DynamoRepository;
 pub use error::{Clash, Missing, StoreError, StoreResult};
 pub use memory::MemoryRepository;
 pub use record::{ENTITY, Record};
-pub use repo::{Applied, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent};
+pub use repo::{
+    Applied, MessageBound, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent,
+};
 pub use send::{IDEMPOTENCY_TTL, IdempotencyKey, Recipient, SendOnce};

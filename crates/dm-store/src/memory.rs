@@ -47,7 +47,7 @@ use tokio::sync::Notify;
 
 use crate::{
     ChangeEvent, ChangeKind, Record, StoreError,
-    table::{Condition, GroupCache, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Table, Write, WriteError},
 };
 
 /// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
@@ -286,27 +286,47 @@ impl Table for MemoryRepository {
         partition: Partition,
         after: Option<&str>,
         limit: usize,
+        order: Order,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         let lost = self.begin()?;
         let pk = partition.pk();
         let state = self.state();
-        let low = Bound::Included((pk.clone(), String::new()));
-        let high = match after {
-            Some(sk) => Bound::Excluded((pk.clone(), sk.to_owned())),
-            // The first slot past every sort key of the partition.
-            None => Bound::Excluded((format!("{pk}\0"), String::new())),
+        // The first slot past every sort key of the partition.
+        let end = Bound::Excluded((format!("{pk}\0"), String::new()));
+        let first = Bound::Included((pk.clone(), String::new()));
+        let decode = |((pk, sk), record): (&(String, String), &Record)| {
+            let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
+            Ok((key, record.clone()))
         };
-        let found = state
-            .items
-            .range((low, high))
-            .rev()
-            .take_while(|((p, _), _)| *p == pk)
-            .take(limit)
-            .map(|((pk, sk), record)| {
-                let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
-                Ok((key, record.clone()))
-            })
-            .collect();
+        let found = match order {
+            Order::NewestFirst => {
+                let high = match after {
+                    Some(sk) => Bound::Excluded((pk.clone(), sk.to_owned())),
+                    None => end,
+                };
+                state
+                    .items
+                    .range((first, high))
+                    .rev()
+                    .take_while(|((p, _), _)| *p == pk)
+                    .take(limit)
+                    .map(decode)
+                    .collect()
+            }
+            Order::OldestFirst => {
+                let low = match after {
+                    Some(sk) => Bound::Excluded((pk.clone(), sk.to_owned())),
+                    None => first,
+                };
+                state
+                    .items
+                    .range((low, end))
+                    .take_while(|((p, _), _)| *p == pk)
+                    .take(limit)
+                    .map(decode)
+                    .collect()
+            }
+        };
         lost.map_or(found, Err)
     }
 

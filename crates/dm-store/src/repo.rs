@@ -15,7 +15,7 @@ use dm_domain::{
 use crate::{
     Clash, Missing, Record, StoreError, StoreResult,
     retry::RACE_ATTEMPTS,
-    table::{Condition, Table, Write, WriteError},
+    table::{Condition, Order, Table, Write, WriteError},
 };
 
 /// Most items a page may hold; larger requests are clamped.
@@ -102,6 +102,27 @@ impl NewMessage {
     }
 }
 
+/// Where a catch-up read starts: after a message, or after a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageBound {
+    /// The last message the client has was sent then.
+    pub at: Timestamp,
+    /// That message; without it, every message sent at `at` counts as had.
+    pub id: Option<MessageId>,
+}
+
+impl MessageBound {
+    /// The sort key the read starts after.
+    fn sort_key(&self) -> String {
+        match self.id {
+            // As a message's sort key, `{created_at}#{uuid}`.
+            Some(id) => format!("{}#{id}", self.at),
+            // Past every id of that time (ids are lowercase hex and dashes).
+            None => format!("{}#~", self.at),
+        }
+    }
+}
+
 /// The result of [`Repository::start_conversation`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sent {
@@ -166,6 +187,17 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         group: GroupId,
         member: UserId,
         page: &PageRequest,
+    ) -> StoreResult<Page<Message>>;
+
+    /// The messages of a conversation `member` belongs to that come after
+    /// `after`, oldest first, up to `limit` (clamped as a page's); the page
+    /// has a cursor when more follow. What a client that was offline missed.
+    async fn messages_after(
+        &self,
+        group: GroupId,
+        member: UserId,
+        after: MessageBound,
+        limit: usize,
     ) -> StoreResult<Page<Message>>;
 
     /// Sends a message to a conversation the sender belongs to. The members'
@@ -329,10 +361,17 @@ impl<T: Table> Repository for T {
     ) -> StoreResult<Page<Conversation>> {
         let partition = Partition::Conversations(owner);
         let after = start_after(partition, page)?;
-        list(self, partition, after, page, |record| match record {
-            Record::Conversation(c) => Ok(c),
-            other => Err(unexpected(&other)),
-        })
+        list(
+            self,
+            partition,
+            after,
+            page,
+            Order::NewestFirst,
+            |record| match record {
+                Record::Conversation(c) => Ok(c),
+                other => Err(unexpected(&other)),
+            },
+        )
         .await
     }
 
@@ -348,13 +387,49 @@ impl<T: Table> Repository for T {
         if !Repository::is_member(self, group, member).await? {
             return Err(StoreError::NotFound(Missing::Conversation));
         }
-        let mut page = list(self, partition, after, page, |record| match record {
-            Record::Message(m) => Ok(m),
-            other => Err(unexpected(&other)),
-        })
+        let mut page = list(
+            self,
+            partition,
+            after,
+            page,
+            Order::NewestFirst,
+            |record| match record {
+                Record::Message(m) => Ok(m),
+                other => Err(unexpected(&other)),
+            },
+        )
         .await?;
         page.items.reverse();
         Ok(page)
+    }
+
+    async fn messages_after(
+        &self,
+        group: GroupId,
+        member: UserId,
+        after: MessageBound,
+        limit: usize,
+    ) -> StoreResult<Page<Message>> {
+        if !Repository::is_member(self, group, member).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        let page = PageRequest {
+            limit,
+            cursor: None,
+        };
+        let partition = Partition::Messages(group);
+        list(
+            self,
+            partition,
+            Some(after.sort_key()),
+            &page,
+            Order::OldestFirst,
+            |record| match record {
+                Record::Message(m) => Ok(m),
+                other => Err(unexpected(&other)),
+            },
+        )
+        .await
     }
 
     async fn send_message(
@@ -618,7 +693,12 @@ impl<T: Table> Repository for T {
     async fn connections(&self, user: UserId, now: i64) -> StoreResult<Vec<Connection>> {
         // A user has a few: one per open tab or device.
         let found = self
-            .query(Partition::Connections(user), None, CONNECTIONS_MAX)
+            .query(
+                Partition::Connections(user),
+                None,
+                CONNECTIONS_MAX,
+                Order::NewestFirst,
+            )
             .await?;
         Ok(found
             .into_iter()
@@ -670,18 +750,21 @@ fn start_after(partition: Partition, page: &PageRequest) -> StoreResult<Option<S
         .transpose()?)
 }
 
-/// One page of a partition, newest first, with a cursor when more follow.
+/// One page of a partition in `order`, with a cursor when more follow.
 async fn list<T: Table + ?Sized, I>(
     table: &T,
     partition: Partition,
     after: Option<String>,
     page: &PageRequest,
+    order: Order,
     decode: impl Fn(Record) -> StoreResult<I>,
 ) -> StoreResult<Page<I>> {
     let limit = page.clamped_limit();
     // One item more than asked tells whether another page follows, so the
     // last page never carries a cursor to an empty one.
-    let mut records = table.query(partition, after.as_deref(), limit + 1).await?;
+    let mut records = table
+        .query(partition, after.as_deref(), limit + 1, order)
+        .await?;
     let more = records.len() > limit;
     records.truncate(limit);
     let next = match records.last() {

@@ -104,20 +104,30 @@ impl WriteError {
     }
 }
 
+/// The order a partition is read in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Descending sort keys: the newest first.
+    NewestFirst,
+    /// Ascending sort keys: the oldest first.
+    OldestFirst,
+}
+
 /// A single DynamoDB-like table.
 #[async_trait]
 pub trait Table: Send + Sync + fmt::Debug {
     /// Reads one item, strongly consistent.
     async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError>;
 
-    /// Reads up to `limit` items of a partition in descending sort-key order,
-    /// starting after `after` (a sort key of that partition), each with the
-    /// key it is stored under.
+    /// Reads up to `limit` items of a partition in `order` of their sort
+    /// keys, starting after `after` (a sort key of that partition), each with
+    /// the key it is stored under.
     async fn query(
         &self,
         partition: Partition,
         after: Option<&str>,
         limit: usize,
+        order: Order,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError>;
 
     /// The conversation rows of a conversation, through the sparse index

@@ -13,8 +13,8 @@ use dm_domain::{
     Timestamp, User, UserId,
 };
 use dm_store::{
-    Applied, Clash, IdempotencyClaim, IdempotencyKey, Missing, NewMessage, PageRequest, Recipient,
-    Repository, SendOnce, StoreError,
+    Applied, Clash, IdempotencyClaim, IdempotencyKey, MessageBound, Missing, NewMessage,
+    PageRequest, Recipient, Repository, SendOnce, StoreError,
 };
 
 type Repo = Arc<dyn Repository>;
@@ -107,6 +107,7 @@ contract!(
     a_keyed_send_is_stored_once_however_often_it_is_retried,
     live_connections_are_kept_per_user_until_they_expire,
     members_are_named_by_the_group_or_the_seed_rows,
+    catching_up_reads_exactly_what_came_after_oldest_first,
 );
 
 fn new_user(handle: &str) -> NewUser {
@@ -1054,6 +1055,105 @@ async fn members_are_named_by_the_group_or_the_seed_rows(backend: Backend) {
     assert_eq!(uuids(other.members(group).await.unwrap()), both);
     assert_eq!(
         repo.members(GroupId::new()).await,
+        Err(StoreError::NotFound(Missing::Conversation))
+    );
+}
+
+async fn catching_up_reads_exactly_what_came_after_oldest_first(backend: Backend) {
+    let repo = backend.repo();
+    let (a, b, group) = pair(&repo).await;
+    // 24 more messages; 10 and 11 share a microsecond.
+    let mut sent = vec![];
+    for i in 1..=24 {
+        let at = base_time().plus(TimeDelta::seconds(if i == 11 { 10 } else { i }));
+        let from = if i % 2 == 0 { &a } else { &b };
+        sent.push(
+            repo.send_message(group, &from.summary(), message_at(&format!("m{i}"), at))
+                .await
+                .unwrap(),
+        );
+    }
+    let all = |repo: Repo, after: MessageBound, limit: usize| async move {
+        let mut got: Vec<Message> = Vec::new();
+        let mut after = after;
+        loop {
+            let page = repo
+                .messages_after(group, a.uuid, after, limit)
+                .await
+                .unwrap();
+            assert!(page.items.len() <= limit);
+            let Some(last) = page.items.last() else {
+                assert!(page.next.is_none());
+                break;
+            };
+            after = MessageBound {
+                at: last.created_at,
+                id: Some(last.id),
+            };
+            got.extend(page.items.iter().cloned());
+            if page.next.is_none() {
+                break;
+            }
+        }
+        got
+    };
+    // After message 5 (index 4): 6..=24, in order, each once, in pages of 7.
+    let fifth = &sent[4];
+    let bound = MessageBound {
+        at: fifth.created_at,
+        id: Some(fifth.id),
+    };
+    let ids = |ms: &[Message]| ms.iter().map(|m| m.id).collect::<Vec<_>>();
+    let mut expected: Vec<Message> = sent[5..].to_vec();
+    expected.sort_by_key(Message::reference);
+    assert_eq!(ids(&all(repo.clone(), bound, 7).await), ids(&expected));
+    // After one of two same-microsecond messages: the other one is not missed.
+    let (ten, eleven) = (&sent[9], &sent[10]);
+    let (first, second) = if ten.reference() < eleven.reference() {
+        (ten, eleven)
+    } else {
+        (eleven, ten)
+    };
+    let got = all(
+        repo.clone(),
+        MessageBound {
+            at: first.created_at,
+            id: Some(first.id),
+        },
+        100,
+    )
+    .await;
+    assert_eq!(got[0].id, second.id);
+    // By time alone, every message of that time counts as had.
+    let got = all(
+        repo.clone(),
+        MessageBound {
+            at: first.created_at,
+            id: None,
+        },
+        100,
+    )
+    .await;
+    assert_eq!(got[0].text, "m12");
+    // After the newest: nothing, and no cursor.
+    let last = sent.last().unwrap();
+    let page = repo
+        .messages_after(
+            group,
+            b.uuid,
+            MessageBound {
+                at: last.created_at,
+                id: Some(last.id),
+            },
+            20,
+        )
+        .await
+        .unwrap();
+    assert!(page.items.is_empty() && page.next.is_none());
+    // Only members.
+    let stranger = user(&repo, &format!("s{}", short())).await;
+    assert_eq!(
+        repo.messages_after(group, stranger.uuid, bound, 20).await,
         Err(StoreError::NotFound(Missing::Conversation))
     );
 }

@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// A message as a frame carries it: as `GET /api/messages` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageFrame {
     /// The message's uuid.
     pub uuid: String,
@@ -40,6 +41,7 @@ pub struct MessageFrame {
 /// A member's conversation row as a frame carries it: as
 /// `GET /api/message_groups` now shows it to that member.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConversationFrame {
     /// The conversation's uuid.
     pub uuid: String,
@@ -55,6 +57,7 @@ pub struct ConversationFrame {
 
 /// What a live connection receives, as JSON text.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frame {
     /// A new message in one of the user's conversations.
