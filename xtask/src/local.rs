@@ -287,7 +287,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
     }
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--package", "dm-api", "--bin", "dm-api"])
+        .args(["build", "--package", "dm-bin", "--bin", "dm-api"])
         .current_dir(&root)
         .status()?;
     if !status.success() {
