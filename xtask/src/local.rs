@@ -299,6 +299,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
             "--test",
             "--test-concurrency=1",
             "messaging.test.mjs",
+            "live.test.mjs",
             "cors.test.mjs",
         ])
         .current_dir(&e2e)

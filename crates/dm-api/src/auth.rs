@@ -117,8 +117,18 @@ impl LocalVerifier {
         Ok(Self::new(load_or_create_key(path)?))
     }
 
-    /// Mints a local access token for the user with Cognito subject `sub`.
+    /// Mints a local access token for the user with Cognito subject `sub`,
+    /// valid for [`LOCAL_TOKEN_TTL`].
     pub fn mint(&self, sub: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        self.mint_for(sub, LOCAL_TOKEN_TTL)
+    }
+
+    /// Mints a local access token valid for `ttl` (whole seconds).
+    pub fn mint_for(
+        &self,
+        sub: &str,
+        ttl: Duration,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -128,7 +138,7 @@ impl LocalVerifier {
             token_use: Some("access".into()),
             client_id: Some(LOCAL_ISSUER.into()),
             iss: LOCAL_ISSUER.into(),
-            exp: now + LOCAL_TOKEN_TTL.as_secs(),
+            exp: now + ttl.as_secs(),
             iat: Some(now),
             nbf: None,
         };

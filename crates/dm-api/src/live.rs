@@ -38,8 +38,8 @@ use tokio::sync::mpsc;
 
 use crate::{AppState, auth, error::ApiError};
 
-/// Frames waiting for a slow socket; beyond this they are dropped (the
-/// client catches up by reading).
+/// Frames waiting for a slow socket; beyond this the socket is closed (its
+/// client reconnects and catches up by reading).
 const QUEUE: usize = 256;
 
 /// The close code of a socket whose token expired.
@@ -76,17 +76,20 @@ impl Hub {
         self.sockets.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Queues `data` for socket `id`.
+    /// Queues `data` for socket `id`. A socket too far behind to take it is
+    /// closed, once what it has queued is sent: its client then reconnects
+    /// and catches up, rather than missing a frame unawares.
     fn send(&self, id: &str, data: String) -> Result<(), PostError> {
-        let Some(tx) = self.lock().get(id).cloned() else {
+        let mut sockets = self.lock();
+        let Some(tx) = sockets.get(id) else {
             return Err(PostError::Gone);
         };
         match tx.try_send(data) {
             Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Full(_)) => Err(PostError::Failed(
-                "the socket is behind; frame dropped".into(),
-            )),
-            Err(mpsc::error::TrySendError::Closed(_)) => Err(PostError::Gone),
+            Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) => {
+                sockets.remove(id);
+                Err(PostError::Gone)
+            }
         }
     }
 }
@@ -204,7 +207,7 @@ pub(crate) async fn post_to_connection(
         Ok(()) => StatusCode::OK.into_response(),
         Err(PostError::Gone) => management_error(StatusCode::GONE, "GoneException"),
         Err(PostError::Failed(_)) => {
-            management_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException")
+            management_error(StatusCode::BAD_REQUEST, "BadRequestException")
         }
     }
 }

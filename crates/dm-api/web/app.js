@@ -1,11 +1,18 @@
-// The Cruddur messaging page: sign in, conversations, messages, polling.
+// The Cruddur messaging page: sign in, conversations, messages, live.
 // Plain JavaScript against the API of this same server; no build step.
+// New messages arrive over the live socket (`/api/ws`); while it is down the
+// page polls, and on every (re)connect it catches up on what it missed.
+// `?poll=off` turns polling off (the browser tests use it).
 "use strict";
 
 const MAX = 1024;
 const POLL_MS = 3000;
+const POLLING = new URLSearchParams(location.search).get("poll") !== "off";
 const $ = (id) => document.getElementById(id);
-const state = { token: null, me: null, groups: [], open: null, older: null, loadingOlder: false, timer: null };
+const state = {
+  token: null, me: null, groups: [], open: null, older: null, loadingOlder: false, timer: null,
+  socket: null, retry: 0, reconnect: null,
+};
 
 const MESSAGES = {
   message_blank: "Write something first.",
@@ -87,12 +94,65 @@ async function signIn(token) {
   $("whoami").textContent = `@${state.me.handle}`;
   $("signin-error").textContent = "";
   await refreshGroups();
+  connect();
+}
+
+// The live socket: polling stops while it is open, and starts again when it closes.
+function connect() {
+  clearTimeout(state.reconnect);
+  if (!state.token) return;
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/api/ws?token=${encodeURIComponent(state.token)}`);
+  state.socket = socket;
+  showLive("connecting");
+  socket.onopen = () => {
+    state.retry = 0;
+    stopPolling();
+    showLive("live");
+    catchUp();
+  };
+  socket.onmessage = (event) => {
+    let frame;
+    try { frame = JSON.parse(event.data); } catch (_) { return; }
+    if (frame.type === "message" && frame.message_group_uuid === state.open) addMessages([frame.message]);
+    if (frame.type === "conversation") upsertGroup(frame.conversation);
+  };
+  socket.onclose = (event) => {
+    if (state.socket !== socket) return;
+    state.socket = null;
+    if (event.code === 4001) { signOut(); $("signin-error").textContent = "Your sign-in expired; sign in again."; return; }
+    if (!state.token) return;
+    showLive("polling");
+    startPolling();
+    // Back off while it fails to open: 0.5 s, 1 s, 2 s, then every 4 s.
+    const delay = Math.min(4000, 500 * 2 ** state.retry++);
+    state.reconnect = setTimeout(connect, delay);
+  };
+}
+
+function showLive(how) {
+  const label = { connecting: "connecting…", live: "live", polling: POLLING ? "offline: polling" : "offline" }[how];
+  $("live").textContent = label;
+  $("live").dataset.state = how;
+}
+
+function startPolling() {
   clearInterval(state.timer);
-  state.timer = setInterval(poll, POLL_MS);
+  if (POLLING) state.timer = setInterval(poll, POLL_MS);
+}
+
+function stopPolling() {
+  clearInterval(state.timer);
+  state.timer = null;
 }
 
 function signOut() {
-  clearInterval(state.timer);
+  stopPolling();
+  clearTimeout(state.reconnect);
+  const socket = state.socket;
+  state.socket = null;
+  socket?.close();
+  $("live").textContent = "";
   Object.assign(state, { token: null, me: null, groups: [], open: null, older: null });
   sessionStorage.removeItem("token");
   $("groups").replaceChildren();
@@ -104,6 +164,17 @@ async function refreshGroups() {
   const reply = await api("/api/message_groups?limit=50");
   if (!reply.ok) return;
   state.groups = reply.json;
+  renderGroups();
+}
+
+// A conversation row as the socket sends it: replaces its old self, most recent first.
+function upsertGroup(row) {
+  state.groups = [row, ...state.groups.filter((g) => g.uuid !== row.uuid)]
+    .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
+  renderGroups();
+}
+
+function renderGroups() {
   $("groups").replaceChildren(...state.groups.map((g) => {
     const item = el("li", { "data-uuid": g.uuid, class: state.open === g.uuid ? "active" : "" },
       el("div", { class: "top" }, el("strong", {}, g.display_name), el("span", { class: "when" }, relative(g.created_at))),
@@ -114,9 +185,12 @@ async function refreshGroups() {
   }));
 }
 
+// A message's place in its conversation: created_at, then uuid (as the table orders them).
+const keyOf = (m) => `${m.created_at}#${m.uuid}`;
+
 function messageItem(m) {
   const mine = state.me && m.handle === state.me.handle;
-  return el("li", { "data-uuid": m.uuid, class: mine ? "mine" : "" },
+  return el("li", { "data-uuid": m.uuid, "data-key": keyOf(m), "data-created-at": m.created_at, class: mine ? "mine" : "" },
     el("div", { class: "meta" }, `@${m.handle} · ${relative(m.created_at)}`),
     el("div", { class: "text" }, m.message));
 }
@@ -148,16 +222,43 @@ async function loadOlder() {
   state.loadingOlder = false;
 }
 
-async function poll() {
-  await refreshGroups();
-  if (!state.open) return;
-  const reply = await api(`/api/messages/${state.open}?limit=20`);
-  if (!reply.ok) return;
+// Adds messages the list does not have yet, each in its place.
+function addMessages(messages) {
   const list = $("messages");
-  const known = new Set([...list.children].map((li) => li.dataset.uuid));
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-  for (const m of reply.json) if (!known.has(m.uuid)) list.append(messageItem(m));
+  const known = new Set([...list.children].map((li) => li.dataset.uuid));
+  for (const m of messages) {
+    if (known.has(m.uuid)) continue;
+    known.add(m.uuid);
+    const key = keyOf(m);
+    let after = list.lastElementChild;
+    while (after && after.dataset.key > key) after = after.previousElementSibling;
+    if (after) after.after(messageItem(m)); else list.prepend(messageItem(m));
+  }
   if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
+// What the open conversation missed: every message after the last one shown.
+async function catchUp() {
+  // Where to start is taken now, before any await: frames that arrive
+  // meanwhile are newer, and must not move the start past a gap.
+  const group = state.open;
+  const last = $("messages").lastElementChild;
+  const groups = refreshGroups();
+  if (!group || !last) return groups;
+  const query = new URLSearchParams({ after_created_at: last.dataset.createdAt, after_uuid: last.dataset.uuid, limit: "100" });
+  let path = `/api/messages/${group}?${query}`;
+  while (path && state.open === group) {
+    const reply = await api(path);
+    if (!reply.ok) return;
+    addMessages(reply.json);
+    path = reply.next;
+  }
+  await groups;
+}
+
+async function poll() {
+  await catchUp();
 }
 
 function updateCounter() {
@@ -180,9 +281,9 @@ $("message-form").onsubmit = async (event) => {
   if (!sent) return;
   $("message-input").value = "";
   updateCounter();
-  $("messages").append(messageItem(sent));
+  addMessages([sent]);
   $("messages").scrollTop = $("messages").scrollHeight;
-  refreshGroups();
+  if (!state.socket) refreshGroups();
 };
 
 $("new-form").onsubmit = async (event) => {

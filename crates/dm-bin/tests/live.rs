@@ -210,7 +210,35 @@ macro_rules! both {
     };
 }
 
+async fn a_socket_lives_no_longer_than_its_token(dynamo: bool) {
+    let api = start(dynamo).await;
+    let sub = USERS.iter().find(|u| u.handle == "bayko").unwrap().sub;
+    let token = api.key.mint_for(sub, Duration::from_secs(2)).unwrap();
+    let url = format!(
+        "{}/api/ws?token={token}",
+        api.base.replace("http://", "ws://")
+    );
+    let (mut socket, _) = connect_async(url).await.unwrap();
+    let started = tokio::time::Instant::now();
+    let close = loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await {
+            Ok(Some(Ok(WsMessage::Close(frame)))) => break frame,
+            Ok(Some(Ok(_))) => {}
+            other => panic!("the socket ended without a close frame: {other:?}"),
+        }
+    };
+    let close = close.expect("a close frame with a code");
+    assert_eq!(u16::from(close.code), 4001);
+    assert_eq!(close.reason.as_str(), "token_expired");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 both!(
     a_message_reaches_every_socket_of_every_member_and_nobody_else,
     a_socket_needs_a_valid_token,
+    a_socket_lives_no_longer_than_its_token,
 );
