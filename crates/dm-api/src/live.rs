@@ -133,7 +133,13 @@ pub async fn socket(
     };
     state.repo.add_connection(&connection).await?;
     let rx = state.hub.open(&connection.id);
+    // Clients send only pings and closes: small buffers keep an idle socket
+    // cheap (tungstenite's defaults reserve 128 KiB to read), and frames are
+    // written as they come.
     Ok(upgrade
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(16 * 1024)
         .on_upgrade(move |socket| serve(state, socket, connection, rx))
         .into_response())
 }
