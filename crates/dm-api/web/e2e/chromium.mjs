@@ -1,5 +1,11 @@
-// Headless Chromium as both browser tests launch it: Debian's (or $CHROMIUM),
-// with the flags this closed network needs (no background connections).
+// What the browser tests share: headless Chromium as they launch it
+// (Debian's, or $CHROMIUM, with the flags this closed network needs: no
+// background connections), and dm-api from memory, seeded, in local auth mode.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 
 export function launch() {
@@ -8,4 +14,21 @@ export function launch() {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
            "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
+}
+
+// Starts $DM_API_BIN on a port from `firstPort` (plus up to 299, at random)
+// with `env` added, and waits until it answers; returns its base URL and process.
+export async function startApi(firstPort, env = {}) {
+  const bin = process.env.DM_API_BIN;
+  assert.ok(bin, "DM_API_BIN names the dm-api binary");
+  const port = firstPort + Math.floor(Math.random() * 300);
+  const base = `http://127.0.0.1:${port}`;
+  const key = join(mkdtempSync(join(tmpdir(), "dm-web-")), "jwt.key");
+  const server = spawn(bin, ["--store", "memory", "--seed", "--auth", "local", "--listen", `127.0.0.1:${port}`, "--local-key-file", key],
+    { stdio: "inherit", env: { ...process.env, ...env } });
+  for (let i = 0; i < 200; i++) {
+    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch (_) { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return { base, server };
 }

@@ -5,16 +5,10 @@
 // allowed is refused by the browser. Run by `cargo xtask web-test`.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { launch } from "./chromium.mjs";
+import { launch, startApi } from "./chromium.mjs";
 
-const bin = process.env.DM_API_BIN;
-const apiPort = 4900 + Math.floor(Math.random() * 300);
-const api = `http://127.0.0.1:${apiPort}`;
+let api;
 let server;
 let browser;
 const pages = [];
@@ -32,14 +26,8 @@ function servePage(port) {
 }
 
 before(async () => {
-  assert.ok(bin, "DM_API_BIN names the dm-api binary");
-  const key = join(mkdtempSync(join(tmpdir(), "dm-cors-")), "jwt.key");
   // No --cors-origin: the defaults are what is tested.
-  server = spawn(bin, ["--store", "memory", "--seed", "--auth", "local", "--listen", `127.0.0.1:${apiPort}`, "--local-key-file", key], { stdio: "inherit", env: { ...process.env, DM_CORS_ORIGINS: "" } });
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${api}/healthz`)).ok) break; } catch (_) { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ({ base: api, server } = await startApi(5300, { DM_CORS_ORIGINS: "" }));
   pages.push(await servePage(3000), await servePage(3001));
   browser = await launch();
 });

@@ -5,28 +5,18 @@
 // Run by `cargo xtask web-test`, which builds dm-api and passes its path.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { launch } from "./chromium.mjs";
+import { launch, startApi } from "./chromium.mjs";
 
-const bin = process.env.DM_API_BIN;
 const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
-const port = 4900 + Math.floor(Math.random() * 300);
-const base = `http://127.0.0.1:${port}`;
+let base;
 let server;
 let browser;
 
 before(async () => {
-  assert.ok(bin, "DM_API_BIN names the dm-api binary");
   mkdirSync(screenshots, { recursive: true });
-  const key = join(mkdtempSync(join(tmpdir(), "dm-live-")), "jwt.key");
-  server = spawn(bin, ["--store", "memory", "--seed", "--auth", "local", "--listen", `127.0.0.1:${port}`, "--local-key-file", key], { stdio: "inherit" });
-  for (let i = 0; i < 200; i++) {
-    try { if ((await fetch(`${base}/healthz`)).ok) break; } catch (_) { /* not yet */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  ({ base, server } = await startApi(4900));
   browser = await launch();
 });
 
