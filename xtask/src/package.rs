@@ -7,7 +7,13 @@ use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
 
 /// The functions and the binaries they run.
-const FUNCTIONS: [&str; 3] = ["dm-stream-lambda", "dm-api-lambda", "dm-users-lambda"];
+const FUNCTIONS: [&str; 5] = [
+    "dm-stream-lambda",
+    "dm-api-lambda",
+    "dm-users-lambda",
+    "dm-ws-authorizer",
+    "dm-ws-connections",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Arch {

@@ -1,5 +1,7 @@
 //! deploy/template.yaml's table is the table `schema-load` creates: the
 //! template is compared with DescribeTable of a table created on DynamoDB Local.
+//! Its functions are the binaries `cargo xtask package` builds, and its
+//! WebSocket API is guarded as docs/deploy.md says.
 
 use serde_norway::Value;
 
@@ -129,7 +131,13 @@ async fn the_template_table_is_the_schema_load_table() {
     );
 
     // Nothing hard-codes the table name: functions get it from the template.
-    let functions = ["StreamHandler", "ApiFunction", "UsersTrigger"];
+    let functions = [
+        "StreamHandler",
+        "ApiFunction",
+        "UsersTrigger",
+        "LiveAuthorizerFunction",
+        "LiveConnectionsFunction",
+    ];
     let globals = &template["Globals"]["Function"]["Environment"]["Variables"]["DM_TABLE"];
     assert!(
         matches!(globals, Value::Tagged(_)),
@@ -141,4 +149,111 @@ async fn the_template_table_is_the_schema_load_table() {
             .unwrap();
         assert!(code.ends_with("/bootstrap.zip"), "{f}: {code}");
     }
+}
+
+/// The text of a `!Sub`, or of a plain string.
+fn text(value: &Value) -> String {
+    match value {
+        Value::Tagged(tagged) => tagged.value.as_str().unwrap_or_default().to_owned(),
+        other => other.as_str().unwrap_or_default().to_owned(),
+    }
+}
+
+#[test]
+fn every_function_is_a_packaged_binary() {
+    let template = template();
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let package = std::fs::read_to_string(format!("{root}/xtask/src/package.rs")).unwrap();
+    let mut binaries = Vec::new();
+    for (name, resource) in template["Resources"].as_mapping().unwrap() {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let code = resource["Properties"]["CodeUri"].as_str().unwrap();
+        let binary = code
+            .strip_prefix("../target/lambda/")
+            .and_then(|rest| rest.strip_suffix("/bootstrap.zip"))
+            .unwrap_or_else(|| panic!("{name:?}: {code}"));
+        assert!(
+            std::path::Path::new(&format!("{root}/crates/dm-bin/src/bin/{binary}.rs")).exists(),
+            "{name:?} runs {binary}, which is no binary of dm-bin"
+        );
+        assert!(
+            package.contains(&format!("\"{binary}\"")),
+            "cargo xtask package does not build {binary}"
+        );
+        binaries.push(binary.to_owned());
+    }
+    binaries.sort();
+    assert_eq!(
+        binaries,
+        [
+            "dm-api-lambda",
+            "dm-stream-lambda",
+            "dm-users-lambda",
+            "dm-ws-authorizer",
+            "dm-ws-connections"
+        ]
+    );
+}
+
+#[test]
+fn the_websocket_api_checks_tokens_and_only_the_stream_posts() {
+    let template = template();
+    let resources = &template["Resources"];
+    assert_eq!(
+        resources["LiveApi"]["Properties"]["ProtocolType"],
+        "WEBSOCKET"
+    );
+    let connect = &resources["LiveConnectRoute"]["Properties"];
+    assert_eq!(connect["RouteKey"], "$connect");
+    assert_eq!(connect["AuthorizationType"], "CUSTOM");
+    let authorizer = &resources["LiveAuthorizer"]["Properties"];
+    assert_eq!(authorizer["AuthorizerType"], "REQUEST");
+    assert_eq!(
+        authorizer["IdentitySource"][0],
+        "route.request.querystring.token"
+    );
+    assert!(text(&authorizer["AuthorizerUri"]).contains("${LiveAuthorizerFunction.Arn}"));
+    assert_eq!(
+        resources["LiveDisconnectRoute"]["Properties"]["RouteKey"],
+        "$disconnect"
+    );
+
+    // execute-api:ManageConnections: the stream handler's alone, on this API's stage.
+    let mut granted = Vec::new();
+    for (name, resource) in resources.as_mapping().unwrap() {
+        let Some(policies) = resource["Properties"]["Policies"].as_sequence() else {
+            continue;
+        };
+        for statement in policies
+            .iter()
+            .flat_map(|p| p["Statement"].as_sequence().unwrap())
+        {
+            let actions = match &statement["Action"] {
+                Value::Sequence(list) => list.iter().map(|a| a.as_str().unwrap()).collect(),
+                one => vec![one.as_str().unwrap()],
+            };
+            if actions.iter().any(|a| a.starts_with("execute-api:")) {
+                granted.push((
+                    name.as_str().unwrap().to_owned(),
+                    text(&statement["Resource"]),
+                ));
+            }
+        }
+    }
+    assert_eq!(
+        granted,
+        [(
+            "StreamHandler".to_owned(),
+            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LiveApi}/${LiveStage}/POST/@connections/*".to_owned()
+        )]
+    );
+    let endpoint = text(
+        &resources["StreamHandler"]["Properties"]["Environment"]["Variables"]["DM_WS_ENDPOINT"],
+    );
+    assert_eq!(
+        endpoint,
+        "https://${LiveApi}.execute-api.${AWS::Region}.amazonaws.com/${LiveStage}"
+    );
 }

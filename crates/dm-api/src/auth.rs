@@ -23,6 +23,7 @@ use axum::{
     http::request::Parts,
 };
 use dm_domain::User;
+use dm_store::Repository;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
@@ -342,7 +343,7 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("token_missing"))?;
-        authenticate(state, token)
+        authenticate(&*state.verifier, &*state.repo, token)
             .await
             .map(|(user, _)| Some(Self(user)))
     }
@@ -351,14 +352,15 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
 /// The user a token names, and its claims: the token verified, then its
 /// subject looked up through the Cognito claim item.
 pub(crate) async fn authenticate(
-    state: &AppState,
+    verifier: &dyn TokenVerifier,
+    repo: &dyn Repository,
     token: &str,
 ) -> Result<(User, Claims), ApiError> {
-    let claims = state.verifier.verify(token).await.map_err(|e| {
+    let claims = verifier.verify(token).await.map_err(|e| {
         tracing::debug!(error = %e, "token refused");
         ApiError::Unauthorized("token_invalid")
     })?;
-    match state.repo.user_by_cognito_sub(&claims.sub).await {
+    match repo.user_by_cognito_sub(&claims.sub).await {
         Ok(user) => Ok((user, claims)),
         Err(dm_store::StoreError::NotFound(_)) => Err(ApiError::Unauthorized("user_unknown")),
         Err(e) => Err(e.into()),

@@ -14,6 +14,7 @@
 pub mod auth;
 pub mod cors;
 pub mod error;
+pub mod gateway_ws;
 pub mod input;
 pub mod live;
 pub mod routes;

@@ -97,6 +97,17 @@ pub async fn store(
     })
 }
 
+/// On Lambda: the configuration from the environment, and its DynamoDB
+/// repository (the only store a function can share with the others).
+pub async fn lambda_store() -> anyhow::Result<(Config, Arc<dyn Repository>)> {
+    let config = Config::try_parse_from(["dm-api"])?;
+    if config.store != Store::Dynamodb {
+        bail!("on Lambda the store is DynamoDB: set DM_STORE=dynamodb");
+    }
+    let (repo, _) = store(&config).await?;
+    Ok((config, repo))
+}
+
 /// The local token key of the configuration, in local auth mode.
 fn local_key(config: &Config) -> anyhow::Result<Option<LocalVerifier>> {
     match config.auth {

@@ -243,7 +243,6 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// One message by its place in a conversation.
     async fn message(&self, group: GroupId, at: MessageRef) -> StoreResult<Option<Message>>;
 
-    /// Checks that the store can be reached.
     /// The members of a conversation, as its group item (or, for a seed
     /// conversation, its rows) names them; read once per process and minute.
     /// For the stream's notifier.

@@ -2,6 +2,8 @@
 
 #![allow(dead_code, unreachable_pub)]
 
+pub mod cognito;
+
 use std::sync::Arc;
 
 use axum::{

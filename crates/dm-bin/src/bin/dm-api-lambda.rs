@@ -4,18 +4,13 @@
 //! `DM_COGNITO_REGION`, `DM_COGNITO_USER_POOL_ID`, `DM_COGNITO_CLIENT_ID`,
 //! `DM_CORS_ORIGINS`); see `deploy/template.yaml`.
 
-use clap::Parser;
-use dm_bin::api::{Config, Store, state, store};
+use dm_bin::api::{lambda_store, state};
 use dm_bin::telemetry::{self, Format};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(Format::Lambda, "info");
-    let config = Config::try_parse_from(["dm-api"])?;
-    if config.store != Store::Dynamodb {
-        return Err("on Lambda the store is DynamoDB: set DM_STORE=dynamodb".into());
-    }
-    let (repo, _) = store(&config).await?;
+    let (config, repo) = lambda_store().await?;
     let app = dm_api::app(state(&config, repo)?);
     lambda_http::run(app).await
 }
