@@ -183,12 +183,20 @@ pub(crate) struct BenchArgs {
     args: Vec<String>,
 }
 
-/// Builds `dm-bench` in release and runs it from the workspace root.
+/// Builds `dm-bench` and `dm-api` (whose idle sockets it measures) in
+/// release and runs `dm-bench` from the workspace root.
 pub(crate) fn bench(args: BenchArgs) -> anyhow::Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let root = crate::workspace_root()?;
-    let status = Command::new(cargo)
-        .args(["run", "--release", "--package", "dm-bench", "--"])
+    let built = Command::new(cargo)
+        .args(["build", "--release", "--bin", "dm-bench", "--bin", "dm-api"])
+        .current_dir(&root)
+        .status()
+        .context("building dm-bench")?;
+    if !built.success() {
+        bail!("building dm-bench failed ({built})");
+    }
+    let status = Command::new(root.join("target/release/dm-bench"))
         .args(&args.args)
         .current_dir(&root)
         .status()

@@ -12,6 +12,7 @@
 //! two compare field by field.
 
 pub mod cpu;
+pub mod delivery;
 pub mod report;
 pub mod stream;
 
@@ -197,29 +198,37 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         bail!("pausing the stream side needs DynamoDB");
     }
     let checkpoints = tempfile::tempdir()?;
-    let (repo, dynamo, source): (Arc<dyn Repository>, Option<DynamoRepository>, Source) =
-        match backend {
-            Backend::Dynamodb { endpoint, table } => {
-                let config = dm_store::client::sdk_config(Some(endpoint)).await;
-                let repo = DynamoRepository::new(&config, table.as_str())?;
-                dm_store::schema::delete_table(repo.client(), table).await?;
-                dm_store::schema::create_table(
-                    repo.client(),
-                    &dm_store::schema::TableSpec::new(table.as_str()),
-                )
-                .await?;
-                let source = Source::Dynamo {
-                    endpoint: endpoint.clone(),
-                    table: table.clone(),
-                    checkpoint: checkpoints.path().join("stream.json"),
-                };
-                (Arc::new(repo.clone()), Some(repo), source)
-            }
-            Backend::Memory => {
-                let memory = MemoryRepository::new();
-                (Arc::new(memory.clone()), None, Source::Memory(memory))
-            }
-        };
+    let (repo, dynamo, live): (Arc<dyn Repository>, Option<DynamoRepository>, _) = match backend {
+        Backend::Dynamodb { endpoint, table } => {
+            let config = dm_store::client::sdk_config(Some(endpoint)).await;
+            let repo = DynamoRepository::new(&config, table.as_str())?;
+            dm_store::schema::delete_table(repo.client(), table).await?;
+            dm_store::schema::create_table(
+                repo.client(),
+                &dm_store::schema::TableSpec::new(table.as_str()),
+            )
+            .await?;
+            (Arc::new(repo.clone()), Some(repo), None)
+        }
+        Backend::Memory => {
+            let memory = MemoryRepository::new();
+            (Arc::new(memory.clone()), None, Some(memory))
+        }
+    };
+    // The API and its sockets; the stream side delivers to them.
+    let server = delivery::Server::start(repo.clone()).await?;
+    let source = match (backend, live) {
+        (Backend::Dynamodb { endpoint, table }, _) => Source::Dynamo {
+            endpoint: endpoint.clone(),
+            table: table.clone(),
+            checkpoint: checkpoints.path().join("stream.json"),
+            live: server.base.clone(),
+        },
+        (Backend::Memory, memory) => Source::Memory {
+            memory: memory.context("a memory repository")?,
+            live: Arc::new(server.hub.clone()),
+        },
+    };
     let mut stream = StreamSide::start(source)?;
     let mut rng = SmallRng::seed_from_u64(42);
 
@@ -282,38 +291,21 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     }
     wait_handled(&stream, &seeded_ids, Duration::from_secs(300)).await;
 
-    // The client.
-    let (client, api) = match via {
-        Via::Direct => (Client::Direct(repo.clone()), None),
-        Via::Api => {
-            let verifier =
-                dm_api::auth::LocalVerifier::new(uuid::Uuid::new_v4().as_bytes().to_vec());
-            let tokens: HashMap<UserId, String> = users
-                .iter()
-                .map(|u| {
-                    Ok((
-                        u.uuid,
-                        verifier.mint(u.cognito_user_id.as_deref().unwrap_or_default())?,
-                    ))
-                })
-                .collect::<anyhow::Result<_>>()?;
-            let state = dm_api::AppState::new(repo.clone(), Arc::new(verifier));
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-            let base = format!("http://{}", listener.local_addr()?);
-            let server =
-                tokio::spawn(async move { axum::serve(listener, dm_api::app(state)).await });
-            let http = reqwest::Client::builder()
-                .pool_max_idle_per_host(workload.concurrency * 2)
-                .build()?;
-            (
-                Client::Api {
-                    http,
-                    base,
-                    tokens: Arc::new(tokens),
-                },
-                Some(server),
-            )
-        }
+    // The clients: the workload's, and the API's for the delivery phase.
+    let tokens: HashMap<UserId, String> = users
+        .iter()
+        .map(|u| Ok((u.uuid, server.token(u)?)))
+        .collect::<anyhow::Result<_>>()?;
+    let api_client = Client::Api {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(workload.concurrency * 2)
+            .build()?,
+        base: server.base.clone(),
+        tokens: Arc::new(tokens),
+    };
+    let client = match via {
+        Via::Direct => Client::Direct(repo.clone()),
+        Via::Api => api_client.clone(),
     };
 
     let conversations = Arc::new(conversations);
@@ -370,12 +362,31 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         (stream.stats.message_records.load(Ordering::Relaxed) - stream_messages_before).max(1);
     let stream_cpu = stream.stats.cpu().since(stream_cpu_before).total();
     let stream_units = stream.capacity() - stream_capacity_before;
-    stream.stop();
-    if let Some(server) = api {
-        server.abort();
-    }
 
-    let correctness = check(repo.as_ref(), &conversations, &users, workload).await?;
+    // Everyone online: the same number of sends, each timed to its frame.
+    let stream_units_before_delivery = stream.capacity();
+    let (mut delivery, delivered_ids) = delivery::measure(
+        &server,
+        &api_client,
+        &conversations,
+        &users,
+        workload.ops,
+        workload.concurrency,
+    )
+    .await?;
+    wait_handled(&stream, &delivered_ids, Duration::from_secs(120)).await;
+    delivery.stream_units_per_message =
+        (stream.capacity() - stream_units_before_delivery) / delivery.sends.max(1) as f64;
+    stream.stop();
+    drop(server);
+
+    let correctness = check(
+        repo.as_ref(),
+        &conversations,
+        &users,
+        workload.groups * workload.seed_messages + workload.ops + delivery.sends,
+    )
+    .await?;
     Ok(Report {
         implementation: "dm (rust)".into(),
         store: match backend {
@@ -399,6 +410,8 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
             list_messages: units["list_messages"],
         },
         correctness,
+        delivery: Some(delivery),
+        idle_sockets: None,
     })
 }
 
@@ -485,7 +498,7 @@ async fn check(
     repo: &dyn Repository,
     conversations: &[Conversation],
     users: &[User],
-    workload: &Workload,
+    expected: usize,
 ) -> anyhow::Result<Correctness> {
     let mut stored = 0;
     let mut newest = HashMap::new();
@@ -528,7 +541,7 @@ async fn check(
         .filter(|key| !rows.contains_key(key))
         .count();
     Ok(Correctness {
-        messages_expected: workload.groups * workload.seed_messages + workload.ops,
+        messages_expected: expected,
         messages_stored: stored,
         extra_conversation_rows: extra,
         missing_conversation_rows: missing,

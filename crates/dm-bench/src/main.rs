@@ -39,6 +39,13 @@ struct Cli {
     /// what its transactions cost the sends at DynamoDB Local's one writer.
     #[arg(long)]
     pause_stream: bool,
+    /// Idle authenticated sockets to open to one `dm-api` process, whose
+    /// resident memory is reported (0: none).
+    #[arg(long, default_value_t = 2000)]
+    sockets: usize,
+    /// The `dm-api` binary for `--sockets` (default: beside `dm-bench`).
+    #[arg(long)]
+    dm_api: Option<PathBuf>,
     /// Write the JSON report here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -85,7 +92,20 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let ours = runtime.block_on(dm_bench::run(&backend, cli.via, &workload))?;
+    let mut ours = runtime.block_on(dm_bench::run(&backend, cli.via, &workload))?;
+    if cli.sockets > 0 {
+        let dm_api = match &cli.dm_api {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?.with_file_name("dm-api"),
+        };
+        eprintln!(
+            "holding {} idle sockets on {}",
+            cli.sockets,
+            dm_api.display()
+        );
+        ours.idle_sockets =
+            Some(runtime.block_on(dm_bench::delivery::idle_sockets(&dm_api, cli.sockets))?);
+    }
     let reference = if cli.compare {
         let Some(endpoint) = endpoint else {
             bail!("--compare needs DynamoDB")

@@ -126,6 +126,10 @@ pub struct Report {
     pub capacity_units_per_op: Capacity,
     /// Correctness.
     pub correctness: Correctness,
+    /// Live delivery, with every user online.
+    pub delivery: Option<crate::delivery::DeliveryReport>,
+    /// Idle sockets held by one `dm-api`.
+    pub idle_sockets: Option<crate::delivery::IdleSockets>,
 }
 
 /// The reference script's report, as far as it is compared.
@@ -234,6 +238,52 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
         rc.map(|r| r.list_messages),
         "",
     ));
+    if let Some(d) = &ours.delivery {
+        rows.push((
+            "live: send answer to frame p50 ms".into(),
+            d.p50_ms,
+            None,
+            "",
+        ));
+        rows.push((
+            "live: send answer to frame p99 ms".into(),
+            d.p99_ms,
+            None,
+            "",
+        ));
+        rows.push((
+            "live: frames delivered / sends".into(),
+            d.delivered as f64 / d.sends.max(1) as f64,
+            None,
+            "",
+        ));
+        rows.push((
+            "capacity: stream per message, everyone online".into(),
+            d.stream_units_per_message,
+            None,
+            "",
+        ));
+    }
+    if let Some(idle) = &ours.idle_sockets {
+        rows.push((
+            format!("live: dm-api RSS MB with {} idle sockets", idle.sockets),
+            idle.rss_after_mb,
+            None,
+            "",
+        ));
+        rows.push((
+            "live: dm-api RSS MB before them".into(),
+            idle.rss_before_mb,
+            None,
+            "",
+        ));
+        rows.push((
+            "live: KiB per idle socket".into(),
+            idle.kib_per_socket,
+            None,
+            "",
+        ));
+    }
     let k = &ours.correctness;
     let rk = reference.map(|r| &r.correctness);
     rows.push((

@@ -15,6 +15,7 @@ use dm_domain::MessageId;
 use dm_store::{ChangeKind, DynamoRepository, MemoryRepository, Record};
 use dm_stream::{
     Handler, Observer,
+    live::{ConnectionNotifier, Post},
     memory_feed::MemoryFeed,
     poller::{Poller, PollerConfig},
 };
@@ -53,14 +54,21 @@ impl StreamStats {
 #[derive(Debug, Clone)]
 pub enum Source {
     /// DynamoDB's stream, through the poller, which keeps its position in
-    /// `checkpoint` so that a resumed stream side goes on where it stopped.
+    /// `checkpoint` so that a resumed stream side goes on where it stopped,
+    /// and delivers live frames through the management API at `live`
+    /// (`dm-api`'s address), as under `cargo xtask up`.
     Dynamo {
         endpoint: String,
         table: String,
         checkpoint: std::path::PathBuf,
+        live: String,
     },
-    /// The memory repository's feed.
-    Memory(MemoryRepository),
+    /// The memory repository's feed, delivering live frames through `live`
+    /// (the API's sockets in this process), as `dm-api --store memory` does.
+    Memory {
+        memory: MemoryRepository,
+        live: Arc<dyn Post>,
+    },
 }
 
 /// The running stream side.
@@ -186,16 +194,19 @@ async fn run(
         let _ = stopped.await;
     };
     match source {
-        Source::Memory(memory) => {
+        Source::Memory { memory, live } => {
             let _ = repo_tx.send(Ok(None));
-            let handler =
-                Handler::new(Arc::new(memory.clone())).with_observer(observer(stats.clone()));
+            let repo = Arc::new(memory.clone());
+            let handler = Handler::new(repo.clone())
+                .with_observer(observer(stats.clone()))
+                .with_notifier(Arc::new(ConnectionNotifier::new(repo, live)));
             MemoryFeed::new(memory, handler).run(shutdown).await;
         }
         Source::Dynamo {
             endpoint,
             table,
             checkpoint,
+            live,
         } => {
             let config = dm_store::client::sdk_config(Some(&endpoint)).await;
             let repo = match DynamoRepository::new(&config, &table) {
@@ -217,7 +228,7 @@ async fn run(
                     interval: Duration::from_millis(20),
                 },
             );
-            match poller {
+            match poller.map(|poller| poller.with_live_delivery(&config, &live)) {
                 Ok(poller) => {
                     let _ = repo_tx.send(Ok(Some(repo)));
                     poller.run(shutdown).await;

@@ -73,7 +73,15 @@ async fn check_workload(
         report.stream.propagated, report.stream.messages,
         "every message reached its rows"
     );
-    assert!(markdown(&report, None).contains("| send: ops/s |"));
+    // Everyone online: each send's frame reached the other member's socket.
+    let delivery = report.delivery.as_ref().expect("a delivery figure");
+    assert_eq!(delivery.sockets, workload.users);
+    assert_eq!(delivery.sends, workload.ops);
+    assert_eq!(delivery.delivered, delivery.sends, "{delivery:?}");
+    assert!(delivery.p99_ms >= delivery.p50_ms, "{delivery:?}");
+    let table = markdown(&report, None);
+    assert!(table.contains("| send: ops/s |"));
+    assert!(table.contains("| live: send answer to frame p99 ms |"), "{table}");
     report
 }
 
@@ -102,6 +110,7 @@ async fn dynamodb_direct() {
         "capacity is measured on DynamoDB"
     );
     assert!(report.capacity_units_per_op.stream_per_message > 0.0);
+    assert!(report.delivery.unwrap().stream_units_per_message > 0.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
