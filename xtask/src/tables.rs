@@ -296,6 +296,12 @@ fn summarize(record: &Record) -> String {
     };
     match record {
         Record::Message(m) => format!("@{}: {}", m.sender.handle, cut(&m.text)),
+        Record::Conversation(c) if c.unread > 0 => format!(
+            "with @{}: {} ({} unread)",
+            c.other.handle,
+            cut(&c.last_message),
+            c.unread
+        ),
         Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.last_message)),
         Record::Group(g) => format!(
             "@{} and @{}, last {}",
@@ -307,6 +313,7 @@ fn summarize(record: &Record) -> String {
             format!("key {} of user {}: message {}", c.key, c.user, c.message)
         }
         Record::Connection(c) => format!("live connection of user {}", c.user),
+        Record::ReadMarker(r) => format!("user {} read through {}", r.member, r.through.at),
         Record::HandleClaim { user, .. } | Record::CognitoClaim { user, .. } => {
             format!("user {user}")
         }

@@ -88,6 +88,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(Missing::User) => Self::NotFound("user_not_found"),
             StoreError::NotFound(Missing::Conversation) => Self::NotFound("conversation_not_found"),
+            StoreError::NotFound(Missing::Message) => Self::NotFound("message_not_found"),
             StoreError::Conflict(Clash::ItemExists) => Self::Conflict("already_exists"),
             StoreError::Conflict(Clash::HandleTaken) => Self::Conflict("handle_taken"),
             StoreError::Conflict(Clash::CognitoSubTaken | Clash::UserExists) => {

@@ -6,7 +6,7 @@ use axum::{
     extract::{FromRequest, Request},
     http::header,
 };
-use dm_domain::{Cursor, GroupId, Handle, MessageId, MessageText, Timestamp};
+use dm_domain::{Cursor, GroupId, Handle, MessageId, MessageRef, MessageText, Timestamp};
 use dm_store::{MessageBound, PAGE_DEFAULT, PAGE_MAX, PageRequest};
 use serde_json::{Map, Value};
 
@@ -145,6 +145,47 @@ pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError
     errors.dedup();
     match (text, target) {
         (Some(text), Some(target)) if errors.is_empty() => Ok(NewMessageBody { text, target }),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
+/// Checks a read marker's body, `{"uuid", "created_at"}` of the newest
+/// message seen (as `GET /api/messages` gives them), listing every failed check.
+pub fn read_marker(body: &Map<String, Value>) -> Result<MessageRef, ApiError> {
+    let mut errors = Vec::new();
+    if body.keys().any(|key| key != "uuid" && key != "created_at") {
+        errors.push("unknown_field".to_owned());
+    }
+    let id = match body.get("uuid") {
+        None | Some(Value::Null) => {
+            errors.push("uuid_missing".to_owned());
+            None
+        }
+        Some(Value::String(s)) => s
+            .parse::<MessageId>()
+            .map_err(|_| errors.push("uuid_invalid".to_owned()))
+            .ok(),
+        Some(_) => {
+            errors.push("uuid_invalid".to_owned());
+            None
+        }
+    };
+    let at = match body.get("created_at") {
+        None | Some(Value::Null) => {
+            errors.push("created_at_missing".to_owned());
+            None
+        }
+        Some(Value::String(s)) => s
+            .parse::<Timestamp>()
+            .map_err(|_| errors.push("created_at_invalid".to_owned()))
+            .ok(),
+        Some(_) => {
+            errors.push("created_at_invalid".to_owned());
+            None
+        }
+    };
+    match (at, id) {
+        (Some(at), Some(id)) if errors.is_empty() => Ok(MessageRef { at, id }),
         _ => Err(ApiError::Invalid(errors)),
     }
 }

@@ -108,6 +108,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/local/users", get(web::local_users))
         .route("/api/local/token", post(web::local_token))
         .route("/api/message_groups", get(routes::message_groups))
+        .route(
+            "/api/message_groups/{message_group_uuid}/read",
+            post(routes::mark_read),
+        )
         .route("/api/messages/{message_group_uuid}", get(routes::messages))
         .route("/api/messages", post(routes::create_message))
         .route("/api/users/{handle}/short", get(routes::user_short))

@@ -6,9 +6,9 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dm_domain::{Conversation, Cursor, Message};
+use dm_domain::{Conversation, Cursor, Message, MessageRef, UserId};
 use dm_store::{IdempotencyKey, Recipient, SendOnce, StoreError};
-use dm_stream::live::{ConversationFrame, Frame, MessageFrame};
+use dm_stream::live::{ConversationFrame, Frame, MessageFrame, ReadThrough};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
@@ -32,6 +32,9 @@ pub struct MessageGroupOut {
     pub message: String,
     /// When the last message was sent.
     pub created_at: String,
+    /// The other member's messages the caller has not read (newer than
+    /// their read marker), exact up to 99; 100 stands for more (shown `99+`).
+    pub unread_count: u32,
 }
 
 impl From<Conversation> for MessageGroupOut {
@@ -42,6 +45,7 @@ impl From<Conversation> for MessageGroupOut {
             handle: c.other.handle,
             message: c.last_message,
             created_at: c.last_message_at.to_string(),
+            unread_count: c.unread,
         }
     }
 }
@@ -59,6 +63,9 @@ pub struct MessageOut {
     pub message: String,
     /// When it was sent.
     pub created_at: String,
+    /// On the caller's own messages: whether every other member has read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seen: Option<bool>,
 }
 
 impl From<Message> for MessageOut {
@@ -69,8 +76,40 @@ impl From<Message> for MessageOut {
             handle: m.sender.handle,
             message: m.text,
             created_at: m.created_at.to_string(),
+            seen: None,
         }
     }
+}
+
+/// The body of `POST /api/message_groups/{uuid}/read`: the newest message
+/// the reader has seen, as `GET /api/messages` gave it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadIn {
+    /// The message's uuid.
+    pub uuid: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
+/// The caller's read marker in a conversation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReadOut {
+    /// The newest message the caller has seen: the one named, or a newer
+    /// one marked before (markers never move back).
+    pub read_through: ReadThrough,
+}
+
+/// The signed-in user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MeOut {
+    /// The user's uuid.
+    pub uuid: String,
+    /// The handle.
+    pub handle: String,
+    /// The display name.
+    pub display_name: String,
+    /// The sum of `unread_count` over all the user's conversations.
+    pub unread_total: u32,
 }
 
 /// A message just sent.
@@ -203,7 +242,7 @@ pub async fn messages(
                 .finish();
             format!("</api/messages/{group}?{query}>; rel=\"next\"")
         });
-        let items: Vec<MessageOut> = found.items.into_iter().map(Into::into).collect();
+        let items = with_seen(&state, group, user.uuid, found.items).await?;
         let mut response = Json(items).into_response();
         if let Some(value) = next.and_then(|link| HeaderValue::from_str(&link).ok()) {
             response.headers_mut().insert(header::LINK, value);
@@ -211,13 +250,81 @@ pub async fn messages(
         return Ok(response);
     }
     let found = state.repo.messages(group, user.uuid, &page).await?;
-    let items: Vec<MessageOut> = found.items.into_iter().map(Into::into).collect();
+    let items = with_seen(&state, group, user.uuid, found.items).await?;
     Ok(with_next(
         items,
         &format!("/api/messages/{group}"),
         page.limit,
         found.next,
     ))
+}
+
+/// The messages, with `seen` on `reader`'s own: read by every other member,
+/// by the markers they recorded.
+async fn with_seen(
+    state: &AppState,
+    group: dm_domain::GroupId,
+    reader: UserId,
+    messages: Vec<Message>,
+) -> Result<Vec<MessageOut>, ApiError> {
+    let mine = |m: &Message| m.sender.uuid == reader;
+    if !messages.iter().any(mine) {
+        return Ok(messages.into_iter().map(Into::into).collect());
+    }
+    // The members, as remembered (a seed conversation has no group item: no receipts).
+    let Some(found) = state.repo.current_group(group).await? else {
+        return Ok(messages.into_iter().map(Into::into).collect());
+    };
+    let markers = state.repo.read_markers(group, reader).await?;
+    // How far every other member has read: the least of their markers.
+    let seen_through: Option<MessageRef> = found
+        .members
+        .iter()
+        .filter(|m| m.uuid != reader)
+        .map(|m| {
+            markers
+                .iter()
+                .find(|r| r.member == m.uuid)
+                .map(|r| r.through)
+        })
+        .min()
+        .flatten();
+    Ok(messages
+        .into_iter()
+        .map(|m| {
+            let seen = mine(&m).then(|| seen_through.is_some_and(|t| m.reference() <= t));
+            MessageOut { seen, ..m.into() }
+        })
+        .collect())
+}
+
+/// Marks a conversation read up to a message the caller has seen.
+#[utoipa::path(
+    post, path = "/api/message_groups/{message_group_uuid}/read",
+    params(("message_group_uuid" = String, Path, description = "the conversation")),
+    request_body = ReadIn,
+    responses(
+        (status = 200, description = "The marker in force: it only moves forward, so marking an older message again changes nothing. Unread counts follow through the stream handler (a `conversation` frame, and `read` frames to every member)", body = ReadOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation (or not a member), or no such message in it", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Every failed check listed", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn mark_read(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path(group): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<ReadOut>, ApiError> {
+    let group = input::group_id(&group)?;
+    let through = input::read_marker(&body)?;
+    let through = state.repo.mark_read(group, user.uuid, through).await?;
+    Ok(Json(ReadOut {
+        read_through: through.into(),
+    }))
 }
 
 /// Sends a message to a conversation, or to a user by handle (starting the
@@ -274,15 +381,19 @@ pub async fn create_message(
 /// `GET /api/me`: the signed-in user.
 #[utoipa::path(
     get, path = "/api/me",
-    responses((status = 200, body = UserShortOut), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "The user, and their unread messages over all conversations", body = MeOut), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []))
 )]
-pub async fn me(AuthUser(user): AuthUser) -> Json<UserShortOut> {
-    Json(UserShortOut {
-        uuid: Some(user.uuid.to_string()),
+pub async fn me(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+) -> Result<Json<MeOut>, ApiError> {
+    Ok(Json(MeOut {
+        uuid: user.uuid.to_string(),
         handle: user.handle.to_string(),
         display_name: user.display_name.to_string(),
-    })
+        unread_total: state.repo.unread_total(user.uuid).await?,
+    }))
 }
 
 /// A user by handle, briefly.
@@ -339,8 +450,8 @@ pub async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
-    paths(message_groups, messages, create_message, user_short, me, crate::live::socket, healthz, readyz),
-    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, UserShortOut, StatusOut, ErrorBody, Frame, MessageFrame, ConversationFrame)),
+    paths(message_groups, messages, create_message, mark_read, user_short, me, crate::live::socket, healthz, readyz),
+    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, ReadIn, ReadOut, MeOut, UserShortOut, StatusOut, ErrorBody, Frame, MessageFrame, ConversationFrame, ReadThrough)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

@@ -16,7 +16,7 @@ use dm_domain::{GroupId, ItemKey, Partition};
 use dm_store::{
     MemoryRepository, Record, Repository, StoreError,
     seed::USERS,
-    table::{Order, Table, Write, WriteError},
+    table::{Order, Read, Table, Write, WriteError},
     testing::{FaultInjector, Injected},
 };
 use http_body_util::BodyExt;
@@ -39,9 +39,10 @@ impl Table for Slow {
         after: Option<&str>,
         limit: usize,
         order: Order,
+        read: Read,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         tokio::time::sleep(self.1).await;
-        self.0.query(p, after, limit, order).await
+        self.0.query(p, after, limit, order, read).await
     }
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {
         tokio::time::sleep(self.1).await;

@@ -225,6 +225,8 @@ async fn connect_is_notified_then_disconnect_forgets(dynamo: bool) {
             group,
             messages: vec![message.clone()],
             rows_show: Some(message.clone()),
+            marks: vec![],
+            changed: true,
         })
         .await;
     let posted = posted.0.lock().unwrap().clone();

@@ -81,7 +81,10 @@ async fn check_workload(
     assert!(delivery.p99_ms >= delivery.p50_ms, "{delivery:?}");
     let table = markdown(&report, None);
     assert!(table.contains("| send: ops/s |"));
-    assert!(table.contains("| live: send answer to frame p99 ms |"), "{table}");
+    assert!(
+        table.contains("| live: send answer to frame p99 ms |"),
+        "{table}"
+    );
     report
 }
 

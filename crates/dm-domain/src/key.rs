@@ -11,6 +11,7 @@
 //! | cognito claim | `COGNITO#{sub}` | `COGNITO` |
 //! | idempotency claim | `IDEMP#{user}#{key}` | `IDEMP` |
 //! | live connection | `WS#{user}` | `{connection id}` |
+//! | read marker | `READ#{group}` | `{member}` |
 //!
 //! Decoding is tolerant of the seed's items, whose message and conversation
 //! sort keys are a bare timestamp: those decode with `id` / `group` `None`.
@@ -51,6 +52,8 @@ pub enum Partition {
     Conversations(UserId),
     /// A user's live connections (`WS#{user}`).
     Connections(UserId),
+    /// The members' read markers of a conversation (`READ#{group}`).
+    ReadMarkers(GroupId),
 }
 
 impl Partition {
@@ -60,6 +63,7 @@ impl Partition {
             Self::Messages(group) => format!("MSG#{group}"),
             Self::Conversations(owner) => format!("GRP#{owner}"),
             Self::Connections(user) => format!("WS#{user}"),
+            Self::ReadMarkers(group) => format!("READ#{group}"),
         }
     }
 }
@@ -99,6 +103,8 @@ pub enum ItemKey {
     Idempotency(UserId, String),
     /// A live (WebSocket) connection of a user, by its connection id.
     Connection(UserId, String),
+    /// A member's read marker in a conversation.
+    ReadMarker(GroupId, UserId),
 }
 
 impl ItemKey {
@@ -141,6 +147,7 @@ impl ItemKey {
             Self::Cognito(sub) => format!("COGNITO#{sub}"),
             Self::Idempotency(user, key) => format!("IDEMP#{user}#{key}"),
             Self::Connection(user, _) => Partition::Connections(*user).pk(),
+            Self::ReadMarker(group, _) => Partition::ReadMarkers(*group).pk(),
         }
     }
 
@@ -156,6 +163,7 @@ impl ItemKey {
             Self::Cognito(_) => COGNITO_SK.into(),
             Self::Idempotency(..) => IDEMPOTENCY_SK.into(),
             Self::Connection(_, id) => id.clone(),
+            Self::ReadMarker(_, member) => member.to_string(),
         }
     }
 
@@ -165,6 +173,7 @@ impl ItemKey {
             Self::Message { group, .. } => Some(Partition::Messages(*group)),
             Self::Conversation { owner, .. } => Some(Partition::Conversations(*owner)),
             Self::Connection(user, _) => Some(Partition::Connections(*user)),
+            Self::ReadMarker(group, _) => Some(Partition::ReadMarkers(*group)),
             _ => None,
         }
     }
@@ -216,6 +225,10 @@ impl ItemKey {
             ("WS", _) if !sk.is_empty() => {
                 Self::Connection(rest.parse().map_err(|_| err())?, sk.to_owned())
             }
+            ("READ", _) => Self::ReadMarker(
+                rest.parse().map_err(|_| err())?,
+                sk.parse().map_err(|_| err())?,
+            ),
             _ => return Err(err()),
         };
         Ok(key)
@@ -303,6 +316,12 @@ mod tests {
             "COGNITO",
             ItemKey::Cognito("Sub-ABC#x".into()),
         );
+        check(
+            &format!("READ#{G}"),
+            U1,
+            ItemKey::ReadMarker(G.parse().unwrap(), U1.parse().unwrap()),
+        );
+        assert!(ItemKey::decode(&format!("READ#{G}"), "not-a-user").is_err());
     }
 
     #[test]

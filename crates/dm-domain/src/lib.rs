@@ -29,8 +29,8 @@ pub use key::{
     COGNITO_SK, DM_SK, GROUP_SK, HANDLE_SK, IDEMPOTENCY_SK, ItemKey, KeyError, Partition, USER_SK,
 };
 pub use model::{
-    Connection, Conversation, Group, IdempotencyClaim, Message, MessageRef, NewUser, Page, User,
-    UserSummary,
+    Connection, Conversation, Group, IdempotencyClaim, Message, MessageRef, NewUser, Page,
+    ReadMarker, ReadState, UNREAD_CAP, User, UserSummary,
 };
 pub use text::{
     DISPLAY_NAME_MAX_CHARS, DisplayName, HANDLE_MAX_CHARS, Handle, MESSAGE_MAX_CHARS, MessageText,

@@ -83,6 +83,14 @@ pub struct Message {
     pub sender: UserSummary,
 }
 
+impl MessageRef {
+    /// Its message's sort key, `{created_at}#{id}`: strings in this form
+    /// order as the references do.
+    pub fn sort_key(&self) -> String {
+        format!("{}#{}", self.at, self.id)
+    }
+}
+
 impl Message {
     /// Its place in time.
     pub fn reference(&self) -> MessageRef {
@@ -108,6 +116,9 @@ pub struct Conversation {
     pub last_message_id: Option<MessageId>,
     /// When the last message was sent.
     pub last_message_at: Timestamp,
+    /// The other members' messages newer than the owner's read marker, up to
+    /// [`UNREAD_CAP`] + 1 (which stands for "more than [`UNREAD_CAP`]").
+    pub unread: u32,
 }
 
 /// A conversation itself: its members and the newest message its rows show.
@@ -123,6 +134,38 @@ pub struct Group {
     pub last: MessageRef,
     /// The text of that message, for the rows' preview.
     pub last_message: String,
+    /// Each member's read state, in the order of `members`.
+    pub reads: [ReadState; 2],
+    /// Bumped by every write of the group item: the stream handler's writes
+    /// are conditioned on the version they read.
+    pub version: u64,
+}
+
+/// Unread counts are exact up to this; a count above it is stored and shown
+/// as `UNREAD_CAP + 1` ("99+").
+pub const UNREAD_CAP: u32 = 99;
+
+/// One member's read state in a conversation, as the stream handler applied it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ReadState {
+    /// The newest message the member marked read, if any.
+    pub through: Option<MessageRef>,
+    /// The other members' messages newer than `through`, capped at
+    /// [`UNREAD_CAP`] + 1; `None` when never counted (a group item written
+    /// before read state existed), which the next change counts.
+    pub unread: Option<u32>,
+}
+
+/// A member's read marker as the API records it: the newest message they have
+/// seen. It only moves forward; the stream handler applies it to the counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadMarker {
+    /// The conversation.
+    pub group: GroupId,
+    /// Whose marker it is.
+    pub member: UserId,
+    /// The newest message they have seen.
+    pub through: MessageRef,
 }
 
 impl Group {
@@ -140,18 +183,24 @@ impl Group {
         }
     }
 
+    /// The index of `user` in `members`.
+    pub fn member_index(&self, user: UserId) -> Option<usize> {
+        self.members.iter().position(|m| m.uuid == user)
+    }
+
     /// The conversation rows this group should have: one per member.
     pub fn rows(&self) -> [Conversation; 2] {
-        let row = |owner: &UserSummary, other: &UserSummary| Conversation {
+        let row = |owner: &UserSummary, other: &UserSummary, read: &ReadState| Conversation {
             group: self.id,
             owner: owner.uuid,
             other: other.clone(),
             last_message: self.last_message.clone(),
             last_message_id: Some(self.last.id),
             last_message_at: self.last.at,
+            unread: read.unread.unwrap_or(0),
         };
         let [a, b] = &self.members;
-        [row(a, b), row(b, a)]
+        [row(a, b, &self.reads[0]), row(b, a, &self.reads[1])]
     }
 }
 
@@ -218,8 +267,17 @@ mod tests {
                 id: MessageId::new(),
             },
             last_message: "hi".into(),
+            reads: [
+                ReadState {
+                    through: None,
+                    unread: Some(3),
+                },
+                ReadState::default(),
+            ],
+            version: 0,
         };
         let [ra, rb] = group.rows();
+        assert_eq!((ra.unread, rb.unread), (3, 0));
         assert_eq!((ra.owner, &ra.other), (a.uuid, &b));
         assert_eq!((rb.owner, &rb.other), (b.uuid, &a));
         assert_eq!(group.other_member(a.uuid), Some(&b));

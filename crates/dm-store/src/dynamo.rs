@@ -37,7 +37,7 @@ use crate::{
     capacity::{Capacity, CapacityMeter},
     schema::GROUP_INDEX,
     sdk_error::map_sdk_error,
-    table::{Condition, GroupCache, Order, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
 };
 
 /// An item as the SDK holds it.
@@ -312,6 +312,7 @@ impl Table for DynamoRepository {
         after: Option<&str>,
         limit: usize,
         order: Order,
+        read: Read,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         if limit == 0 {
             return Ok(Vec::new());
@@ -327,7 +328,8 @@ impl Table for DynamoRepository {
         let mut records = Vec::with_capacity(limit);
         let query = self
             .query_of("pk = :pk", values)
-            .scan_index_forward(order == Order::OldestFirst);
+            .scan_index_forward(order == Order::OldestFirst)
+            .consistent_read(read == Read::Consistent);
         self.query_pages(query, start, Some(limit), |items| {
             for item in items {
                 records.push(Record::from_item_with_key(item)?);
@@ -473,12 +475,17 @@ fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<
             Some("attribute_not_exists(pk) OR expires_at < :now"),
             values(vec![(":now", AttributeValue::N(now.to_string()))]),
         ),
-        Condition::GroupLastIs(seen) => (
-            Some("last_message_at = :seen_at AND last_message_uuid = :seen_id"),
-            values(vec![
-                (":seen_at", AttributeValue::S(seen.at.to_string())),
-                (":seen_id", AttributeValue::S(seen.id.to_string())),
-            ]),
+        Condition::GroupVersionIs(0) => (
+            Some("attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)"),
+            values(vec![(":v", AttributeValue::N("0".into()))]),
+        ),
+        Condition::GroupVersionIs(version) => (
+            Some("version = :v"),
+            values(vec![(":v", AttributeValue::N(version.to_string()))]),
+        ),
+        Condition::MarkerBefore(through) => (
+            Some("attribute_not_exists(pk) OR read_through < :through"),
+            values(vec![(":through", AttributeValue::S(through.sort_key()))]),
         ),
     }
 }

@@ -14,6 +14,8 @@ pub enum Missing {
     User,
     /// A conversation, or one the caller is not a member of.
     Conversation,
+    /// A message of a conversation.
+    Message,
 }
 
 /// What a write collided with.

@@ -47,7 +47,7 @@ use tokio::sync::Notify;
 
 use crate::{
     ChangeEvent, ChangeKind, Record, StoreError,
-    table::{Condition, GroupCache, Order, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
 };
 
 /// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
@@ -261,9 +261,14 @@ impl MemoryRepository {
         match condition {
             Condition::Always => true,
             Condition::NotExists => current.is_none(),
-            Condition::GroupLastIs(seen) => {
-                matches!(current, Some(Record::Group(g)) if g.last == *seen)
+            Condition::GroupVersionIs(version) => {
+                matches!(current, Some(Record::Group(g)) if g.version == *version)
             }
+            Condition::MarkerBefore(through) => match current {
+                None => true,
+                Some(Record::ReadMarker(r)) => r.through < *through,
+                Some(_) => false,
+            },
             Condition::NotExistsOrExpired(now) => match current {
                 None => true,
                 Some(Record::Idempotency(c)) => c.expires_at < *now,
@@ -287,7 +292,9 @@ impl Table for MemoryRepository {
         after: Option<&str>,
         limit: usize,
         order: Order,
+        _read: Read,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
+        // Every read of this store is consistent.
         let lost = self.begin()?;
         let pk = partition.pk();
         let state = self.state();

@@ -15,7 +15,7 @@ use std::{borrow::Cow, collections::HashMap};
 
 use dm_domain::{
     Conversation, DisplayName, Group, GroupId, Handle, ItemKey, Message, MessageId, MessageRef,
-    Timestamp, User, UserId, UserSummary,
+    ReadMarker, ReadState, Timestamp, User, UserId, UserSummary,
 };
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use serde_dynamo::{AttributeValue, Item};
@@ -63,6 +63,8 @@ pub enum Record {
     Idempotency(dm_domain::IdempotencyClaim),
     /// A user's live connection.
     Connection(dm_domain::Connection),
+    /// A member's read marker, as the API recorded it.
+    ReadMarker(ReadMarker),
 }
 
 impl Record {
@@ -83,6 +85,7 @@ impl Record {
             Self::CognitoClaim { sub, .. } => ItemKey::Cognito(sub.clone()),
             Self::Idempotency(c) => ItemKey::Idempotency(c.user, c.key.clone()),
             Self::Connection(c) => ItemKey::Connection(c.user, c.id.clone()),
+            Self::ReadMarker(r) => ItemKey::ReadMarker(r.group, r.member),
         }
     }
 
@@ -98,6 +101,7 @@ impl Record {
             Self::CognitoClaim { .. } => "cognito",
             Self::Idempotency(_) => "idempotency",
             Self::Connection(_) => "connection",
+            Self::ReadMarker(_) => "read_marker",
         }
     }
 
@@ -129,13 +133,20 @@ impl Record {
                 user_uuid: c.other.uuid,
                 user_handle: c.other.handle.clone(),
                 user_display_name: c.other.display_name.clone(),
+                unread_count: Some(c.unread),
             }),
             Self::Group(g) => serde_dynamo::to_item(GroupItem {
                 pk,
                 sk,
                 entity: entity.into(),
                 group_uuid: g.id,
-                members: g.members.iter().map(MemberItem::from).collect(),
+                members: g
+                    .members
+                    .iter()
+                    .zip(&g.reads)
+                    .map(|(member, read)| MemberItem::new(member, read))
+                    .collect(),
+                version: g.version,
                 created_at: g.created_at,
                 last_message_at: g.last.at,
                 last_message_uuid: g.last.id,
@@ -171,6 +182,12 @@ impl Record {
                 sk,
                 entity: entity.into(),
                 expires_at: c.expires_at,
+            }),
+            Self::ReadMarker(r) => serde_dynamo::to_item(ReadMarkerItem {
+                pk,
+                sk,
+                entity: entity.into(),
+                read_through: r.through.sort_key(),
             }),
             Self::HandleClaim { user, .. } | Self::CognitoClaim { user, .. } => {
                 serde_dynamo::to_item(ClaimItem {
@@ -234,20 +251,25 @@ impl Record {
                     last_message: c.message,
                     last_message_id: c.last_message_uuid,
                     last_message_at: c.last_message_at.unwrap_or(at),
+                    unread: c.unread_count.unwrap_or(0),
                 })
             }
             ItemKey::Group(id) => {
                 let g: GroupItem = item.read().map_err(bad)?;
-                let members: [UserSummary; 2] = g
+                let (members, reads): (Vec<UserSummary>, Vec<ReadState>) = g
                     .members
                     .into_iter()
-                    .map(UserSummary::from)
-                    .collect::<Vec<_>>()
-                    .try_into()
-                    .map_err(|_| StoreError::Decode(format!("{pk}: a group has two members")))?;
+                    .map(|m| m.decode())
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(bad)?
+                    .into_iter()
+                    .unzip();
+                let two = || StoreError::Decode(format!("{pk}: a group has two members"));
                 Self::Group(Group {
                     id,
-                    members,
+                    members: members.try_into().map_err(|_| two())?,
+                    reads: reads.try_into().map_err(|_| two())?,
+                    version: g.version,
                     created_at: g.created_at,
                     last: MessageRef {
                         at: g.last_message_at,
@@ -293,6 +315,14 @@ impl Record {
                     expires_at: c.expires_at,
                 })
             }
+            ItemKey::ReadMarker(group, member) => {
+                let r: ReadMarkerItem = item.read().map_err(bad)?;
+                Self::ReadMarker(ReadMarker {
+                    group,
+                    member,
+                    through: parse_ref(&r.read_through).map_err(bad)?,
+                })
+            }
             ItemKey::Idempotency(user, key) => {
                 let i: IdempotencyItem = item.read().map_err(bad)?;
                 Self::Idempotency(dm_domain::IdempotencyClaim {
@@ -307,6 +337,16 @@ impl Record {
         };
         Ok((key, record))
     }
+}
+
+/// A message reference from its sort key form, `{created_at}#{id}`.
+fn parse_ref(sort_key: &str) -> Result<MessageRef, String> {
+    let bad = || format!("`{sort_key}` is not a message's place");
+    let (at, id) = sort_key.split_once('#').ok_or_else(bad)?;
+    Ok(MessageRef {
+        at: at.parse().map_err(|_| bad())?,
+        id: id.parse().map_err(|_| bad())?,
+    })
 }
 
 fn claim_user<'a>(
@@ -373,32 +413,47 @@ struct ConversationItem {
     user_uuid: UserId,
     user_handle: String,
     user_display_name: String,
+    /// The owner's unread count; absent on rows written before read state.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    unread_count: Option<u32>,
 }
 
+/// A member of a group item, with their read state.
 #[derive(Serialize, Deserialize)]
 struct MemberItem {
     user_uuid: UserId,
     user_handle: String,
     user_display_name: String,
+    /// The sort key of the newest message they marked read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    read_through: Option<String>,
+    /// Their unread count; absent when never counted.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    unread_count: Option<u32>,
 }
 
-impl From<&UserSummary> for MemberItem {
-    fn from(u: &UserSummary) -> Self {
+impl MemberItem {
+    fn new(u: &UserSummary, read: &ReadState) -> Self {
         Self {
             user_uuid: u.uuid,
             user_handle: u.handle.clone(),
             user_display_name: u.display_name.clone(),
+            read_through: read.through.map(|r| r.sort_key()),
+            unread_count: read.unread,
         }
     }
-}
 
-impl From<MemberItem> for UserSummary {
-    fn from(m: MemberItem) -> Self {
-        Self {
-            uuid: m.user_uuid,
-            handle: m.user_handle,
-            display_name: m.user_display_name,
-        }
+    fn decode(self) -> Result<(UserSummary, ReadState), String> {
+        let read = ReadState {
+            through: self.read_through.as_deref().map(parse_ref).transpose()?,
+            unread: self.unread_count,
+        };
+        let member = UserSummary {
+            uuid: self.user_uuid,
+            handle: self.user_handle,
+            display_name: self.user_display_name,
+        };
+        Ok((member, read))
     }
 }
 
@@ -411,6 +466,9 @@ struct GroupItem {
     entity: String,
     group_uuid: GroupId,
     members: Vec<MemberItem>,
+    /// Absent on items written before it existed: version 0.
+    #[serde(default)]
+    version: u64,
     created_at: Timestamp,
     last_message_at: Timestamp,
     last_message_uuid: MessageId,
@@ -448,6 +506,16 @@ struct ConnectionItem {
     entity: String,
     /// Epoch seconds; the table's time-to-live attribute.
     expires_at: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ReadMarkerItem {
+    pk: String,
+    sk: String,
+    entity: String,
+    /// The sort key of the newest message the member has seen; conditions
+    /// compare it as a string, which orders as the messages do.
+    read_through: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -543,11 +611,27 @@ mod tests {
             created_at: last.at,
             last,
             last_message: "hi".into(),
+            reads: [
+                dm_domain::ReadState {
+                    through: Some(last),
+                    unread: Some(0),
+                },
+                dm_domain::ReadState {
+                    through: None,
+                    unread: Some(100),
+                },
+            ],
+            version: 7,
         };
         for row in g.rows() {
             check_round_trip(Record::Conversation(row));
         }
         check_round_trip(Record::Group(g));
+        check_round_trip(Record::ReadMarker(ReadMarker {
+            group,
+            member: a.uuid,
+            through: last,
+        }));
         let (low, high) = if a.uuid < b.uuid {
             (a.uuid, b.uuid)
         } else {
@@ -583,6 +667,8 @@ mod tests {
             created_at: last.at,
             last,
             last_message: "x".into(),
+            reads: Default::default(),
+            version: 0,
         };
         let item = Record::Group(g.clone()).to_item();
         assert!(!item.as_ref().contains_key("message_group_uuid"));

@@ -8,14 +8,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use dm_domain::{
     Connection, Conversation, Cursor, Group, GroupId, Handle, IdempotencyClaim, ItemKey, Message,
-    MessageId, MessageRef, MessageText, NewUser, Page, Partition, Timestamp, User, UserId,
-    UserSummary,
+    MessageId, MessageRef, MessageText, NewUser, Page, Partition, ReadMarker, ReadState, Timestamp,
+    UNREAD_CAP, User, UserId, UserSummary,
 };
 
 use crate::{
     Clash, Missing, Record, StoreError, StoreResult,
     retry::RACE_ATTEMPTS,
-    table::{Condition, Order, Table, Write, WriteError},
+    table::{Condition, Order, Read, Table, Write, WriteError},
 };
 
 /// Most items a page may hold; larger requests are clamped.
@@ -132,12 +132,15 @@ pub struct Sent {
     pub started: bool,
 }
 
-/// What [`Repository::apply_message`] did.
+/// What [`Repository::apply_changes`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Applied {
-    /// The members' rows now show this message.
+    /// The members' rows now show the newest of the messages (and their
+    /// read state is current).
     Moved,
-    /// The rows already showed this message or a newer one; nothing changed.
+    /// The rows kept their message; read markers or unread counts changed.
+    Counted,
+    /// Everything already reflected the changes; nothing was written.
     AlreadyCurrent,
 }
 
@@ -221,10 +224,45 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         message: NewMessage,
     ) -> StoreResult<Sent>;
 
-    /// Moves both members' conversation rows to `message` if it is newer than
-    /// what they show; idempotent, order-independent, safe to run
+    /// Applies a conversation's changes, as the stream carries them: moves the
+    /// members' rows to the newest of `messages` if it is newer than what
+    /// they show, applies the read markers `marks`, and keeps each member's
+    /// unread count exact (the other members' messages newer than their
+    /// marker, up to the cap). Idempotent, order-independent, safe to run
     /// concurrently. Used by the stream handler. (D)
-    async fn apply_message(&self, message: &Message) -> StoreResult<Applied>;
+    async fn apply_changes(
+        &self,
+        group: GroupId,
+        messages: &[Message],
+        marks: &[ReadMarker],
+    ) -> StoreResult<Applied>;
+
+    /// [`Repository::apply_changes`] of one message.
+    async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
+        self.apply_changes(message.group, std::slice::from_ref(message), &[])
+            .await
+    }
+
+    /// Records that `member` has seen the conversation up to `through`, one
+    /// of its messages. The marker only moves forward: marking an older or
+    /// the same message changes nothing. Returns the marker in force. The
+    /// stream handler applies it to the unread counts. (H)
+    async fn mark_read(
+        &self,
+        group: GroupId,
+        member: UserId,
+        through: MessageRef,
+    ) -> StoreResult<MessageRef>;
+
+    /// The members' read markers of a conversation `member` belongs to, as
+    /// recorded (members who never marked have none). (H)
+    async fn read_markers(&self, group: GroupId, member: UserId) -> StoreResult<Vec<ReadMarker>>;
+
+    /// The sum of `owner`'s unread counts over all their conversations. (H)
+    async fn unread_total(&self, owner: UserId) -> StoreResult<u32>;
+
+    /// A conversation's group item, as this process last saw it (or read).
+    async fn current_group(&self, group: GroupId) -> StoreResult<Option<Group>>;
 
     /// Stores many messages of one conversation in batches (no conditions:
     /// ids are unique) and moves the rows to the newest. For seeds and
@@ -477,6 +515,18 @@ impl<T: Table> Repository for T {
                 created_at: stored.created_at,
                 last: stored.reference(),
                 last_message: stored.text.clone(),
+                // The recipient has the first message to read.
+                reads: [
+                    ReadState {
+                        through: None,
+                        unread: Some(0),
+                    },
+                    ReadState {
+                        through: None,
+                        unread: Some(1),
+                    },
+                ],
+                version: 0,
             };
             let [row_a, row_b] = group.rows();
             let writes = vec![
@@ -516,43 +566,47 @@ impl<T: Table> Repository for T {
         }
     }
 
-    async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
-        let target = message.reference();
+    async fn apply_changes(
+        &self,
+        group_id: GroupId,
+        messages: &[Message],
+        marks: &[ReadMarker],
+    ) -> StoreResult<Applied> {
         let cache = self.group_cache();
-        // The group as last seen is a guess the transaction's condition
-        // checks; an older or equal message is decided on a fresh read only.
-        let mut guess = cache
-            .and_then(|c| c.get(message.group))
-            .filter(|g| g.last < target);
+        // The group as last seen is a guess the transaction's condition (its
+        // version) checks.
+        let mut guess = cache.and_then(|c| c.get(group_id));
         let mut races = race_backoff();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let group = match guess.take() {
                 Some(group) => group,
-                None => match load_group(self, message.group).await? {
+                None => match load_group(self, group_id).await? {
                     Some(group) => group,
                     None => return Err(StoreError::NotFound(Missing::Conversation)),
                 },
             };
-            if group.last >= target {
-                return Ok(Applied::AlreadyCurrent);
-            }
-            if !group.has_member(message.sender.uuid) {
+            if !messages.is_empty()
+                && messages
+                    .iter()
+                    .all(|m| m.group != group.id || !group.has_member(m.sender.uuid))
+                && marks.is_empty()
+            {
                 return Err(StoreError::Invalid("sender_not_member"));
             }
-            let seen = group.last;
-            let old_rows = group.rows();
-            let moved = Group {
-                last: target,
-                last_message: message.text.clone(),
-                ..group
+            let Some(next) = plan(self, &group, messages, marks).await? else {
+                return Ok(Applied::AlreadyCurrent);
             };
+            let moved = next.last != group.last;
             let mut writes = vec![Write::Put {
-                record: Record::Group(moved.clone()),
-                condition: Condition::GroupLastIs(seen),
+                record: Record::Group(next.clone()),
+                condition: Condition::GroupVersionIs(group.version),
             }];
-            for (old, new) in old_rows.into_iter().zip(moved.rows()) {
+            for (old, new) in group.rows().into_iter().zip(next.rows()) {
+                if !moved && old.unread == new.unread {
+                    continue;
+                }
                 let old_key = Record::Conversation(old).key();
                 let new = Record::Conversation(new);
                 // Two messages of the same microsecond give the row the same key.
@@ -564,17 +618,18 @@ impl<T: Table> Repository for T {
             let result = self.write(writes).await;
             if let Some(cache) = cache {
                 match result {
-                    Ok(()) => cache.insert(moved),
-                    // The group may have moved (or a lost response may hide
+                    Ok(()) => cache.insert(next),
+                    // The group may have changed (or a lost response may hide
                     // that it did): read it next time.
-                    Err(_) => cache.forget(message.group),
+                    Err(_) => cache.forget(group_id),
                 }
             }
             match result {
-                Ok(()) => return Ok(Applied::Moved),
-                // Another handler moved the rows since we read the group (or
-                // the guess was out of date): look again, at once the first
-                // time (a stale guess), after a jittered pause from then on
+                Ok(()) if moved => return Ok(Applied::Moved),
+                Ok(()) => return Ok(Applied::Counted),
+                // Another handler changed the group since we read it (or the
+                // guess was out of date): look again, at once the first time
+                // (a stale guess), after a jittered pause from then on
                 // (contenders). Other failures go back to the stream handler,
                 // whose retry policy decides.
                 Err(WriteError::ConditionFailed { .. }) if attempt < RACE_ATTEMPTS => {
@@ -594,6 +649,85 @@ impl<T: Table> Repository for T {
         }
     }
 
+    async fn mark_read(
+        &self,
+        group: GroupId,
+        member: UserId,
+        through: MessageRef,
+    ) -> StoreResult<MessageRef> {
+        if !Repository::is_member(self, group, member).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        if Repository::message(self, group, through).await?.is_none() {
+            return Err(StoreError::NotFound(Missing::Message));
+        }
+        let write = Write::Put {
+            record: Record::ReadMarker(ReadMarker {
+                group,
+                member,
+                through,
+            }),
+            condition: Condition::MarkerBefore(through),
+        };
+        match self.write(vec![write]).await {
+            Ok(()) => Ok(through),
+            // Already at this message or a newer one: that one stands.
+            Err(WriteError::ConditionFailed { .. }) => {
+                match self.get(&ItemKey::ReadMarker(group, member)).await? {
+                    Some(Record::ReadMarker(current)) => Ok(current.through),
+                    Some(other) => Err(unexpected(&other)),
+                    // Markers are never deleted.
+                    None => Err(StoreError::Backend("a read marker vanished".into())),
+                }
+            }
+            Err(WriteError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn read_markers(&self, group: GroupId, member: UserId) -> StoreResult<Vec<ReadMarker>> {
+        if !Repository::is_member(self, group, member).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        // One per member who ever marked.
+        self.query(
+            Partition::ReadMarkers(group),
+            None,
+            PAGE_MAX,
+            Order::OldestFirst,
+            Read::Eventual,
+        )
+        .await?
+        .into_iter()
+        .map(|(_, record)| match record {
+            Record::ReadMarker(r) => Ok(r),
+            other => Err(unexpected(&other)),
+        })
+        .collect()
+    }
+
+    async fn unread_total(&self, owner: UserId) -> StoreResult<u32> {
+        let mut total = 0u32;
+        let mut page = PageRequest::first(PAGE_MAX);
+        loop {
+            let rows = Repository::conversations(self, owner, &page).await?;
+            total = rows
+                .items
+                .iter()
+                .fold(total, |sum, row| sum.saturating_add(row.unread));
+            match rows.next {
+                Some(next) => page = PageRequest::after(PAGE_MAX, next),
+                None => return Ok(total),
+            }
+        }
+    }
+
+    async fn current_group(&self, group: GroupId) -> StoreResult<Option<Group>> {
+        if let Some(found) = self.group_cache().and_then(|cache| cache.get(group)) {
+            return Ok(Some(found));
+        }
+        load_group(self, group).await
+    }
+
     async fn import_messages(&self, group: GroupId, messages: Vec<Message>) -> StoreResult<()> {
         let Some(found) = load_group(self, group).await? else {
             return Err(StoreError::NotFound(Missing::Conversation));
@@ -604,12 +738,9 @@ impl<T: Table> Repository for T {
         {
             return Err(StoreError::Invalid("sender_not_member"));
         }
-        let newest = messages.iter().max_by_key(|m| m.reference()).cloned();
-        self.put_batch(messages.into_iter().map(Record::Message).collect())
+        self.put_batch(messages.iter().cloned().map(Record::Message).collect())
             .await?;
-        if let Some(newest) = newest {
-            Repository::apply_message(self, &newest).await?;
-        }
+        Repository::apply_changes(self, group, &messages, &[]).await?;
         Ok(())
     }
 
@@ -697,6 +828,7 @@ impl<T: Table> Repository for T {
                 None,
                 CONNECTIONS_MAX,
                 Order::NewestFirst,
+                Read::Eventual,
             )
             .await?;
         Ok(found
@@ -726,6 +858,115 @@ async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Op
         }
         Some(other) => Err(unexpected(&other)),
         None => Ok(None),
+    }
+}
+
+/// What a group becomes with a batch's changes, or `None` when it already
+/// reflects them.
+///
+/// Unread counts stay exact without reading messages in the common case: a
+/// message newer than the group's last one was never applied, so it adds one
+/// for each member it is unread for. A member's count is read again from the
+/// messages (up to the cap) when their marker moved, when an older message
+/// comes that is unread for them (a replay, or one written late with an
+/// earlier time by a skewed clock), and in a group never counted. A recount
+/// covers only messages up to the group's new last one, which the rows then
+/// show: a newer message is counted once, when it is applied.
+async fn plan<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    messages: &[Message],
+    marks: &[ReadMarker],
+) -> StoreResult<Option<Group>> {
+    let messages: Vec<&Message> = messages
+        .iter()
+        .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
+        .collect();
+    let mut next = group.clone();
+    if let Some(newest) = messages.iter().max_by_key(|m| m.reference())
+        && newest.reference() > group.last
+    {
+        next.last = newest.reference();
+        next.last_message = newest.text.clone();
+    }
+    for (index, member) in group.members.iter().enumerate() {
+        let was = group.reads[index];
+        let through = marks
+            .iter()
+            .filter(|r| r.group == group.id && r.member == member.uuid)
+            .map(|r| r.through)
+            .chain(was.through)
+            .max();
+        let unread_for =
+            |m: &Message| m.sender.uuid != member.uuid && through.is_none_or(|t| m.reference() > t);
+        let late = messages
+            .iter()
+            .any(|m| m.reference() <= group.last && unread_for(m));
+        let unread = match was.unread {
+            Some(count) if through == was.through && !late => {
+                let fresh: std::collections::HashSet<MessageId> = messages
+                    .iter()
+                    .filter(|m| m.reference() > group.last && unread_for(m))
+                    .map(|m| m.id)
+                    .collect();
+                count
+                    .saturating_add(u32::try_from(fresh.len()).unwrap_or(u32::MAX))
+                    .min(UNREAD_CAP + 1)
+            }
+            _ => count_unread(table, group.id, member.uuid, through, next.last).await?,
+        };
+        next.reads[index] = ReadState {
+            through,
+            unread: Some(unread),
+        };
+    }
+    if next.last == group.last && next.reads == group.reads {
+        return Ok(None);
+    }
+    next.version = group.version + 1;
+    Ok(Some(next))
+}
+
+/// The messages of `group` after `through`, up to `last`, that others sent,
+/// counted up to the cap (`UNREAD_CAP + 1` stands for more). Strongly
+/// consistent, so every message the stream has delivered is seen.
+async fn count_unread<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    member: UserId,
+    through: Option<MessageRef>,
+    last: MessageRef,
+) -> StoreResult<u32> {
+    let mut after = through.map(|t| t.sort_key());
+    let mut count = 0;
+    loop {
+        let page = table
+            .query(
+                Partition::Messages(group),
+                after.as_deref(),
+                PAGE_MAX,
+                Order::OldestFirst,
+                Read::Consistent,
+            )
+            .await?;
+        let full = page.len() == PAGE_MAX;
+        for (key, record) in page {
+            if let Record::Message(m) = record {
+                if m.reference() > last {
+                    return Ok(count);
+                }
+                if m.sender.uuid != member {
+                    count += 1;
+                    if count > UNREAD_CAP {
+                        return Ok(count);
+                    }
+                }
+            }
+            after = Some(key.sk());
+        }
+        if !full {
+            return Ok(count);
+        }
     }
 }
 
@@ -762,7 +1003,13 @@ async fn list<T: Table + ?Sized, I>(
     // One item more than asked tells whether another page follows, so the
     // last page never carries a cursor to an empty one.
     let mut records = table
-        .query(partition, after.as_deref(), limit + 1, order)
+        .query(
+            partition,
+            after.as_deref(),
+            limit + 1,
+            order,
+            Read::Eventual,
+        )
         .await?;
     let more = records.len() > limit;
     records.truncate(limit);

@@ -22,8 +22,12 @@ pub enum Condition {
     Always,
     /// The item must not exist (`attribute_not_exists(pk)`).
     NotExists,
-    /// The group item must exist and show exactly this last message.
-    GroupLastIs(MessageRef),
+    /// The group item must exist at exactly this version (0: written before
+    /// versions existed, or never since).
+    GroupVersionIs(u64),
+    /// A read marker: absent, or at a message older than this one (markers
+    /// only move forward).
+    MarkerBefore(MessageRef),
     /// The item must not exist, or its `expires_at` (epoch seconds) must be
     /// before this: DynamoDB deletes expired items lazily, so they are
     /// treated as absent.
@@ -32,6 +36,10 @@ pub enum Condition {
 
 /// One write of a [`Table::write`] call.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "writes live for one call, at most 100 of them; boxing each record would cost an allocation per write"
+)]
 pub enum Write {
     /// Create or replace an item.
     Put {
@@ -104,6 +112,15 @@ impl WriteError {
     }
 }
 
+/// How fresh a query's items must be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    /// Eventually consistent (half the capacity on DynamoDB).
+    Eventual,
+    /// Strongly consistent: every write acknowledged before is seen.
+    Consistent,
+}
+
 /// The order a partition is read in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -128,6 +145,7 @@ pub trait Table: Send + Sync + fmt::Debug {
         after: Option<&str>,
         limit: usize,
         order: Order,
+        read: Read,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError>;
 
     /// The conversation rows of a conversation, through the sparse index

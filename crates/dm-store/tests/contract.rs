@@ -649,10 +649,17 @@ async fn another_process_moving_the_rows_is_noticed(backend: Backend) {
     // `repo` still remembers m1 as the last message: its transaction's
     // condition fails, it reads the group and moves the rows from m2.
     assert_eq!(repo.apply_message(&sent[3]).await.unwrap(), Applied::Moved);
-    // `other` remembers m2: m3 is older than the table's m4.
+    // `other` remembers m2: m3 is older than the table's m4, so the rows
+    // keep m4; but m3 was never counted (the rows jumped from m2 to m4), so
+    // b's unread count takes it in now.
     assert_eq!(
         other.apply_message(&sent[2]).await.unwrap(),
-        Applied::AlreadyCurrent
+        Applied::Counted
+    );
+    assert_eq!(
+        other.apply_message(&sent[2]).await.unwrap(),
+        Applied::AlreadyCurrent,
+        "applied once"
     );
     for owner in [a.uuid, b.uuid] {
         let rows = other
@@ -661,6 +668,9 @@ async fn another_process_moving_the_rows_is_noticed(backend: Backend) {
             .unwrap();
         assert_eq!(rows.items.len(), 1, "exactly one row per member");
         assert_eq!(rows.items[0].last_message_id, Some(sent[3].id));
+        // a sent all five; b has read none.
+        let unread = if owner == b.uuid { 5 } else { 0 };
+        assert_eq!(rows.items[0].unread, unread);
     }
     let group_item = other.group(group, a.uuid).await.unwrap();
     assert_eq!(group_item.last, sent[3].reference());

@@ -1,10 +1,10 @@
 //! The stream handler: turns a batch of change records into row updates.
 //!
-//! Within a batch only the newest message of each conversation matters:
-//! applying an older one after it changes nothing (newest wins), so each
-//! conversation is applied once, with its newest message, and conversations
-//! are applied concurrently. The outcome is the same as applying every record
-//! in order, at a fraction of the reads and writes.
+//! Each conversation of a batch is applied once, with all its messages and
+//! read markers (`Repository::apply_changes`: the rows move to the newest
+//! message, the unread counts follow every message and marker), and
+//! conversations are applied concurrently. The outcome is the same as
+//! applying every record in order, at a fraction of the reads and writes.
 //!
 //! Failures are retried with exponential backoff (throttling, conflicting
 //! transactions, an unreachable table); when the retries run out the batch
@@ -16,7 +16,7 @@
 
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 
-use dm_domain::{GroupId, Message};
+use dm_domain::{GroupId, Message, ReadMarker};
 use dm_store::{Applied, ChangeEvent, ChangeKind, Record, Repository, StoreError};
 use futures::{StreamExt, stream};
 
@@ -65,7 +65,10 @@ pub struct BatchOutcome {
     pub messages: usize,
     /// Conversations whose rows moved.
     pub moved: usize,
-    /// Conversations whose rows already showed their newest message.
+    /// Conversations whose rows kept their message while read markers or
+    /// unread counts changed.
+    pub counted: usize,
+    /// Conversations that already reflected every change of the batch.
     pub already_current: usize,
     /// Messages that can never be applied (unknown conversation, not a member), skipped.
     pub skipped: usize,
@@ -81,6 +84,18 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 
 /// Called after every batch with the batch and what it did: for metrics.
 pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
+
+/// One conversation's share of a batch.
+struct Work {
+    /// The sequence number of its first record: where a retry starts.
+    first: String,
+    /// Its message records (new, replayed or modified).
+    messages: Vec<Message>,
+    /// Its read markers.
+    marks: Vec<ReadMarker>,
+    /// Its new messages, for the notifier.
+    inserted: Vec<Message>,
+}
 
 /// The stream handler; cheap to clone.
 #[derive(Clone)]
@@ -157,53 +172,56 @@ impl Handler {
             records: events.len(),
             ..BatchOutcome::default()
         };
-        // The newest message of each conversation, and the first record of
-        // it; and the new messages, for the notifier.
-        let mut newest: HashMap<GroupId, (&Message, &str)> = HashMap::new();
-        let mut inserted: HashMap<GroupId, Vec<Message>> = HashMap::new();
+        // Each conversation's messages and read markers, the first record of
+        // it, and its new messages for the notifier.
+        let mut work: HashMap<GroupId, Work> = HashMap::new();
         for event in events {
-            let (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(message))) =
+            let (ChangeKind::Insert | ChangeKind::Modify, Some(record)) =
                 (event.kind, &event.new_image)
             else {
                 continue;
             };
-            outcome.messages += 1;
-            if self.notifier.is_some() && event.kind == ChangeKind::Insert {
-                inserted
-                    .entry(message.group)
-                    .or_default()
-                    .push(message.clone());
-            }
-            newest
-                .entry(message.group)
-                .and_modify(|(kept, _)| {
-                    if message.reference() > kept.reference() {
-                        *kept = message;
+            let group = match record {
+                Record::Message(message) => message.group,
+                Record::ReadMarker(marker) => marker.group,
+                _ => continue,
+            };
+            let entry = work.entry(group).or_insert_with(|| Work {
+                first: event.sequence.clone(),
+                messages: Vec::new(),
+                marks: Vec::new(),
+                inserted: Vec::new(),
+            });
+            match record {
+                Record::Message(message) => {
+                    outcome.messages += 1;
+                    if event.kind == ChangeKind::Insert {
+                        entry.inserted.push(message.clone());
                     }
-                })
-                .or_insert((message, event.sequence.as_str()));
+                    entry.messages.push(message.clone());
+                }
+                Record::ReadMarker(marker) => entry.marks.push(*marker),
+                _ => {}
+            }
         }
-        let work: Vec<(Message, String, Vec<Message>)> = newest
-            .into_values()
-            .map(|(message, first)| {
-                let mut new = inserted.remove(&message.group).unwrap_or_default();
-                new.sort_by_key(Message::reference);
-                new.dedup_by_key(|m| m.id);
-                (message.clone(), first.to_owned(), new)
-            })
-            .collect();
         let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
-            .map(|(message, first, new)| async move {
-                let result = self.apply(&message).await;
+            .map(|(group, mut work)| async move {
+                let result = self.apply(group, &work.messages, &work.marks).await;
                 if let (Ok(applied), Some(notifier)) = (&result, &self.notifier) {
+                    work.inserted.sort_by_key(Message::reference);
+                    work.inserted.dedup_by_key(|m| m.id);
                     let update = Update {
-                        group: message.group,
-                        messages: new,
-                        rows_show: (*applied == Applied::Moved).then(|| message.clone()),
+                        group,
+                        messages: work.inserted,
+                        rows_show: (*applied == Applied::Moved)
+                            .then(|| work.messages.iter().max_by_key(|m| m.reference()).cloned())
+                            .flatten(),
+                        marks: work.marks,
+                        changed: *applied != Applied::AlreadyCurrent,
                     };
                     notifier.notify(&update).await;
                 }
-                (result, first)
+                (result, work.first)
             })
             .buffer_unordered(self.concurrency)
             .collect()
@@ -211,6 +229,7 @@ impl Handler {
         for (result, first) in results {
             match result {
                 Ok(Applied::Moved) => outcome.moved += 1,
+                Ok(Applied::Counted) => outcome.counted += 1,
                 Ok(Applied::AlreadyCurrent) => outcome.already_current += 1,
                 Err(StoreError::NotFound(_) | StoreError::Invalid(_)) => outcome.skipped += 1,
                 Err(_) => {
@@ -230,23 +249,28 @@ impl Handler {
         outcome
     }
 
-    /// Applies one message, retrying what may succeed later.
-    async fn apply(&self, message: &Message) -> Result<Applied, StoreError> {
+    /// Applies one conversation's changes, retrying what may succeed later.
+    async fn apply(
+        &self,
+        group: GroupId,
+        messages: &[Message],
+        marks: &[ReadMarker],
+    ) -> Result<Applied, StoreError> {
         use dm_store::retry::Retryable;
         let never = |e: &StoreError| matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_));
-        let result = (|| self.repo.apply_message(message))
+        let result = (|| self.repo.apply_changes(group, messages, marks))
             .retry(self.retry.backoff())
             .when(|e| !never(e))
             .notify(|e, delay| {
-                tracing::info!(group = %message.group, error = %e, ?delay, "row update failed; retrying");
+                tracing::info!(%group, error = %e, ?delay, "row update failed; retrying");
             })
             .await;
         match &result {
             Err(e) if never(e) => {
-                tracing::warn!(group = %message.group, message = %message.id, error = %e, "skipping a message that cannot be applied");
+                tracing::warn!(%group, messages = messages.len(), error = %e, "skipping changes that cannot be applied");
             }
             Err(e) => {
-                tracing::error!(group = %message.group, message = %message.id, error = %e, "row update failed; giving up on this batch");
+                tracing::error!(%group, messages = messages.len(), error = %e, "row update failed; giving up on this batch");
             }
             Ok(_) => {}
         }

@@ -1,5 +1,6 @@
-//! Live delivery: after the handler has applied a conversation's new
-//! messages, every live connection of every member gets them as frames.
+//! Live delivery: after the handler has applied a conversation's changes
+//! (new messages, read markers), every live connection of every member gets
+//! them as frames.
 //!
 //! [`Notifier`] is the port the [`crate::Handler`] calls; [`ConnectionNotifier`]
 //! is its one implementation: it looks up each member's connections in the
@@ -17,7 +18,7 @@
 use std::{fmt, sync::Arc, time::SystemTime};
 
 use async_trait::async_trait;
-use dm_domain::{GroupId, Message, UserId, UserSummary};
+use dm_domain::{Conversation, Group, GroupId, Message, MessageRef, ReadMarker, UserId};
 use dm_store::Repository;
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -53,6 +54,28 @@ pub struct ConversationFrame {
     pub message: String,
     /// When the last message was sent.
     pub created_at: String,
+    /// The other members' messages this member has not read, up to 100
+    /// (100 stands for more than 99).
+    pub unread_count: u32,
+}
+
+/// Where a read marker stands: the newest message its member has seen.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReadThrough {
+    /// That message's uuid.
+    pub uuid: String,
+    /// When it was sent.
+    pub created_at: String,
+}
+
+impl From<MessageRef> for ReadThrough {
+    fn from(at: MessageRef) -> Self {
+        Self {
+            uuid: at.id.to_string(),
+            created_at: at.at.to_string(),
+        }
+    }
 }
 
 /// What a live connection receives, as JSON text.
@@ -67,10 +90,21 @@ pub enum Frame {
         /// The message.
         message: MessageFrame,
     },
-    /// The user's row of a conversation, moved to its newest message.
+    /// The user's row of a conversation, as it now is: moved to its newest
+    /// message, or with a new unread count.
     Conversation {
         /// The row.
         conversation: ConversationFrame,
+    },
+    /// A member of one of the user's conversations (the user, on another
+    /// tab, or the other member) has read it up to a message.
+    Read {
+        /// The conversation.
+        message_group_uuid: String,
+        /// The reader's uuid.
+        member: String,
+        /// The newest message they have seen.
+        read_through: ReadThrough,
     },
 }
 
@@ -89,19 +123,27 @@ impl Frame {
         }
     }
 
-    /// The frame of `member`'s row once it shows `last`: the row names the
-    /// other member (the first other one, in a conversation of more).
-    pub fn conversation(member: UserId, members: &[UserSummary], last: &Message) -> Option<Self> {
-        let other = members.iter().find(|m| m.uuid != member)?;
-        Some(Self::Conversation {
+    /// The frame of a member's row.
+    pub fn conversation(row: &Conversation) -> Self {
+        Self::Conversation {
             conversation: ConversationFrame {
-                uuid: last.group.to_string(),
-                display_name: other.display_name.clone(),
-                handle: other.handle.clone(),
-                message: last.text.clone(),
-                created_at: last.created_at.to_string(),
+                uuid: row.group.to_string(),
+                display_name: row.other.display_name.clone(),
+                handle: row.other.handle.clone(),
+                message: row.last_message.clone(),
+                created_at: row.last_message_at.to_string(),
+                unread_count: row.unread,
             },
-        })
+        }
+    }
+
+    /// The frame of a read marker.
+    pub fn read(marker: &ReadMarker) -> Self {
+        Self::Read {
+            message_group_uuid: marker.group.to_string(),
+            member: marker.member.to_string(),
+            read_through: marker.through.into(),
+        }
     }
 
     /// The frame as the JSON text a connection receives.
@@ -120,6 +162,10 @@ pub struct Update {
     pub messages: Vec<Message>,
     /// The message the members' rows moved to, if they moved.
     pub rows_show: Option<Message>,
+    /// Its read markers in the batch.
+    pub marks: Vec<ReadMarker>,
+    /// Whether the rows changed (moved, or their unread counts).
+    pub changed: bool,
 }
 
 /// Tells a conversation's members what the handler update.
@@ -193,27 +239,49 @@ impl ConnectionNotifier {
 #[async_trait]
 impl Notifier for ConnectionNotifier {
     async fn notify(&self, update: &Update) {
-        let members = match self.repo.members(update.group).await {
-            Ok(members) => members,
+        // The group as the handler just wrote it (this process remembers it).
+        let group: Option<Group> = match self.repo.current_group(update.group).await {
+            Ok(group) => group,
             Err(e) => {
-                tracing::warn!(group = %update.group, error = %e, "reading members failed; frames lost");
+                tracing::warn!(group = %update.group, error = %e, "reading the conversation failed; frames lost");
                 return;
             }
         };
-        let messages: Vec<String> = update
+        let members: Vec<UserId> = match &group {
+            Some(group) => group.members.iter().map(|m| m.uuid).collect(),
+            None => match self.repo.members(update.group).await {
+                Ok(members) => members.iter().map(|m| m.uuid).collect(),
+                Err(e) => {
+                    tracing::warn!(group = %update.group, error = %e, "reading members failed; frames lost");
+                    return;
+                }
+            },
+        };
+        // Everyone: the new messages in order, then the markers that moved.
+        let mut shared: Vec<String> = update
             .messages
             .iter()
             .map(|m| Frame::message(m).to_json())
             .collect();
+        let mut marks = update.marks.clone();
+        // Each member's newest.
+        marks.sort_by(|a, b| a.member.cmp(&b.member).then(b.through.cmp(&a.through)));
+        marks.dedup_by_key(|m| m.member);
+        shared.extend(marks.iter().map(|m| Frame::read(m).to_json()));
+        let rows: Vec<Conversation> = match (&group, update.changed) {
+            (Some(group), true) => group.rows().to_vec(),
+            _ => Vec::new(),
+        };
         let now = unix_now();
-        join_all(members.iter().map(|member| {
-            let mut frames = messages.clone();
-            if let Some(last) = &update.rows_show
-                && let Some(row) = Frame::conversation(member.uuid, &members, last)
-            {
-                frames.push(row.to_json());
-            }
-            async move { self.deliver(member.uuid, &frames, now).await }
+        join_all(members.iter().map(|&member| {
+            let mut frames = shared.clone();
+            // Each member's own row.
+            frames.extend(
+                rows.iter()
+                    .filter(|row| row.owner == member)
+                    .map(|row| Frame::conversation(row).to_json()),
+            );
+            async move { self.deliver(member, &frames, now).await }
         }))
         .await;
     }

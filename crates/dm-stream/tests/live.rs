@@ -219,11 +219,15 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     });
     let notifier = ConnectionNotifier::new(repo.clone(), post.clone());
     let newest = sent[1].clone();
+    // As the handler does: the rows first, then the frames.
+    repo.apply_message(&newest).await.unwrap();
     notifier
         .notify(&Update {
             group: newest.group,
             messages: vec![newest.clone()],
             rows_show: Some(newest.clone()),
+            marks: vec![],
+            changed: true,
         })
         .await;
     let posted = post.posted.lock().unwrap().clone();
@@ -235,17 +239,28 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
             .collect()
     };
     let message = Frame::message(&newest);
-    let members = [a.summary(), b.summary()];
+    let rows = repo
+        .current_group(newest.group)
+        .await
+        .unwrap()
+        .unwrap()
+        .rows();
     for (id, member) in [("a-tab", &a), ("a-phone", &a), ("b-tab", &b)] {
-        let row = Frame::conversation(member.uuid, &members, &newest).unwrap();
-        assert_eq!(to(id), [message.clone(), row], "{id}");
+        let row = rows.iter().find(|r| r.owner == member.uuid).unwrap();
+        assert_eq!(to(id), [message.clone(), Frame::conversation(row)], "{id}");
     }
-    // The row names the other member: a sees bo, b sees ana.
+    // The row names the other member (a sees bo, b sees ana) and counts
+    // what its owner has not read: b's message for a, a's first for b.
     let Some(Frame::Conversation { conversation }) = to("b-tab").pop() else {
         panic!("b's row")
     };
     assert_eq!(conversation.handle, a.handle.to_string());
     assert_eq!(conversation.message, newest.text);
+    assert_eq!(conversation.unread_count, 1);
+    let Some(Frame::Conversation { conversation }) = to("a-tab").pop() else {
+        panic!("a's row")
+    };
+    assert_eq!(conversation.unread_count, 1);
     assert!(to("c-tab").is_empty(), "a stranger gets nothing");
     assert!(to("b-expired").is_empty());
     assert_eq!(posted.len(), 6);
