@@ -108,6 +108,7 @@ both!(
     the_handler_notifies_each_conversation_once_with_its_new_messages_in_order,
     a_replayed_older_message_is_notified_but_moves_no_row,
     the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones,
+    a_read_marker_reaches_every_member_and_clears_the_readers_count,
 );
 
 async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_order(dynamo: bool) {
@@ -152,11 +153,28 @@ async fn a_replayed_older_message_is_notified_but_moves_no_row(dynamo: bool) {
     Handler::new(repo.clone())
         .handle(&inserts(&[&sent[2]]))
         .await;
+    // sent[1] (b's) came late: the rows keep sent[2], but a's count takes
+    // it in, so the rows changed (their counts) without moving.
     let older = sent[1].clone();
     let mut notifier = MockNotify::new();
     notifier
         .expect_notify()
-        .withf(move |u: &Update| u.messages == [older.clone()] && u.rows_show.is_none())
+        .withf(move |u: &Update| {
+            u.messages == [older.clone()] && u.rows_show.is_none() && u.changed
+        })
+        .times(1)
+        .return_const(());
+    let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
+    let outcome = handler.handle(&inserts(&[&sent[1]])).await;
+    assert_eq!((outcome.moved, outcome.counted), (0, 1));
+    // Replayed once more, it changes nothing, and is still notified.
+    let older = sent[1].clone();
+    let mut notifier = MockNotify::new();
+    notifier
+        .expect_notify()
+        .withf(move |u: &Update| {
+            u.messages == [older.clone()] && u.rows_show.is_none() && !u.changed
+        })
         .times(1)
         .return_const(());
     let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
@@ -339,4 +357,82 @@ async fn the_management_api_posts_the_frame_and_reports_a_gone_connection() {
     let parsed: serde_json::Value = serde_json::from_str(&frame).unwrap();
     assert_eq!(parsed["type"], "message");
     assert_eq!(parsed["message"]["message"], "hi");
+}
+
+async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo: bool) {
+    let repo = repo(dynamo).await;
+    let (a, b, sent) = conversation(&repo, 3).await;
+    Handler::new(repo.clone())
+        .handle(&inserts(&sent.iter().collect::<Vec<_>>()))
+        .await;
+    for (user, id) in [(&a, "a-tab"), (&a, "a-phone"), (&b, "b-tab")] {
+        repo.add_connection(&Connection {
+            user: user.uuid,
+            id: id.into(),
+            expires_at: i64::MAX / 2,
+        })
+        .await
+        .unwrap();
+    }
+    // a reads up to the newest message, as the API records it.
+    let newest = sent.iter().max_by_key(|m| m.reference()).unwrap();
+    let group = newest.group;
+    repo.mark_read(group, a.uuid, newest.reference())
+        .await
+        .unwrap();
+    let marker = dm_domain::ReadMarker {
+        group,
+        member: a.uuid,
+        through: newest.reference(),
+    };
+    let post = Arc::new(Recorder::default());
+    let handler = Handler::new(repo.clone()).with_notifier(Arc::new(ConnectionNotifier::new(
+        repo.clone(),
+        post.clone(),
+    )));
+    let outcome = handler
+        .handle(&[ChangeEvent {
+            sequence: "500".into(),
+            kind: ChangeKind::Modify,
+            key: Record::ReadMarker(marker).key(),
+            new_image: Some(Record::ReadMarker(marker)),
+        }])
+        .await;
+    assert_eq!((outcome.counted, outcome.failed_at), (1, None));
+    let posted = post.posted.lock().unwrap().clone();
+    let to = |id: &str| -> Vec<Frame> {
+        posted
+            .iter()
+            .filter(|(c, _)| c == id)
+            .map(|(_, f)| f.clone())
+            .collect()
+    };
+    // Every connection of both members hears where a has read to ...
+    for id in ["a-tab", "a-phone", "b-tab"] {
+        assert_eq!(to(id)[0], Frame::read(&marker), "{id}");
+    }
+    // ... and a's tabs get a's row with nothing unread, b's gets b's row.
+    for id in ["a-tab", "a-phone"] {
+        let Some(Frame::Conversation { conversation }) = to(id).pop() else {
+            panic!("{id}: a's row")
+        };
+        assert_eq!(
+            (conversation.unread_count, conversation.handle.as_str()),
+            (0, b.handle.as_str())
+        );
+    }
+    let Some(Frame::Conversation { conversation }) = to("b-tab").pop() else {
+        panic!("b's row")
+    };
+    assert_eq!(conversation.handle, a.handle.to_string());
+    // The same record again: nothing changes, so no row frames.
+    let again = handler
+        .handle(&[ChangeEvent {
+            sequence: "501".into(),
+            kind: ChangeKind::Modify,
+            key: Record::ReadMarker(marker).key(),
+            new_image: Some(Record::ReadMarker(marker)),
+        }])
+        .await;
+    assert_eq!(again.already_current, 1);
 }
