@@ -308,6 +308,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
             "--test-concurrency=1",
             "messaging.test.mjs",
             "live.test.mjs",
+            "read.test.mjs",
             "cors.test.mjs",
         ])
         .current_dir(&e2e)

@@ -204,6 +204,8 @@ fn the_readme_runs_as_written() {
                 &out,
                 &[
                     r#""handle":"bayko""#,
+                    r#""unread_count":"#,
+                    r#"{"read_through":{"#,
                     "HTTP/1.1 200",
                     "rel=\"next\"",
                     r#""message":"Hello, Londo!""#,

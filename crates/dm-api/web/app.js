@@ -3,6 +3,9 @@
 // New messages arrive over the live socket (`/api/ws`); while it is down the
 // page polls, and on every (re)connect it catches up on what it missed.
 // `?poll=off` turns polling off (the browser tests use it).
+// Read state: a badge of unread messages per conversation and their total in
+// the title; what is shown (while the page is visible) is marked read; "Seen"
+// sits under the newest of one's own messages the other member has read.
 "use strict";
 
 const MAX = 1024;
@@ -12,6 +15,7 @@ const $ = (id) => document.getElementById(id);
 const state = {
   token: null, me: null, groups: [], open: null, older: null, loadingOlder: false, timer: null,
   socket: null, retry: 0, reconnect: null,
+  total: 0, seenThrough: "", marked: {},
 };
 
 const MESSAGES = {
@@ -87,6 +91,7 @@ async function signIn(token) {
   const me = await api("/api/me");
   if (!me.ok) { state.token = null; $("signin-error").textContent = explain(me.json?.errors || ["error"]); return; }
   state.me = me.json;
+  setTotal(me.json.unread_total || 0);
   sessionStorage.setItem("token", token);
   $("signin").hidden = true;
   $("app").hidden = false;
@@ -116,6 +121,9 @@ function connect() {
     try { frame = JSON.parse(event.data); } catch (_) { return; }
     if (frame.type === "message" && frame.message_group_uuid === state.open) addMessages([frame.message]);
     if (frame.type === "conversation") upsertGroup(frame.conversation);
+    if (frame.type === "read" && frame.message_group_uuid === state.open && frame.member !== state.me?.uuid) {
+      seen(keyOf(frame.read_through));
+    }
   };
   socket.onclose = (event) => {
     if (state.socket !== socket) return;
@@ -153,7 +161,8 @@ function signOut() {
   state.socket = null;
   socket?.close();
   $("live").textContent = "";
-  Object.assign(state, { token: null, me: null, groups: [], open: null, older: null });
+  Object.assign(state, { token: null, me: null, groups: [], open: null, older: null, seenThrough: "", marked: {} });
+  setTotal(0);
   sessionStorage.removeItem("token");
   $("groups").replaceChildren();
   $("messages").replaceChildren();
@@ -161,14 +170,28 @@ function signOut() {
 }
 
 async function refreshGroups() {
-  const reply = await api("/api/message_groups?limit=50");
+  const [reply, me] = await Promise.all([api("/api/message_groups?limit=50"), api("/api/me")]);
+  if (me.ok) setTotal(me.json.unread_total);
   if (!reply.ok) return;
   state.groups = reply.json;
   renderGroups();
 }
 
-// A conversation row as the socket sends it: replaces its old self, most recent first.
+// Counts are exact to 99; 100 stands for more.
+const countText = (n) => (n > 99 ? "99+" : String(n));
+
+// The total of unread messages, in the title.
+function setTotal(total) {
+  state.total = Math.max(0, total);
+  document.title = state.total > 0 ? `(${countText(state.total)}) Cruddur messages` : "Cruddur messages";
+}
+
+// A conversation row as the socket sends it: replaces its old self, most
+// recent first; the total follows its count.
 function upsertGroup(row) {
+  const old = state.groups.find((g) => g.uuid === row.uuid);
+  if (old) setTotal(state.total + row.unread_count - old.unread_count);
+  else if (row.unread_count > 0) api("/api/me").then((me) => me.ok && setTotal(me.json.unread_total));
   state.groups = [row, ...state.groups.filter((g) => g.uuid !== row.uuid)]
     .sort((a, b) => (a.created_at < b.created_at ? 1 : a.created_at > b.created_at ? -1 : 0));
   renderGroups();
@@ -176,8 +199,9 @@ function upsertGroup(row) {
 
 function renderGroups() {
   $("groups").replaceChildren(...state.groups.map((g) => {
-    const item = el("li", { "data-uuid": g.uuid, class: state.open === g.uuid ? "active" : "" },
-      el("div", { class: "top" }, el("strong", {}, g.display_name), el("span", { class: "when" }, relative(g.created_at))),
+    const badge = g.unread_count > 0 ? el("span", { class: "badge" }, countText(g.unread_count)) : "";
+    const item = el("li", { "data-uuid": g.uuid, "data-unread": String(g.unread_count || 0), class: state.open === g.uuid ? "active" : "" },
+      el("div", { class: "top" }, el("strong", {}, g.display_name), badge, el("span", { class: "when" }, relative(g.created_at))),
       el("div", { class: "handle" }, `@${g.handle}`),
       el("div", { class: "preview" }, g.message));
     item.onclick = () => openGroup(g.uuid);
@@ -202,9 +226,37 @@ async function openGroup(uuid) {
   const reply = await api(`/api/messages/${uuid}?limit=20`);
   if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return; }
   state.older = reply.next;
+  state.seenThrough = "";
   $("messages").replaceChildren(...reply.json.map(messageItem));
   $("messages").scrollTop = $("messages").scrollHeight;
   for (const li of $("groups").children) li.classList.toggle("active", li.dataset.uuid === uuid);
+  const seenKeys = reply.json.filter((m) => m.seen === true).map(keyOf).sort();
+  seen(seenKeys.pop() || "");
+  markShown();
+}
+
+// "Seen" under the newest of my messages at or before `key`, the other
+// member's marker (it only moves forward).
+function seen(key) {
+  if (key > state.seenThrough) state.seenThrough = key;
+  for (const label of $("messages").querySelectorAll(".seen")) label.remove();
+  const mine = [...$("messages").children].filter((li) => li.classList.contains("mine") && li.dataset.key <= state.seenThrough);
+  mine.pop()?.append(el("div", { class: "seen" }, "Seen"));
+}
+
+// Marks the open conversation read up to the newest message shown, when the
+// page is visible: never "now", so a message arriving unseen stays unread.
+async function markShown() {
+  const group = state.open;
+  const last = $("messages").lastElementChild;
+  if (!group || !last || document.visibilityState !== "visible") return;
+  const key = last.dataset.key;
+  if ((state.marked[group] || "") >= key) return;
+  state.marked[group] = key;
+  await api(`/api/message_groups/${group}/read`, {
+    method: "POST",
+    body: JSON.stringify({ uuid: last.dataset.uuid, created_at: last.dataset.createdAt }),
+  });
 }
 
 // Older pages load when the list is scrolled to its top.
@@ -236,6 +288,8 @@ function addMessages(messages) {
     if (after) after.after(messageItem(m)); else list.prepend(messageItem(m));
   }
   if (atBottom) list.scrollTop = list.scrollHeight;
+  seen("");
+  markShown();
 }
 
 // What the open conversation missed: every message after the last one shown.
@@ -303,6 +357,7 @@ $("token-form").onsubmit = (event) => { event.preventDefault(); signIn($("token-
 $("message-input").oninput = updateCounter;
 $("messages").onscroll = () => { if ($("messages").scrollTop < 40) loadOlder(); };
 $("signout").onclick = signOut;
+document.addEventListener("visibilitychange", markShown);
 
 const saved = sessionStorage.getItem("token");
 if (saved) signIn(saved); else showSignIn();

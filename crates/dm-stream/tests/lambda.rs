@@ -33,6 +33,18 @@ async fn setup() -> Setup {
         .start_conversation(&a.summary(), &b.summary(), first)
         .await
         .unwrap();
+    // The message the event carries, as the API stored it before the stream saw it.
+    repo.send_message(
+        sent.message.group,
+        &b.summary(),
+        NewMessage {
+            id: "6d6cbbcf-7b8b-4d3a-9d0a-2f1c4b8e9a01".parse().unwrap(),
+            created_at: "2023-03-21T09:15:42.123456+00:00".parse().unwrap(),
+            text: MessageText::parse("Are you coming to the meetup?").unwrap(),
+        },
+    )
+    .await
+    .unwrap();
     Setup {
         repo,
         group: sent.message.group.to_string(),
