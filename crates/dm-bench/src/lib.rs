@@ -13,6 +13,7 @@
 
 pub mod cpu;
 pub mod delivery;
+pub mod marks;
 pub mod report;
 pub mod stream;
 
@@ -146,6 +147,31 @@ impl Client {
     }
 
     /// GETs a page through the API as `user`; the number of items in it.
+    /// Marks `group` read for `reader` up to `through`.
+    async fn mark_read(
+        &self,
+        group: GroupId,
+        reader: UserId,
+        through: dm_domain::MessageRef,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Direct(repo) => {
+                repo.mark_read(group, reader, through).await?;
+            }
+            Self::Api { http, base, tokens } => {
+                let body =
+                    serde_json::json!({"uuid": through.id, "created_at": through.at.to_string()});
+                http.post(format!("{base}/api/message_groups/{group}/read"))
+                    .bearer_auth(&tokens[&reader])
+                    .json(&body)
+                    .send()
+                    .await?
+                    .error_for_status()?;
+            }
+        }
+        Ok(())
+    }
+
     async fn api_page(&self, path: &str, user: UserId) -> anyhow::Result<usize> {
         let Self::Api { http, base, tokens } = self else {
             bail!("not an API client");
@@ -363,6 +389,34 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let stream_cpu = stream.stats.cpu().since(stream_cpu_before).total();
     let stream_units = stream.capacity() - stream_capacity_before;
 
+    // Read state: members mark their conversations read as they scroll.
+    let messages = Arc::new(marks::messages_of(repo.as_ref(), &conversations).await?);
+    let (before, stream_before) = (capacity(dynamo.as_ref()), stream.capacity());
+    let (stream_cpu_marks, cpu) = (stream.stats.cpu(), cpu::process());
+    let started = Instant::now();
+    let latencies = marks::run(
+        &client,
+        &conversations,
+        messages,
+        workload.ops,
+        workload.concurrency,
+    )
+    .await?;
+    let wall = started.elapsed();
+    let client_cpu = cpu::process()
+        .since(cpu)
+        .since(stream.stats.cpu().since(stream_cpu_marks));
+    phases.push(Phase::new(
+        "mark_read",
+        workload.ops,
+        wall,
+        &latencies,
+        client_cpu,
+    ));
+    let mark_units = (capacity(dynamo.as_ref()) - before) / workload.ops as f64;
+    wait_idle(&stream, Duration::from_secs(120)).await;
+    let stream_mark_units = (stream.capacity() - stream_before) / workload.ops as f64;
+
     // Everyone online: the same number of sends, each timed to its frame.
     let stream_units_before_delivery = stream.capacity();
     let (mut delivery, delivered_ids) = delivery::measure(
@@ -408,11 +462,29 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
             stream_per_message: stream_units / stream_records as f64,
             list_groups: units["list_groups"],
             list_messages: units["list_messages"],
+            mark_read: Some(mark_units),
+            stream_per_mark: Some(stream_mark_units),
         },
         correctness,
         delivery: Some(delivery),
         idle_sockets: None,
     })
+}
+
+/// Waits until the stream side has handled no record for a second (or `limit`).
+async fn wait_idle(stream: &StreamSide, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut seen = stream.stats.records.load(Ordering::Relaxed);
+    let mut quiet_since = Instant::now();
+    while Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = stream.stats.records.load(Ordering::Relaxed);
+        if now != seen {
+            (seen, quiet_since) = (now, Instant::now());
+        } else if quiet_since.elapsed() > Duration::from_secs(1) {
+            return;
+        }
+    }
 }
 
 /// Waits until every message in `ids` was handled by the stream side.
@@ -502,12 +574,30 @@ async fn check(
 ) -> anyhow::Result<Correctness> {
     let mut stored = 0;
     let mut newest = HashMap::new();
+    // What each member's count must be: the other's messages past their marker.
+    let mut unread: HashMap<(UserId, GroupId), u32> = HashMap::new();
     for c in conversations {
+        let markers = repo.read_markers(c.group, c.members[0].uuid).await?;
+        let marker = |member: UserId| {
+            markers
+                .iter()
+                .find(|r| r.member == member)
+                .map(|r| r.through)
+        };
         let mut request = PageRequest::first(dm_store::PAGE_MAX);
         loop {
             let page = repo.messages(c.group, c.members[0].uuid, &request).await?;
             if request.cursor.is_none() {
                 newest.insert(c.group, page.items.last().map(|m| m.id));
+            }
+            for member in &c.members {
+                let past = page
+                    .items
+                    .iter()
+                    .filter(|m| m.sender.uuid != member.uuid)
+                    .filter(|m| marker(member.uuid).is_none_or(|t| m.reference() > t))
+                    .count();
+                *unread.entry((member.uuid, c.group)).or_default() += past as u32;
             }
             stored += page.items.len();
             match page.next {
@@ -518,6 +608,7 @@ async fn check(
     }
     let mut rows: HashMap<(UserId, GroupId), usize> = HashMap::new();
     let mut stale = 0;
+    let mut wrong_unread = 0;
     for user in users {
         let mut request = PageRequest::first(dm_store::PAGE_MAX);
         loop {
@@ -526,6 +617,14 @@ async fn check(
                 *rows.entry((user.uuid, row.group)).or_default() += 1;
                 if newest.get(&row.group).copied().flatten() != row.last_message_id {
                     stale += 1;
+                }
+                let expected = unread
+                    .get(&(user.uuid, row.group))
+                    .copied()
+                    .unwrap_or(0)
+                    .min(dm_domain::UNREAD_CAP + 1);
+                if row.unread != expected {
+                    wrong_unread += 1;
                 }
             }
             match page.next {
@@ -546,6 +645,7 @@ async fn check(
         extra_conversation_rows: extra,
         missing_conversation_rows: missing,
         stale_conversation_rows: stale,
+        wrong_unread_counts: Some(wrong_unread),
     })
 }
 

@@ -86,6 +86,12 @@ pub struct Capacity {
     pub list_groups: f64,
     /// Per message page (the membership read and the query).
     pub list_messages: f64,
+    /// Per mark (the API's reads and the marker's write); ours only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mark_read: Option<f64>,
+    /// The stream's units per mark (the recount and the rows' write); ours only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_per_mark: Option<f64>,
 }
 
 /// What the data looks like at the end.
@@ -104,6 +110,10 @@ pub struct Correctness {
     /// Rows not showing their conversation's newest message.
     #[serde(default)]
     pub stale_conversation_rows: usize,
+    /// Rows whose unread count is not the other member's messages past the
+    /// owner's marker (ours only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrong_unread_counts: Option<usize>,
 }
 
 /// A whole run.
@@ -284,6 +294,16 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
             "",
         ));
     }
+    if let (Some(mark), Some(stream)) = (c.mark_read, c.stream_per_mark) {
+        rows.push(("capacity: mark_read".into(), mark, None, ""));
+        rows.push(("capacity: stream per mark".into(), stream, None, ""));
+        rows.push((
+            "capacity: mark_read + stream".into(),
+            mark + stream,
+            None,
+            "",
+        ));
+    }
     let k = &ours.correctness;
     let rk = reference.map(|r| &r.correctness);
     rows.push((
@@ -304,6 +324,15 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
         rk.map(|r| r.extra_conversation_rows as f64),
         "",
     ));
+
+    if let Some(wrong) = k.wrong_unread_counts {
+        rows.push((
+            "correctness: wrong unread counts".into(),
+            wrong as f64,
+            None,
+            "",
+        ));
+    }
 
     let mut out = String::new();
     if reference.is_some() {

@@ -27,6 +27,8 @@ pub struct StreamStats {
     pub handled_at: Mutex<HashMap<MessageId, Instant>>,
     /// Message records handled.
     pub message_records: AtomicU64,
+    /// Records of any kind handled.
+    pub records: AtomicU64,
     /// User CPU time of the stream thread, in microseconds.
     pub cpu_user_us: AtomicU64,
     /// System CPU time of the stream thread, in microseconds.
@@ -163,6 +165,9 @@ fn observer(stats: Arc<StreamStats>) -> Observer {
         if outcome.failed_at.is_some() {
             return;
         }
+        stats
+            .records
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
         let now = Instant::now();
         let mut handled = stats.handled_at.lock().unwrap_or_else(|p| p.into_inner());
         for event in events {

@@ -43,7 +43,7 @@ async fn check_workload(
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["send", "list_groups", "list_messages"]);
+    assert_eq!(names, ["send", "list_groups", "list_messages", "mark_read"]);
     for field in [
         "messages",
         "propagated",
@@ -65,9 +65,10 @@ async fn check_workload(
         (
             c.extra_conversation_rows,
             c.missing_conversation_rows,
-            c.stale_conversation_rows
+            c.stale_conversation_rows,
+            c.wrong_unread_counts
         ),
-        (0, 0, 0)
+        (0, 0, 0, Some(0))
     );
     assert_eq!(
         report.stream.propagated, report.stream.messages,
@@ -100,7 +101,7 @@ async fn memory_direct() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_via_api() {
     let report = check(Backend::Memory, Via::Api).await;
-    assert_eq!(report.phases.len(), 3);
+    assert_eq!(report.phases.len(), 4);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -114,6 +115,11 @@ async fn dynamodb_direct() {
     );
     assert!(report.capacity_units_per_op.stream_per_message > 0.0);
     assert!(report.delivery.unwrap().stream_units_per_message > 0.0);
+    let c = &report.capacity_units_per_op;
+    assert!(
+        c.mark_read.unwrap() > 0.0 && c.stream_per_mark.unwrap() > 0.0,
+        "{c:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
