@@ -439,6 +439,7 @@ both!(
     concurrent_marks_never_move_back,
     marks_are_checked,
     counts_are_capped_and_recounted,
+    marks_sends_and_the_stream_racing_converge,
 );
 
 /// The key a marker is stored under (for the AWS CLI's eyes).
@@ -449,4 +450,62 @@ fn markers_live_beside_their_conversation() {
     let key = ItemKey::ReadMarker(group, member);
     assert_eq!(key.pk(), format!("READ#{group}"));
     assert_eq!(key.sk(), member.to_string());
+}
+
+/// Invariant 4: sends and marks racing the stream handler (which applies
+/// their records as they come, in small batches, while more are written)
+/// converge to exact counts once it has caught up.
+async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
+    use rand::{Rng, SeedableRng, rngs::SmallRng};
+    let repo = repo(dynamo).await;
+    let mut world = World::new(&repo, 2).await;
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ChangeEvent>();
+    let consumer = {
+        let handler = handler(&repo);
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while let Some(event) = rx.recv().await {
+                batch.push(event);
+                while let Ok(more) = rx.try_recv() {
+                    batch.push(more);
+                }
+                assert_eq!(handler.handle(&batch).await.failed_at, None);
+                batch.clear();
+            }
+        })
+    };
+    let mut rng = SmallRng::seed_from_u64(if dynamo { 11 } else { 7 });
+    let mut sequence = 0;
+    for _ in 0..60 {
+        let (g, who) = (rng.gen_range(0..2), rng.gen_range(0..2));
+        let before = (world.sent.len(), world.marked.len());
+        if rng.gen_bool(0.4) {
+            let pick = rng.gen_range(0..100);
+            world.mark(&repo, g, who, pick).await;
+        } else {
+            let at = rng.gen_range(0..50);
+            world.send(&repo, g, who, at).await;
+        }
+        // The record of what was just written, as the stream carries it.
+        let record = if world.sent.len() > before.0 {
+            Record::Message(world.sent.last().unwrap().clone())
+        } else {
+            assert!(world.marked.len() > before.1);
+            Record::ReadMarker(*world.marked.last().unwrap())
+        };
+        sequence += 1;
+        tx.send(ChangeEvent {
+            sequence: sequence.to_string(),
+            kind: ChangeKind::Insert,
+            key: record.key(),
+            new_image: Some(record),
+        })
+        .unwrap();
+        if rng.gen_bool(0.3) {
+            tokio::task::yield_now().await;
+        }
+    }
+    drop(tx);
+    consumer.await.unwrap();
+    world.assert_exact(&repo).await;
 }
