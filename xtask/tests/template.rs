@@ -220,7 +220,8 @@ fn the_websocket_api_checks_tokens_and_only_the_stream_posts() {
         "$disconnect"
     );
 
-    // execute-api:ManageConnections: the stream handler's alone, on this API's stage.
+    // execute-api:ManageConnections: the stream handler's alone, to post and
+    // close on this API's stage.
     let mut granted = Vec::new();
     for (name, resource) in resources.as_mapping().unwrap() {
         let Some(policies) = resource["Properties"]["Policies"].as_sequence() else {
@@ -235,19 +236,25 @@ fn the_websocket_api_checks_tokens_and_only_the_stream_posts() {
                 one => vec![one.as_str().unwrap()],
             };
             if actions.iter().any(|a| a.starts_with("execute-api:")) {
-                granted.push((
-                    name.as_str().unwrap().to_owned(),
-                    text(&statement["Resource"]),
-                ));
+                for resource in statement["Resource"].as_sequence().unwrap() {
+                    granted.push((name.as_str().unwrap().to_owned(), text(resource)));
+                }
             }
         }
     }
+    let stage = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LiveApi}/${LiveStage}";
     assert_eq!(
         granted,
-        [(
-            "StreamHandler".to_owned(),
-            "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${LiveApi}/${LiveStage}/POST/@connections/*".to_owned()
-        )]
+        [
+            (
+                "StreamHandler".to_owned(),
+                format!("{stage}/POST/@connections/*")
+            ),
+            (
+                "StreamHandler".to_owned(),
+                format!("{stage}/DELETE/@connections/*")
+            ),
+        ]
     );
     let endpoint = text(
         &resources["StreamHandler"]["Properties"]["Environment"]["Variables"]["DM_WS_ENDPOINT"],

@@ -117,7 +117,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/users/{handle}/short", get(routes::user_short))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/api/ws", get(live::socket))
-        .route("/@connections/{connection_id}", post(live::post_to_connection))
+        .route(
+            "/@connections/{connection_id}",
+            post(live::post_to_connection).delete(live::delete_connection),
+        )
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .fallback(routes::not_found)

@@ -58,7 +58,7 @@ impl Hub {
         rx
     }
 
-    fn close(&self, id: &str) {
+    fn forget(&self, id: &str) {
         self.lock().remove(id);
     }
 
@@ -98,6 +98,14 @@ impl Hub {
 impl Post for Hub {
     async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
         self.send(id, data.to_owned())
+    }
+
+    /// The socket's task sees its queue end and closes it.
+    async fn close(&self, id: &str) -> Result<(), PostError> {
+        match self.lock().remove(id) {
+            Some(_) => Ok(()),
+            None => Err(PostError::Gone),
+        }
     }
 }
 
@@ -179,7 +187,7 @@ async fn serve(
             }
         }
     }
-    state.hub.close(&connection.id);
+    state.hub.forget(&connection.id);
     if let Err(e) = state
         .repo
         .remove_connection(connection.user, &connection.id)
@@ -196,11 +204,7 @@ pub(crate) async fn post_to_connection(
     Path(id): Path<String>,
     request: Request,
 ) -> Response {
-    let loopback = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback());
-    if !loopback {
+    if !from_loopback(&request) {
         return ApiError::NotFound("route_not_found").into_response();
     }
     let Ok(body) = axum::body::to_bytes(request.into_body(), crate::BODY_LIMIT).await else {
@@ -216,6 +220,30 @@ pub(crate) async fn post_to_connection(
             management_error(StatusCode::BAD_REQUEST, "BadRequestException")
         }
     }
+}
+
+/// `DELETE /@connections/{id}`: the management API's DeleteConnection, from
+/// loopback only (the local poller closing an expired connection).
+pub(crate) async fn delete_connection(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    request: Request,
+) -> Response {
+    if !from_loopback(&request) {
+        return ApiError::NotFound("route_not_found").into_response();
+    }
+    match Post::close(&state.hub, &id).await {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(_) => management_error(StatusCode::GONE, "GoneException"),
+    }
+}
+
+/// Whether the request came over loopback (served with connect info).
+fn from_loopback(request: &Request) -> bool {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback())
 }
 
 /// An error as API Gateway's management API answers it: the type in

@@ -191,6 +191,14 @@ async fn a_socket_needs_a_valid_token(dynamo: bool) {
         .unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!(response.headers()["x-amzn-errortype"], "GoneException");
+    // And so does its DeleteConnection.
+    let response = reqwest::Client::new()
+        .delete(format!("{}/@connections/nobody", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 410);
+    assert_eq!(response.headers()["x-amzn-errortype"], "GoneException");
 }
 
 fn uuid_like() -> String {

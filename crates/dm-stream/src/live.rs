@@ -186,11 +186,16 @@ pub enum PostError {
     Failed(String),
 }
 
-/// Posts a frame to a connection, as API Gateway's management API does.
+/// Posts a frame to a connection, or closes it, as API Gateway's management
+/// API does.
 #[async_trait]
 pub trait Post: Send + Sync + fmt::Debug {
     /// Sends `data` (a frame's JSON) to connection `id`.
     async fn post(&self, id: &str, data: &str) -> Result<(), PostError>;
+
+    /// Closes connection `id` (`DeleteConnection`); one already gone is not
+    /// an error.
+    async fn close(&self, id: &str) -> Result<(), PostError>;
 }
 
 /// The notifier: each member's connections, from the repository, each sent
@@ -208,13 +213,31 @@ impl ConnectionNotifier {
     }
 
     async fn deliver(&self, member: UserId, frames: &[String], now: i64) {
-        let connections = match self.repo.connections(member, now).await {
-            Ok(connections) => connections,
+        // Every connection kept, the expired ones too: a socket lives no
+        // longer than its token, so an expired one is closed (its client
+        // reconnects with a fresh token and catches up) instead of posted to.
+        let (connections, expired): (Vec<_>, Vec<_>) = match self
+            .repo
+            .connections(member, i64::MIN)
+            .await
+        {
+            Ok(all) => all.into_iter().partition(|c| c.expires_at > now),
             Err(e) => {
                 tracing::warn!(%member, error = %e, "reading live connections failed; frames lost");
                 return;
             }
         };
+        join_all(expired.iter().map(|connection| async move {
+            match self.post.close(&connection.id).await {
+                Ok(()) | Err(PostError::Gone) => {
+                    if let Err(e) = self.repo.remove_connection(member, &connection.id).await {
+                        tracing::warn!(%member, error = %e, "forgetting an expired connection failed; its TTL will");
+                    }
+                }
+                Err(e) => tracing::debug!(%member, error = %e, "closing an expired connection failed"),
+            }
+        }))
+        .await;
         join_all(connections.iter().map(|connection| async move {
             for frame in frames {
                 match self.post.post(&connection.id, frame).await {
@@ -313,6 +336,30 @@ impl ManagementApi {
 
 #[async_trait]
 impl Post for ManagementApi {
+    async fn close(&self, id: &str) -> Result<(), PostError> {
+        use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
+        match self
+            .client
+            .delete_connection()
+            .connection_id(id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.as_service_error(),
+                    Some(DeleteConnectionError::GoneException(_))
+                ) =>
+            {
+                Err(PostError::Gone)
+            }
+            Err(e) => Err(PostError::Failed(
+                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(e).to_string(),
+            )),
+        }
+    }
+
     async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
         use aws_sdk_apigatewaymanagement::{
             operation::post_to_connection::PostToConnectionError, primitives::Blob,

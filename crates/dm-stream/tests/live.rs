@@ -182,10 +182,12 @@ async fn a_replayed_older_message_is_notified_but_moves_no_row(dynamo: bool) {
     assert_eq!(outcome.already_current, 1);
 }
 
-/// Records what was posted where; answers `GoneException` for chosen ids.
+/// Records what was posted where, and what was closed; answers
+/// `GoneException` for chosen ids.
 #[derive(Debug, Default)]
 struct Recorder {
     posted: Mutex<Vec<(String, Frame)>>,
+    closed: Mutex<Vec<String>>,
     gone: Vec<String>,
 }
 
@@ -197,6 +199,11 @@ impl Post for Recorder {
         }
         let frame: Frame = serde_json::from_str(data).unwrap();
         self.posted.lock().unwrap().push((id.to_owned(), frame));
+        Ok(())
+    }
+
+    async fn close(&self, id: &str) -> Result<(), PostError> {
+        self.closed.lock().unwrap().push(id.to_owned());
         Ok(())
     }
 }
@@ -282,7 +289,9 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     assert!(to("c-tab").is_empty(), "a stranger gets nothing");
     assert!(to("b-expired").is_empty());
     assert_eq!(posted.len(), 6);
-    // The gone connection is forgotten; the others are kept.
+    // The expired connection is closed (its token is over), not posted to.
+    assert_eq!(*post.closed.lock().unwrap(), ["b-expired"]);
+    // The gone and the expired connections are forgotten; the others are kept.
     let mut left: Vec<String> = repo
         .connections(b.uuid, 0)
         .await
@@ -291,7 +300,7 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
         .map(|c| c.id)
         .collect();
     left.sort();
-    assert_eq!(left, ["b-expired", "b-tab"]);
+    assert_eq!(left, ["b-tab"]);
 }
 
 #[tokio::test]
@@ -357,6 +366,32 @@ async fn the_management_api_posts_the_frame_and_reports_a_gone_connection() {
     let parsed: serde_json::Value = serde_json::from_str(&frame).unwrap();
     assert_eq!(parsed["type"], "message");
     assert_eq!(parsed["message"]["message"], "hi");
+}
+
+#[tokio::test]
+async fn the_management_api_closes_a_connection() {
+    use aws_sdk_apigatewaymanagement::{
+        Client,
+        operation::delete_connection::{DeleteConnectionError, DeleteConnectionOutput},
+        types::error::GoneException,
+    };
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    let open = mock!(Client::delete_connection)
+        .match_requests(|r| r.connection_id() == Some("expired"))
+        .then_output(|| DeleteConnectionOutput::builder().build());
+    let gone = mock!(Client::delete_connection)
+        .match_requests(|r| r.connection_id() == Some("closed"))
+        .then_error(|| DeleteConnectionError::GoneException(GoneException::builder().build()));
+    let client = mock_client!(
+        aws_sdk_apigatewaymanagement,
+        RuleMode::MatchAny,
+        [&open, &gone]
+    );
+    let api = ManagementApi::new(client);
+    assert_eq!(api.close("expired").await, Ok(()));
+    assert_eq!(api.close("closed").await, Err(PostError::Gone));
+    assert_eq!((open.num_calls(), gone.num_calls()), (1, 1));
 }
 
 async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo: bool) {
