@@ -18,6 +18,7 @@
 use std::{fmt, sync::Arc, time::SystemTime};
 
 use async_trait::async_trait;
+use aws_sdk_apigatewaymanagement::error::SdkError;
 use dm_domain::{Conversation, Group, GroupId, Message, MessageRef, ReadMarker, UserId};
 use dm_store::Repository;
 use futures::future::join_all;
@@ -338,53 +339,45 @@ impl ManagementApi {
 impl Post for ManagementApi {
     async fn close(&self, id: &str) -> Result<(), PostError> {
         use aws_sdk_apigatewaymanagement::operation::delete_connection::DeleteConnectionError;
-        match self
+        let sent = self
             .client
             .delete_connection()
             .connection_id(id)
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(DeleteConnectionError::GoneException(_))
-                ) =>
-            {
-                Err(PostError::Gone)
-            }
-            Err(e) => Err(PostError::Failed(
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(e).to_string(),
-            )),
-        }
+            .await;
+        sent.map(|_| ())
+            .map_err(|e| post_error(e, |e| matches!(e, DeleteConnectionError::GoneException(_))))
     }
 
     async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
         use aws_sdk_apigatewaymanagement::{
             operation::post_to_connection::PostToConnectionError, primitives::Blob,
         };
-        match self
+        let sent = self
             .client
             .post_to_connection()
             .connection_id(id)
             .data(Blob::new(data.as_bytes()))
             .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e)
-                if matches!(
-                    e.as_service_error(),
-                    Some(PostToConnectionError::GoneException(_))
-                ) =>
-            {
-                Err(PostError::Gone)
-            }
-            Err(e) => Err(PostError::Failed(
-                aws_sdk_apigatewaymanagement::error::DisplayErrorContext(e).to_string(),
-            )),
-        }
+            .await;
+        sent.map(|_| ())
+            .map_err(|e| post_error(e, |e| matches!(e, PostToConnectionError::GoneException(_))))
+    }
+}
+
+/// The one mapping of the management API's errors: the operation's
+/// `GoneException` (as `gone` recognises it) is [`PostError::Gone`], any
+/// other failure [`PostError::Failed`].
+fn post_error<E, R>(err: SdkError<E, R>, gone: impl Fn(&E) -> bool) -> PostError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: fmt::Debug + Send + Sync + 'static,
+{
+    match err.as_service_error() {
+        Some(e) if gone(e) => PostError::Gone,
+        _ => PostError::Failed(
+            aws_sdk_apigatewaymanagement::error::DisplayErrorContext(err).to_string(),
+        ),
     }
 }
 

@@ -208,6 +208,15 @@ impl Post for Recorder {
     }
 }
 
+/// The frames posted to connection `id`, in order.
+fn frames_to(posted: &[(String, Frame)], id: &str) -> Vec<Frame> {
+    posted
+        .iter()
+        .filter(|(c, _)| c == id)
+        .map(|(_, f)| f.clone())
+        .collect()
+}
+
 async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones(
     dynamo: bool,
 ) {
@@ -256,13 +265,7 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
         })
         .await;
     let posted = post.posted.lock().unwrap().clone();
-    let to = |id: &str| -> Vec<Frame> {
-        posted
-            .iter()
-            .filter(|(c, _)| c == id)
-            .map(|(_, f)| f.clone())
-            .collect()
-    };
+    let to = |id: &str| frames_to(&posted, id);
     let message = Frame::message(&newest);
     let rows = repo
         .current_group(newest.group)
@@ -394,6 +397,16 @@ async fn the_management_api_closes_a_connection() {
     assert_eq!((open.num_calls(), gone.num_calls()), (1, 1));
 }
 
+/// A read marker's record, as the stream carries a marker moved again.
+fn moved_marker(sequence: &str, marker: dm_domain::ReadMarker) -> ChangeEvent {
+    ChangeEvent {
+        sequence: sequence.into(),
+        kind: ChangeKind::Modify,
+        key: Record::ReadMarker(marker).key(),
+        new_image: Some(Record::ReadMarker(marker)),
+    }
+}
+
 async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo: bool) {
     let repo = repo(dynamo).await;
     let (a, b, sent) = conversation(&repo, 3).await;
@@ -425,23 +438,10 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
         repo.clone(),
         post.clone(),
     )));
-    let outcome = handler
-        .handle(&[ChangeEvent {
-            sequence: "500".into(),
-            kind: ChangeKind::Modify,
-            key: Record::ReadMarker(marker).key(),
-            new_image: Some(Record::ReadMarker(marker)),
-        }])
-        .await;
+    let outcome = handler.handle(&[moved_marker("500", marker)]).await;
     assert_eq!((outcome.counted, outcome.failed_at), (1, None));
     let posted = post.posted.lock().unwrap().clone();
-    let to = |id: &str| -> Vec<Frame> {
-        posted
-            .iter()
-            .filter(|(c, _)| c == id)
-            .map(|(_, f)| f.clone())
-            .collect()
-    };
+    let to = |id: &str| frames_to(&posted, id);
     // Every connection of both members hears where a has read to ...
     for id in ["a-tab", "a-phone", "b-tab"] {
         assert_eq!(to(id)[0], Frame::read(&marker), "{id}");
@@ -461,13 +461,6 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
     };
     assert_eq!(conversation.handle, a.handle.to_string());
     // The same record again: nothing changes, so no row frames.
-    let again = handler
-        .handle(&[ChangeEvent {
-            sequence: "501".into(),
-            kind: ChangeKind::Modify,
-            key: Record::ReadMarker(marker).key(),
-            new_image: Some(Record::ReadMarker(marker)),
-        }])
-        .await;
+    let again = handler.handle(&[moved_marker("501", marker)]).await;
     assert_eq!(again.already_current, 1);
 }

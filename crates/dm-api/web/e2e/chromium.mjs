@@ -32,3 +32,14 @@ export async function startApi(firstPort, env = {}) {
   }
   return { base, server };
 }
+
+// A new browser context signed in as `handle` on the page at `base`, polling
+// off (`?poll=off`), once its socket is live.
+export async function signInLive(browser, base, handle) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 750 } });
+  const page = await context.newPage();
+  await page.goto(`${base}/?poll=off`);
+  await page.click(`#user-buttons button[data-handle="${handle}"]`);
+  await page.waitForFunction(() => document.querySelector("#live").dataset.state === "live");
+  return page;
+}

@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { launch, startApi } from "./chromium.mjs";
+import { launch, signInLive, startApi } from "./chromium.mjs";
 
 const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
 let base;
@@ -26,11 +26,7 @@ after(async () => {
 });
 
 async function signIn(handle) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 750 } });
-  const page = await context.newPage();
-  await page.goto(`${base}/?poll=off`);
-  await page.click(`#user-buttons button[data-handle="${handle}"]`);
-  await page.waitForFunction(() => document.querySelector("#live").dataset.state === "live");
+  const page = await signInLive(browser, base, handle);
   await page.waitForSelector("#groups li");
   return page;
 }
