@@ -3,9 +3,10 @@
 // background connections), and dm-api from memory, seeded, in local auth mode.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { chromium } from "playwright-core";
 
 export function launch() {
@@ -42,4 +43,23 @@ export async function signInLive(browser, base, handle) {
   await page.click(`#user-buttons button[data-handle="${handle}"]`);
   await page.waitForFunction(() => document.querySelector("#live").dataset.state === "live");
   return page;
+}
+
+// Where the tests write their screenshots.
+export const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
+
+// A test file's dm-api (from `firstPort`, see startApi) and browser: started
+// before its tests, stopped after them. The fields are set once they run.
+export function useBrowserAndApi(firstPort, env = {}) {
+  const session = { base: null, server: null, browser: null };
+  before(async () => {
+    mkdirSync(screenshots, { recursive: true });
+    Object.assign(session, await startApi(firstPort, env));
+    session.browser = await launch();
+  });
+  after(async () => {
+    await session.browser?.close();
+    session.server?.kill();
+  });
+  return session;
 }

@@ -3,29 +3,14 @@
 // with the socket dropped at random points while 200 messages are sent, the
 // page ends with every one exactly once, in order (catch-up on reconnect).
 // Run by `cargo xtask web-test`, which builds dm-api and passes its path.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { launch, signInLive, startApi } from "./chromium.mjs";
+import { screenshots, signInLive, useBrowserAndApi } from "./chromium.mjs";
 
-const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
-let base;
-let server;
-let browser;
+const session = useBrowserAndApi(4900);
 
-before(async () => {
-  mkdirSync(screenshots, { recursive: true });
-  ({ base, server } = await startApi(4900));
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
-
-const signIn = (handle) => signInLive(browser, base, handle);
+const signIn = (handle) => signInLive(session.browser, session.base, handle);
 
 async function openFirst(page) {
   await page.waitForSelector("#groups li");
@@ -61,8 +46,8 @@ test("a message sent on one page appears on the other at once, without polling",
 test("with the socket dropped at random points, 200 messages arrive exactly once, in order", async () => {
   const bayko = await signIn("bayko");
   await openFirst(bayko);
-  const token = await (await fetch(`${base}/api/local/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ handle: "andrewbrown" }) })).json();
-  const groups = await (await fetch(`${base}/api/message_groups`, { headers: { Authorization: `Bearer ${token.token}` } })).json();
+  const token = await (await fetch(`${session.base}/api/local/token`, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ handle: "andrewbrown" }) })).json();
+  const groups = await (await fetch(`${session.base}/api/message_groups`, { headers: { Authorization: `Bearer ${token.token}` } })).json();
   const group = groups.find((g) => g.handle === "bayko").uuid;
   const run = Date.now();
   const sent = [];
@@ -73,7 +58,7 @@ test("with the socket dropped at random points, 200 messages arrive exactly once
   const forced = 20 + Math.floor(random() * 160);
   for (let i = 0; i < 200; i++) {
     const text = `burst ${run} #${String(i).padStart(3, "0")}`;
-    const reply = await fetch(`${base}/api/messages`, {
+    const reply = await fetch(`${session.base}/api/messages`, {
       method: "POST",
       headers: { Authorization: `Bearer ${token.token}`, "Content-Type": "application/json" },
       body: JSON.stringify({ message: text, message_group_uuid: group }),

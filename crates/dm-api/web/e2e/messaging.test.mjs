@@ -1,32 +1,17 @@
 // The messaging page end to end, in headless Chromium: dm-api from memory,
 // andrewbrown sends a message, bayko sees that conversation on top.
 // Run by `cargo xtask web-test`, which builds dm-api and passes its path.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { launch, startApi } from "./chromium.mjs";
+import { screenshots, useBrowserAndApi } from "./chromium.mjs";
 
-const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
-let base;
-let server;
-let browser;
-
-before(async () => {
-  mkdirSync(screenshots, { recursive: true });
-  ({ base, server } = await startApi(4600));
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const session = useBrowserAndApi(4600);
 
 async function signIn(handle) {
-  const context = await browser.newContext({ viewport: { width: 1100, height: 750 } });
+  const context = await session.browser.newContext({ viewport: { width: 1100, height: 750 } });
   const page = await context.newPage();
-  await page.goto(base);
+  await page.goto(session.base);
   // Until someone signs in, only the sign-in card shows.
   await page.waitForSelector("#user-buttons button");
   assert.equal(await page.isVisible("#signin"), true);

@@ -3,30 +3,15 @@
 // conversation in a second tab marks it read, and the first tab's badge
 // clears; the sender's page shows "Seen" under its message.
 // Run by `cargo xtask web-test`, which builds dm-api and passes its path.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { launch, signInLive, startApi } from "./chromium.mjs";
+import { screenshots, signInLive, useBrowserAndApi } from "./chromium.mjs";
 
-const screenshots = process.env.DM_SCREENSHOTS ?? "screenshots";
-let base;
-let server;
-let browser;
-
-before(async () => {
-  mkdirSync(screenshots, { recursive: true });
-  ({ base, server } = await startApi(5700));
-  browser = await launch();
-});
-
-after(async () => {
-  await browser?.close();
-  server?.kill();
-});
+const session = useBrowserAndApi(5700);
 
 async function signIn(handle) {
-  const page = await signInLive(browser, base, handle);
+  const page = await signInLive(session.browser, session.base, handle);
   await page.waitForSelector("#groups li");
   return page;
 }
