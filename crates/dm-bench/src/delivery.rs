@@ -16,7 +16,7 @@ use std::{
     net::SocketAddr,
     path::Path,
     process::{Child, Command, Stdio},
-    sync::{Arc, Mutex, atomic::Ordering},
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -25,7 +25,7 @@ use dm_api::{AppState, auth::LocalVerifier, live::Hub};
 use dm_domain::{MessageId, User, UserId};
 use dm_store::Repository;
 use futures::StreamExt;
-use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::{connect_async, tungstenite::Message as WsMessage};
 
@@ -138,38 +138,23 @@ pub(crate) async fn measure(
         }));
     }
 
-    let answered: Arc<Mutex<Vec<(MessageId, UserId, Instant)>>> = Arc::default();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for worker in 0..concurrency {
-        let (client, conversations, answered, next) = (
-            client.clone(),
-            conversations.clone(),
-            answered.clone(),
-            next.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut rng = SmallRng::seed_from_u64(worker as u64 * 104_729 + 3);
-            while next.fetch_add(1, Ordering::Relaxed) < ops {
-                let c = &conversations[rng.gen_range(0..conversations.len())];
-                let from = rng.gen_range(0..2);
-                let id = client
-                    .send(c.group, &c.members[from], "live message")
-                    .await?;
-                let at = Instant::now();
-                answered.lock().unwrap_or_else(|p| p.into_inner()).push((
-                    id,
-                    c.members[1 - from].uuid,
-                    at,
-                ));
+    let (sender, picked) = (client.clone(), conversations.clone());
+    let answered: Vec<(MessageId, UserId, Instant)> =
+        crate::spread(ops, concurrency, (104_729, 3), move |rng| {
+            let c = &picked[rng.gen_range(0..picked.len())];
+            let from = rng.gen_range(0..2);
+            let (client, group, by, to) = (
+                sender.clone(),
+                c.group,
+                c.members[from].clone(),
+                c.members[1 - from].uuid,
+            );
+            async move {
+                let id = client.send(group, &by, "live message").await?;
+                Ok((id, to, Instant::now()))
             }
-            anyhow::Ok(())
-        }));
-    }
-    for worker in workers {
-        worker.await??;
-    }
-    let answered = std::mem::take(&mut *answered.lock().unwrap_or_else(|p| p.into_inner()));
+        })
+        .await?;
 
     // Frames still on their way.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -515,49 +515,82 @@ async fn run_phase(
     users: &Arc<Vec<User>>,
     sent: &Arc<Mutex<Vec<(MessageId, Instant)>>>,
 ) -> anyhow::Result<Vec<f64>> {
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for worker in 0..workload.concurrency {
-        let (client, conversations, users, sent, next) = (
+    let (client, conversations, users, sent) = (
+        client.clone(),
+        conversations.clone(),
+        users.clone(),
+        sent.clone(),
+    );
+    spread(workload.ops, workload.concurrency, (7919, 1), move |rng| {
+        // The inputs: a user, or a conversation and one of its members.
+        let (pick, member) = match name {
+            "list_groups" => (rng.gen_range(0..users.len()), 0),
+            _ => (rng.gen_range(0..conversations.len()), rng.gen_range(0..2)),
+        };
+        let (client, conversations, users, sent) = (
             client.clone(),
             conversations.clone(),
             users.clone(),
             sent.clone(),
-            next.clone(),
         );
-        let ops = workload.ops;
-        workers.push(tokio::spawn(async move {
-            let mut rng = SmallRng::seed_from_u64(worker as u64 * 7919 + 1);
-            let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < ops {
-                let started = Instant::now();
-                match name {
-                    "send" => {
-                        let c = &conversations[rng.gen_range(0..conversations.len())];
-                        let sender = &c.members[rng.gen_range(0..2)];
-                        let id = client.send(c.group, sender, "bench message").await?;
-                        sent.lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push((id, Instant::now()));
-                    }
-                    "list_groups" => {
-                        client
-                            .list_groups(users[rng.gen_range(0..users.len())].uuid)
-                            .await?;
-                    }
-                    _ => {
-                        let c = &conversations[rng.gen_range(0..conversations.len())];
-                        client
-                            .list_messages(c.group, c.members[rng.gen_range(0..2)].uuid)
-                            .await?;
-                    }
+        async move {
+            let started = Instant::now();
+            match name {
+                "send" => {
+                    let c = &conversations[pick];
+                    let id = client
+                        .send(c.group, &c.members[member], "bench message")
+                        .await?;
+                    sent.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((id, Instant::now()));
                 }
-                latencies.push(started.elapsed().as_secs_f64() * 1e3);
+                "list_groups" => {
+                    client.list_groups(users[pick].uuid).await?;
+                }
+                _ => {
+                    let c = &conversations[pick];
+                    client
+                        .list_messages(c.group, c.members[member].uuid)
+                        .await?;
+                }
             }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut all = Vec::with_capacity(workload.ops);
+            Ok(started.elapsed().as_secs_f64() * 1e3)
+        }
+    })
+    .await
+}
+
+/// Runs `ops` operations on `concurrency` tasks, each drawing from random
+/// numbers of its own (seeded `worker * seed.0 + seed.1`, so that runs
+/// repeat): `op` draws an operation's inputs and returns the operation.
+/// What the operations returned, in no particular order.
+pub(crate) async fn spread<T, Fut>(
+    ops: usize,
+    concurrency: usize,
+    seed: (u64, u64),
+    op: impl Fn(&mut SmallRng) -> Fut + Send + Sync + 'static,
+) -> anyhow::Result<Vec<T>>
+where
+    T: Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+{
+    let op = Arc::new(op);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|worker| {
+            let (op, next) = (op.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut rng = SmallRng::seed_from_u64(worker as u64 * seed.0 + seed.1);
+                let mut done = Vec::new();
+                while next.fetch_add(1, Ordering::Relaxed) < ops {
+                    done.push(op(&mut rng).await?);
+                }
+                anyhow::Ok(done)
+            })
+        })
+        .collect();
+    let mut all = Vec::with_capacity(ops);
     for worker in workers {
         all.extend(worker.await??);
     }

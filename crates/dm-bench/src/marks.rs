@@ -7,13 +7,13 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, atomic::Ordering},
+    sync::{Arc, Mutex},
     time::Instant,
 };
 
 use dm_domain::{GroupId, MessageRef, UserId};
 use dm_store::{PAGE_MAX, PageRequest, Repository};
-use rand::{Rng, SeedableRng, rngs::SmallRng};
+use rand::Rng;
 
 use crate::{Client, Conversation};
 
@@ -52,39 +52,23 @@ pub(crate) async fn run(
     concurrency: usize,
 ) -> anyhow::Result<Vec<f64>> {
     let positions: Arc<Mutex<HashMap<(GroupId, UserId), usize>>> = Arc::default();
-    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for worker in 0..concurrency {
-        let (client, conversations, messages, positions, next) = (
-            client.clone(),
-            conversations.clone(),
-            messages.clone(),
-            positions.clone(),
-            next.clone(),
-        );
-        workers.push(tokio::spawn(async move {
-            let mut rng = SmallRng::seed_from_u64(worker as u64 * 6151 + 5);
-            let mut latencies = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < ops {
-                let c = &conversations[rng.gen_range(0..conversations.len())];
-                let reader = c.members[rng.gen_range(0..2)].uuid;
-                let refs = &messages[&c.group];
-                let through = {
-                    let mut positions = positions.lock().unwrap_or_else(|p| p.into_inner());
-                    let at = positions.entry((c.group, reader)).or_insert(0);
-                    *at = (*at + STEP).min(refs.len() - 1);
-                    refs[*at]
-                };
-                let started = Instant::now();
-                client.mark_read(c.group, reader, through).await?;
-                latencies.push(started.elapsed().as_secs_f64() * 1e3);
-            }
-            anyhow::Ok(latencies)
-        }));
-    }
-    let mut all = Vec::with_capacity(ops);
-    for worker in workers {
-        all.extend(worker.await??);
-    }
-    Ok(all)
+    let (client, conversations) = (client.clone(), conversations.clone());
+    crate::spread(ops, concurrency, (6151, 5), move |rng| {
+        let c = &conversations[rng.gen_range(0..conversations.len())];
+        let reader = c.members[rng.gen_range(0..2)].uuid;
+        let refs = &messages[&c.group];
+        let through = {
+            let mut positions = positions.lock().unwrap_or_else(|p| p.into_inner());
+            let at = positions.entry((c.group, reader)).or_insert(0);
+            *at = (*at + STEP).min(refs.len() - 1);
+            refs[*at]
+        };
+        let (client, group) = (client.clone(), c.group);
+        async move {
+            let started = Instant::now();
+            client.mark_read(group, reader, through).await?;
+            Ok(started.elapsed().as_secs_f64() * 1e3)
+        }
+    })
+    .await
 }
