@@ -33,7 +33,7 @@ pub fn allowed_origins(configured: &[String], local_auth: bool) -> Vec<String> {
 pub(crate) fn layer(origins: Vec<HeaderValue>) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST])
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE])
         .allow_headers([
             header::ACCEPT,
             header::AUTHORIZATION,

@@ -90,6 +90,7 @@ impl From<StoreError> for ApiError {
             StoreError::NotFound(Missing::Conversation) => Self::NotFound("conversation_not_found"),
             StoreError::NotFound(Missing::Message) => Self::NotFound("message_not_found"),
             StoreError::Conflict(Clash::ItemExists) => Self::Conflict("already_exists"),
+            StoreError::Conflict(Clash::MessageDeleted) => Self::Conflict("message_deleted"),
             StoreError::Conflict(Clash::HandleTaken) => Self::Conflict("handle_taken"),
             StoreError::Conflict(Clash::CognitoSubTaken | Clash::UserExists) => {
                 Self::Conflict("user_exists")

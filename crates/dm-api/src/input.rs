@@ -97,19 +97,7 @@ pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError
             errors.push("unknown_field".to_owned());
         }
     }
-    let text = match body.get("message") {
-        None | Some(Value::Null) => {
-            errors.push("message_missing".into());
-            None
-        }
-        Some(Value::String(s)) => MessageText::parse(s)
-            .map_err(|e| errors.push(e.code().into()))
-            .ok(),
-        Some(_) => {
-            errors.push("message_not_a_string".into());
-            None
-        }
-    };
+    let text = text_field(body, &mut errors);
     let present = |name| body.get(name).is_some_and(|v| !v.is_null());
     let target = match (present("message_group_uuid"), present("handle")) {
         (true, true) => {
@@ -147,6 +135,62 @@ pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError
         (Some(text), Some(target)) if errors.is_empty() => Ok(NewMessageBody { text, target }),
         _ => Err(ApiError::Invalid(errors)),
     }
+}
+
+/// The `message` field of a body, checked as a message's text is.
+fn text_field(body: &Map<String, Value>, errors: &mut Vec<String>) -> Option<MessageText> {
+    match body.get("message") {
+        None | Some(Value::Null) => {
+            errors.push("message_missing".into());
+            None
+        }
+        Some(Value::String(s)) => MessageText::parse(s)
+            .map_err(|e| errors.push(e.code().into()))
+            .ok(),
+        Some(_) => {
+            errors.push("message_not_a_string".into());
+            None
+        }
+    }
+}
+
+/// Checks an edit's body, `{"message"}`, as a new message's text is checked,
+/// listing every failed check.
+pub fn edit(body: &Map<String, Value>) -> Result<MessageText, ApiError> {
+    let mut errors = Vec::new();
+    if body.keys().any(|key| key != "message") {
+        errors.push("unknown_field".to_owned());
+    }
+    match text_field(body, &mut errors) {
+        Some(text) if errors.is_empty() => Ok(text),
+        _ => Err(ApiError::Invalid(errors)),
+    }
+}
+
+/// A message id from the path.
+pub fn message_id(text: &str) -> Result<MessageId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::bad("message_uuid_invalid"))
+}
+
+/// The optional `created_at` of a query string: when the message named in
+/// the path was sent, which saves searching for it. A `+` sent unencoded
+/// arrives as a space and is read as the `+` it was.
+pub fn sent_at(query: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    let mut found = None;
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if key == "created_at" {
+            if found.is_some() {
+                return Err(ApiError::bad("created_at_repeated"));
+            }
+            let at = value
+                .replace(' ', "+")
+                .parse::<Timestamp>()
+                .map_err(|_| ApiError::bad("created_at_invalid"))?;
+            found = Some(at);
+        }
+    }
+    Ok(found)
 }
 
 /// Checks a read marker's body, `{"uuid", "created_at"}` of the newest

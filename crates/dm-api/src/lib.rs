@@ -28,7 +28,7 @@ use axum::{
     http::{HeaderName, HeaderValue},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, post},
+    routing::{get, patch, post},
 };
 use dm_store::Repository;
 use tower_http::{
@@ -114,6 +114,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/messages/{message_group_uuid}", get(routes::messages))
         .route("/api/messages", post(routes::create_message))
+        .route(
+            "/api/messages/{message_group_uuid}/{message_uuid}",
+            patch(routes::edit_message).delete(routes::delete_message),
+        )
         .route("/api/users/{handle}/short", get(routes::user_short))
         .route("/api/openapi.json", get(routes::openapi))
         .route("/api/ws", get(live::socket))

@@ -6,8 +6,8 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use dm_domain::{Conversation, Cursor, Message, MessageRef, UserId};
-use dm_store::{IdempotencyKey, Recipient, SendOnce, StoreError};
+use dm_domain::{Conversation, Cursor, GroupId, Message, MessageRef, Timestamp, UserId};
+use dm_store::{IdempotencyKey, MessageLookup, Recipient, SendOnce, StoreError};
 use dm_stream::live::{ConversationFrame, Frame, MessageFrame, ReadThrough};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
@@ -28,9 +28,11 @@ pub struct MessageGroupOut {
     pub display_name: String,
     /// The other member's handle.
     pub handle: String,
-    /// The last message's text.
+    /// The preview: the current text of the newest message not deleted, or
+    /// empty when none remains.
     pub message: String,
-    /// When the last message was sent.
+    /// When the last message was sent: where the conversation stands in the
+    /// list (an edit or a delete does not move it).
     pub created_at: String,
     /// The other member's messages the caller has not read (newer than
     /// their read marker), exact up to 99; 100 stands for more (shown `99+`).
@@ -66,6 +68,12 @@ pub struct MessageOut {
     /// On the caller's own messages: whether every other member has read it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seen: Option<bool>,
+    /// On an edited message: when its author last edited it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+    /// On a deleted message (a tombstone, whose `message` is empty): `true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<bool>,
 }
 
 impl From<Message> for MessageOut {
@@ -77,8 +85,17 @@ impl From<Message> for MessageOut {
             message: m.text,
             created_at: m.created_at.to_string(),
             seen: None,
+            edited_at: m.edited_at.map(|at| at.to_string()),
+            deleted: m.deleted.then_some(true),
         }
     }
+}
+
+/// The body of `PATCH /api/messages/{message_group_uuid}/{message_uuid}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EditIn {
+    /// The new text: 1 to 1024 characters after trimming, as for sending.
+    pub message: String,
 }
 
 /// The body of `POST /api/message_groups/{uuid}/read`: the newest message
@@ -263,7 +280,7 @@ pub async fn messages(
 /// by the markers they recorded.
 async fn with_seen(
     state: &AppState,
-    group: dm_domain::GroupId,
+    group: GroupId,
     reader: UserId,
     messages: Vec<Message>,
 ) -> Result<Vec<MessageOut>, ApiError> {
@@ -325,6 +342,83 @@ pub async fn mark_read(
     Ok(Json(ReadOut {
         read_through: through.into(),
     }))
+}
+
+/// Edits one of the caller's messages: it keeps its place, with new text and
+/// `edited_at`.
+#[utoipa::path(
+    patch, path = "/api/messages/{message_group_uuid}/{message_uuid}",
+    params(
+        ("message_group_uuid" = String, Path, description = "the conversation"),
+        ("message_uuid" = String, Path, description = "the message"),
+        ("created_at" = Option<String>, Query, description = "when it was sent, as `GET /api/messages` shows it: found in one read instead of a search"),
+    ),
+    request_body = EditIn,
+    responses(
+        (status = 200, description = "The message as it now is. Edits apply in the order the API receives them (each is stamped later than the edit it replaces); an edit to the text it has changes nothing, so a retry is harmless. The rows' preview follows through the stream handler (`message_edited` and `conversation` frames)", body = MessageOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation (or not a member), or no such message of the caller's in it", body = ErrorBody),
+        (status = 409, description = "`message_deleted`: a deleted message is not edited", body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, description = "Every failed check listed", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn edit_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((group, message)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    JsonObject(body): JsonObject,
+) -> Result<Json<MessageOut>, ApiError> {
+    let at = Timestamp::now();
+    let (group, lookup) = message_path(&group, &message, query.as_deref())?;
+    let text = input::edit(&body)?;
+    let edited = state
+        .repo
+        .edit_message(group, user.uuid, lookup, text, at)
+        .await?;
+    Ok(Json(edited.into()))
+}
+
+/// Deletes one of the caller's messages: a tombstone stays in its place.
+#[utoipa::path(
+    delete, path = "/api/messages/{message_group_uuid}/{message_uuid}",
+    params(
+        ("message_group_uuid" = String, Path, description = "the conversation"),
+        ("message_uuid" = String, Path, description = "the message"),
+        ("created_at" = Option<String>, Query, description = "when it was sent, as `GET /api/messages` shows it: found in one read instead of a search"),
+    ),
+    responses(
+        (status = 200, description = "The tombstone (`deleted: true`, no text); a repeated delete answers the same. The rows' preview and unread counts follow through the stream handler (`message_deleted` and `conversation` frames)", body = MessageOut),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such conversation (or not a member), or no such message of the caller's in it", body = ErrorBody),
+        (status = 503, body = ErrorBody),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn delete_message(
+    State(state): State<AppState>,
+    AuthUser(user): AuthUser,
+    Path((group, message)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<MessageOut>, ApiError> {
+    let (group, lookup) = message_path(&group, &message, query.as_deref())?;
+    let deleted = state.repo.delete_message(group, user.uuid, lookup).await?;
+    Ok(Json(deleted.into()))
+}
+
+/// The conversation and message of an edit's or a delete's path and query.
+fn message_path(
+    group: &str,
+    message: &str,
+    query: Option<&str>,
+) -> Result<(GroupId, MessageLookup), ApiError> {
+    let group = input::group_id(group)?;
+    let id = input::message_id(message)?;
+    let sent_at = input::sent_at(query)?;
+    Ok((group, MessageLookup { id, sent_at }))
 }
 
 /// Sends a message to a conversation, or to a user by handle (starting the
@@ -450,8 +544,8 @@ pub async fn not_found() -> ApiError {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Cruddur direct messaging", description = "The messaging routes of the Cruddur frontend."),
-    paths(message_groups, messages, create_message, mark_read, user_short, me, crate::live::socket, healthz, readyz),
-    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, ReadIn, ReadOut, MeOut, UserShortOut, StatusOut, ErrorBody, Frame, MessageFrame, ConversationFrame, ReadThrough)),
+    paths(message_groups, messages, create_message, edit_message, delete_message, mark_read, user_short, me, crate::live::socket, healthz, readyz),
+    components(schemas(MessageGroupOut, MessageOut, CreatedMessageOut, NewMessageIn, EditIn, ReadIn, ReadOut, MeOut, UserShortOut, StatusOut, ErrorBody, Frame, MessageFrame, ConversationFrame, ReadThrough)),
     modifiers(&BearerAuth)
 )]
 #[derive(Debug)]

@@ -231,6 +231,8 @@ async fn connect_is_notified_then_disconnect_forgets(dynamo: bool) {
             rows_show: Some(message.clone()),
             marks: vec![],
             changed: true,
+            edited: Vec::new(),
+            deleted: Vec::new(),
         })
         .await;
     let posted = posted.0.lock().unwrap().clone();

@@ -306,6 +306,8 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
                 created_at: at.plus(chrono::TimeDelta::microseconds(m as i64)),
                 text: format!("seed message {m}"),
                 sender: if m % 2 == 0 { a.summary() } else { b.summary() },
+                edited_at: None,
+                deleted: false,
             })
             .collect();
         seeded_ids.extend(history.iter().map(|m| m.id));

@@ -77,10 +77,17 @@ pub struct Message {
     pub group: GroupId,
     /// When it was sent.
     pub created_at: Timestamp,
-    /// Its text.
+    /// Its text; empty once deleted.
     pub text: String,
     /// Who sent it.
     pub sender: UserSummary,
+    /// When its author last edited it, if they did. Stamped by the API when
+    /// it receives the edit; the store keeps the edit with the latest stamp.
+    pub edited_at: Option<Timestamp>,
+    /// Whether its author deleted it: a tombstone, which keeps its place in
+    /// the conversation and has no text. Final: a deleted message is never
+    /// edited.
+    pub deleted: bool,
 }
 
 impl MessageRef {
@@ -99,6 +106,35 @@ impl Message {
             id: self.id,
         }
     }
+
+    /// How far along its life this state of the message is: sent, then each
+    /// edit by its stamp, then deleted. Of two states of one message, the
+    /// later one is the greater, whatever order they are seen in.
+    pub fn revision(&self) -> Revision {
+        if self.deleted {
+            Revision::Deleted
+        } else {
+            Revision::Text(self.edited_at)
+        }
+    }
+
+    /// The message as its author deleted it: in its place, without text.
+    pub fn tombstone(mut self) -> Self {
+        self.text = String::new();
+        self.edited_at = None;
+        self.deleted = true;
+        self
+    }
+}
+
+/// A state of a message, ordered as they follow each other (see
+/// [`Message::revision`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Revision {
+    /// Its text: as sent (`None`), or as edited then.
+    Text(Option<Timestamp>),
+    /// Deleted: no state follows.
+    Deleted,
 }
 
 /// One member's view of a conversation: the row of their conversation list.
@@ -130,9 +166,17 @@ pub struct Group {
     pub members: [UserSummary; 2],
     /// When it was started.
     pub created_at: Timestamp,
-    /// The newest message applied to the members' conversation rows.
+    /// The newest message applied to the members' conversation rows, deleted
+    /// or not: where the rows stand in their owners' lists. Only new messages
+    /// move it, never an edit or a delete.
     pub last: MessageRef,
-    /// The text of that message, for the rows' preview.
+    /// The message the rows' preview shows: the newest one up to `last` that
+    /// is not deleted; `None` when none remains.
+    pub shown: Option<MessageRef>,
+    /// When the shown message was last edited, if it was: which of its texts
+    /// the preview has.
+    pub shown_edited_at: Option<Timestamp>,
+    /// The preview: the shown message's current text, or empty.
     pub last_message: String,
     /// Each member's read state, in the order of `members`.
     pub reads: [ReadState; 2],
@@ -266,6 +310,8 @@ mod tests {
                 at: Timestamp::now(),
                 id: MessageId::new(),
             },
+            shown: None,
+            shown_edited_at: None,
             last_message: "hi".into(),
             reads: [
                 ReadState {

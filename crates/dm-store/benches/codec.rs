@@ -23,6 +23,8 @@ fn message() -> Message {
             handle: "andrewbrown".into(),
             display_name: "Andrew Brown".into(),
         },
+        edited_at: None,
+        deleted: false,
     }
 }
 

@@ -30,4 +30,7 @@ pub struct ChangeEvent {
     pub key: ItemKey,
     /// The item after the change; `None` for removals.
     pub new_image: Option<Record>,
+    /// A removal made by the table's time to live (the record's user
+    /// identity is the service `dynamodb.amazonaws.com`), not by a user.
+    pub expired: bool,
 }

@@ -483,6 +483,17 @@ fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<
             Some("version = :v"),
             values(vec![(":v", AttributeValue::N(version.to_string()))]),
         ),
+        Condition::EditableBefore(at) => (
+            Some(
+                "attribute_exists(pk) AND attribute_not_exists(deleted) \
+                 AND (attribute_not_exists(edited_at) OR edited_at < :edited)",
+            ),
+            values(vec![(":edited", AttributeValue::S(at.to_string()))]),
+        ),
+        Condition::NotDeleted => (
+            Some("attribute_exists(pk) AND attribute_not_exists(deleted)"),
+            None,
+        ),
         Condition::MarkerBefore(through) => (
             Some("attribute_not_exists(pk) OR read_through < :through"),
             values(vec![(":through", AttributeValue::S(through.sort_key()))]),

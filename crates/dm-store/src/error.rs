@@ -29,6 +29,8 @@ pub enum Clash {
     UserExists,
     /// An item with this key exists (for example the same message id sent twice).
     ItemExists,
+    /// The message was deleted: it cannot be edited.
+    MessageDeleted,
 }
 
 /// A repository failure.

@@ -37,6 +37,7 @@ pub use error::{Clash, Missing, StoreError, StoreResult};
 pub use memory::MemoryRepository;
 pub use record::{ENTITY, Record};
 pub use repo::{
-    Applied, MessageBound, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent,
+    Applied, Changes, MessageBound, MessageLookup, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest,
+    Repository, Sent,
 };
 pub use send::{IDEMPOTENCY_TTL, IdempotencyKey, Recipient, SendOnce};

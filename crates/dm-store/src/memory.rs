@@ -218,13 +218,41 @@ impl MemoryRepository {
         Ok(())
     }
 
+    /// Deletes the items whose `expires_at` (epoch seconds) is before `now`
+    /// (idempotency claims, live connections), as DynamoDB's TTL does some
+    /// time after they expire: the change records are removals made by the
+    /// service, not by a user ([`ChangeEvent::expired`]). Returns how many.
+    pub fn expire(&self, now: i64) -> usize {
+        let mut state = self.state();
+        let expired: Vec<(ItemKey, Option<Record>)> = state
+            .items
+            .values()
+            .filter(|record| match record {
+                Record::Idempotency(c) => c.expires_at < now,
+                Record::Connection(c) => c.expires_at < now,
+                _ => false,
+            })
+            .map(|record| (record.key(), None))
+            .collect();
+        let count = expired.len();
+        Self::apply_locked(&mut state, self.inner.retention, expired, true);
+        drop(state);
+        self.inner.changed.notify_waiters();
+        count
+    }
+
     /// Applies puts (`Some`) and deletes (`None`), recording each change.
     fn apply(&self, changes: Vec<(ItemKey, Option<Record>)>) {
-        Self::apply_locked(&mut self.state(), self.inner.retention, changes);
+        Self::apply_locked(&mut self.state(), self.inner.retention, changes, false);
         self.inner.changed.notify_waiters();
     }
 
-    fn apply_locked(state: &mut State, retention: usize, changes: Vec<(ItemKey, Option<Record>)>) {
+    fn apply_locked(
+        state: &mut State,
+        retention: usize,
+        changes: Vec<(ItemKey, Option<Record>)>,
+        expired: bool,
+    ) {
         for (key, new_image) in changes {
             let slot = (key.pk(), key.sk());
             let kind = match &new_image {
@@ -245,6 +273,7 @@ impl MemoryRepository {
                 kind,
                 key,
                 new_image,
+                expired,
             });
             if state.feed.len() > retention {
                 state.feed.pop_front();
@@ -269,6 +298,11 @@ impl MemoryRepository {
                 Some(Record::ReadMarker(r)) => r.through < *through,
                 Some(_) => false,
             },
+            Condition::EditableBefore(at) => matches!(
+                current,
+                Some(Record::Message(m)) if !m.deleted && m.edited_at.is_none_or(|e| e < *at)
+            ),
+            Condition::NotDeleted => matches!(current, Some(Record::Message(m)) if !m.deleted),
             Condition::NotExistsOrExpired(now) => match current {
                 None => true,
                 Some(Record::Idempotency(c)) => c.expires_at < *now,
@@ -404,7 +438,7 @@ impl MemoryRepository {
                 Write::Delete { .. } => (key, None),
             })
             .collect();
-        Self::apply_locked(&mut state, self.inner.retention, changes);
+        Self::apply_locked(&mut state, self.inner.retention, changes, false);
         drop(state);
         self.inner.changed.notify_waiters();
         Ok(())

@@ -121,6 +121,8 @@ impl Record {
                 user_uuid: m.sender.uuid,
                 user_handle: m.sender.handle.clone(),
                 user_display_name: m.sender.display_name.clone(),
+                edited_at: m.edited_at,
+                deleted: m.deleted.then_some(true),
             }),
             Self::Conversation(c) => serde_dynamo::to_item(ConversationItem {
                 pk,
@@ -150,6 +152,8 @@ impl Record {
                 created_at: g.created_at,
                 last_message_at: g.last.at,
                 last_message_uuid: g.last.id,
+                preview: Some(g.shown.map(|r| r.sort_key()).unwrap_or_default()),
+                preview_edited_at: g.shown_edited_at,
                 message: g.last_message.clone(),
             }),
             Self::DmPair { group, .. } => serde_dynamo::to_item(ClaimItem {
@@ -236,6 +240,8 @@ impl Record {
                         handle: m.user_handle,
                         display_name: m.user_display_name,
                     },
+                    edited_at: m.edited_at,
+                    deleted: m.deleted.unwrap_or(false),
                 })
             }
             ItemKey::Conversation { owner, at, .. } => {
@@ -265,16 +271,25 @@ impl Record {
                     .into_iter()
                     .unzip();
                 let two = || StoreError::Decode(format!("{pk}: a group has two members"));
+                let last = MessageRef {
+                    at: g.last_message_at,
+                    id: g.last_message_uuid,
+                };
+                // Written before edits existed: the preview is the last message.
+                let shown = match g.preview.as_deref() {
+                    None => Some(last),
+                    Some("") => None,
+                    Some(sk) => Some(parse_ref(sk).map_err(bad)?),
+                };
                 Self::Group(Group {
                     id,
                     members: members.try_into().map_err(|_| two())?,
                     reads: reads.try_into().map_err(|_| two())?,
                     version: g.version,
                     created_at: g.created_at,
-                    last: MessageRef {
-                        at: g.last_message_at,
-                        id: g.last_message_uuid,
-                    },
+                    last,
+                    shown,
+                    shown_edited_at: g.preview_edited_at,
                     last_message: g.message,
                 })
             }
@@ -396,6 +411,12 @@ struct MessageItem {
     user_uuid: UserId,
     user_handle: String,
     user_display_name: String,
+    /// When its author last edited it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    edited_at: Option<Timestamp>,
+    /// `true` on a tombstone; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    deleted: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -472,6 +493,13 @@ struct GroupItem {
     created_at: Timestamp,
     last_message_at: Timestamp,
     last_message_uuid: MessageId,
+    /// The sort key of the message the preview shows, empty when none
+    /// remains; absent on items written before edits (the last message).
+    #[serde(default)]
+    preview: Option<String>,
+    /// When that message was last edited.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    preview_edited_at: Option<Timestamp>,
     message: String,
 }
 
@@ -570,6 +598,8 @@ mod tests {
                     handle,
                     display_name: "Any One".into(),
                 },
+                edited_at: None,
+                deleted: false,
             }));
         }
     }
@@ -603,6 +633,8 @@ mod tests {
             created_at: last.at,
             text: "hi 🦀".into(),
             sender: a.clone(),
+            edited_at: None,
+            deleted: false,
         };
         check_round_trip(Record::Message(message));
         let g = Group {
@@ -622,6 +654,8 @@ mod tests {
                 },
             ],
             version: 7,
+            shown: None,
+            shown_edited_at: None,
         };
         for row in g.rows() {
             check_round_trip(Record::Conversation(row));
@@ -669,6 +703,8 @@ mod tests {
             last_message: "x".into(),
             reads: Default::default(),
             version: 0,
+            shown: None,
+            shown_edited_at: None,
         };
         let item = Record::Group(g.clone()).to_item();
         assert!(!item.as_ref().contains_key("message_group_uuid"));
@@ -678,6 +714,8 @@ mod tests {
             created_at: last.at,
             text: "x".into(),
             sender: g.members[0].clone(),
+            edited_at: None,
+            deleted: false,
         });
         assert!(!msg.to_item().as_ref().contains_key("message_group_uuid"));
         let [row, _] = g.rows();

@@ -3,7 +3,7 @@
 //! Each method is one access pattern of `docs/access-patterns.md`; the letter
 //! in its doc comment is the pattern's.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use async_trait::async_trait;
 use dm_domain::{
@@ -98,8 +98,35 @@ impl NewMessage {
             created_at: self.created_at,
             text: self.text.into_string(),
             sender: sender.clone(),
+            edited_at: None,
+            deleted: false,
         }
     }
+}
+
+/// Which message an edit or a delete is of: its id, and when it was sent if
+/// the caller knows (as `GET /api/messages` shows it), which makes finding it
+/// one read instead of a search of the conversation, newest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageLookup {
+    /// The message.
+    pub id: MessageId,
+    /// When it was sent, if known.
+    pub sent_at: Option<Timestamp>,
+}
+
+/// A conversation's changes as a stream batch carries them, for
+/// [`Repository::apply_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Its message records: new, replayed, edited or deleted (tombstones),
+    /// in any order, repeats included.
+    pub messages: Vec<Message>,
+    /// Messages whose items were removed outright (not by the table's TTL):
+    /// by hand, as with the AWS CLI. They count as deleted.
+    pub removed: Vec<MessageRef>,
+    /// Its read markers.
+    pub marks: Vec<ReadMarker>,
 }
 
 /// Where a catch-up read starts: after a message, or after a time.
@@ -138,7 +165,8 @@ pub enum Applied {
     /// The members' rows now show the newest of the messages (and their
     /// read state is current).
     Moved,
-    /// The rows kept their message; read markers or unread counts changed.
+    /// The rows kept their place; their preview (an edit or a delete),
+    /// read markers or unread counts changed.
     Counted,
     /// Everything already reflected the changes; nothing was written.
     AlreadyCurrent,
@@ -225,23 +253,59 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     ) -> StoreResult<Sent>;
 
     /// Applies a conversation's changes, as the stream carries them: moves the
-    /// members' rows to the newest of `messages` if it is newer than what
-    /// they show, applies the read markers `marks`, and keeps each member's
-    /// unread count exact (the other members' messages newer than their
-    /// marker, up to the cap). Idempotent, order-independent, safe to run
+    /// members' rows to the newest message if it is newer than where they
+    /// stand, keeps their preview the current text of the newest message not
+    /// deleted (an edit or a delete changes the preview, never the place),
+    /// applies the read markers, and keeps each member's unread count exact
+    /// (the other members' messages newer than their marker and not deleted,
+    /// up to the cap). Idempotent, order-independent, safe to run
     /// concurrently. Used by the stream handler. (D)
-    async fn apply_changes(
+    async fn apply_changes(&self, group: GroupId, changes: &Changes) -> StoreResult<Applied>;
+
+    /// [`Repository::apply_changes`] of one message record.
+    async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
+        let changes = Changes {
+            messages: vec![message.clone()],
+            ..Changes::default()
+        };
+        self.apply_changes(message.group, &changes).await
+    }
+
+    /// A message of a conversation `member` belongs to, as stored now
+    /// (tombstones included). (I)
+    async fn find_message(
         &self,
         group: GroupId,
-        messages: &[Message],
-        marks: &[ReadMarker],
-    ) -> StoreResult<Applied>;
+        member: UserId,
+        lookup: MessageLookup,
+    ) -> StoreResult<Message>;
 
-    /// [`Repository::apply_changes`] of one message.
-    async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
-        self.apply_changes(message.group, std::slice::from_ref(message), &[])
-            .await
-    }
+    /// Edits one of `author`'s messages: its text becomes `text` and its
+    /// `edited_at` the later of `at` and just after its previous edit. Edits
+    /// apply in the order of their stamps: one stamped before the edit in
+    /// force changes nothing. Editing to the text it has changes nothing.
+    /// Returns the message as it now is. Another member's message, like a
+    /// missing one, is `NotFound(Message)`; a deleted one is
+    /// `Conflict(MessageDeleted)`. (I)
+    async fn edit_message(
+        &self,
+        group: GroupId,
+        author: UserId,
+        lookup: MessageLookup,
+        text: MessageText,
+        at: Timestamp,
+    ) -> StoreResult<Message>;
+
+    /// Deletes one of `author`'s messages: it becomes a tombstone in its
+    /// place. Deleting a tombstone changes nothing and returns it, as the
+    /// first delete did. Another member's message, like a missing one, is
+    /// `NotFound(Message)`. (I)
+    async fn delete_message(
+        &self,
+        group: GroupId,
+        author: UserId,
+        lookup: MessageLookup,
+    ) -> StoreResult<Message>;
 
     /// Records that `member` has seen the conversation up to `through`, one
     /// of its messages. The marker only moves forward: marking an older or
@@ -514,6 +578,8 @@ impl<T: Table> Repository for T {
                 members: [sender.clone(), recipient.clone()],
                 created_at: stored.created_at,
                 last: stored.reference(),
+                shown: Some(stored.reference()),
+                shown_edited_at: None,
                 last_message: stored.text.clone(),
                 // The recipient has the first message to read.
                 reads: [
@@ -566,12 +632,7 @@ impl<T: Table> Repository for T {
         }
     }
 
-    async fn apply_changes(
-        &self,
-        group_id: GroupId,
-        messages: &[Message],
-        marks: &[ReadMarker],
-    ) -> StoreResult<Applied> {
+    async fn apply_changes(&self, group_id: GroupId, changes: &Changes) -> StoreResult<Applied> {
         let cache = self.group_cache();
         // The group as last seen is a guess the transaction's condition (its
         // version) checks.
@@ -587,15 +648,17 @@ impl<T: Table> Repository for T {
                     None => return Err(StoreError::NotFound(Missing::Conversation)),
                 },
             };
-            if !messages.is_empty()
-                && messages
+            if !changes.messages.is_empty()
+                && changes
+                    .messages
                     .iter()
                     .all(|m| m.group != group.id || !group.has_member(m.sender.uuid))
-                && marks.is_empty()
+                && changes.marks.is_empty()
+                && changes.removed.is_empty()
             {
                 return Err(StoreError::Invalid("sender_not_member"));
             }
-            let Some(next) = plan(self, &group, messages, marks).await? else {
+            let Some(next) = plan(self, &group, changes).await? else {
                 return Ok(Applied::AlreadyCurrent);
             };
             let moved = next.last != group.last;
@@ -604,7 +667,7 @@ impl<T: Table> Repository for T {
                 condition: Condition::GroupVersionIs(group.version),
             }];
             for (old, new) in group.rows().into_iter().zip(next.rows()) {
-                if !moved && old.unread == new.unread {
+                if old == new {
                     continue;
                 }
                 let old_key = Record::Conversation(old).key();
@@ -684,6 +747,86 @@ impl<T: Table> Repository for T {
         }
     }
 
+    async fn find_message(
+        &self,
+        group: GroupId,
+        member: UserId,
+        lookup: MessageLookup,
+    ) -> StoreResult<Message> {
+        if !Repository::is_member(self, group, member).await? {
+            return Err(StoreError::NotFound(Missing::Conversation));
+        }
+        match locate(self, group, lookup).await? {
+            Some((_, message)) => Ok(message),
+            None => Err(StoreError::NotFound(Missing::Message)),
+        }
+    }
+
+    async fn edit_message(
+        &self,
+        group: GroupId,
+        author: UserId,
+        lookup: MessageLookup,
+        text: MessageText,
+        at: Timestamp,
+    ) -> StoreResult<Message> {
+        let current = own_message(self, group, author, lookup).await?;
+        if current.deleted {
+            return Err(StoreError::Conflict(Clash::MessageDeleted));
+        }
+        if current.text == text.as_str() {
+            return Ok(current);
+        }
+        // Later than the edit it replaces, even if this clock is behind the
+        // one that stamped that edit: the author's later request wins.
+        let stamp = current.edited_at.map_or(at, |before| {
+            at.max(before.plus(chrono::TimeDelta::microseconds(1)))
+        });
+        let edited = Message {
+            text: text.into_string(),
+            edited_at: Some(stamp),
+            ..current
+        };
+        let write = Write::Put {
+            record: Record::Message(edited.clone()),
+            condition: Condition::EditableBefore(stamp),
+        };
+        match self.write(vec![write]).await {
+            Ok(()) => Ok(edited),
+            // Deleted, or edited with a later stamp, since it was read.
+            Err(WriteError::ConditionFailed { .. }) => {
+                match Repository::message(self, group, edited.reference()).await? {
+                    Some(m) if m.deleted => Err(StoreError::Conflict(Clash::MessageDeleted)),
+                    Some(m) => Ok(m),
+                    None => Err(StoreError::NotFound(Missing::Message)),
+                }
+            }
+            Err(WriteError::Store(e)) => Err(e),
+        }
+    }
+
+    async fn delete_message(
+        &self,
+        group: GroupId,
+        author: UserId,
+        lookup: MessageLookup,
+    ) -> StoreResult<Message> {
+        let current = own_message(self, group, author, lookup).await?;
+        if current.deleted {
+            return Ok(current);
+        }
+        let tombstone = current.tombstone();
+        let write = Write::Put {
+            record: Record::Message(tombstone.clone()),
+            condition: Condition::NotDeleted,
+        };
+        match self.write(vec![write]).await {
+            // Deleted by a concurrent request of the same author: the same tombstone.
+            Ok(()) | Err(WriteError::ConditionFailed { .. }) => Ok(tombstone),
+            Err(WriteError::Store(e)) => Err(e),
+        }
+    }
+
     async fn read_markers(&self, group: GroupId, member: UserId) -> StoreResult<Vec<ReadMarker>> {
         if !Repository::is_member(self, group, member).await? {
             return Err(StoreError::NotFound(Missing::Conversation));
@@ -740,7 +883,11 @@ impl<T: Table> Repository for T {
         }
         self.put_batch(messages.iter().cloned().map(Record::Message).collect())
             .await?;
-        Repository::apply_changes(self, group, &messages, &[]).await?;
+        let changes = Changes {
+            messages,
+            ..Changes::default()
+        };
+        Repository::apply_changes(self, group, &changes).await?;
         Ok(())
     }
 
@@ -864,53 +1011,105 @@ async fn load_group<T: Table + ?Sized>(table: &T, id: GroupId) -> StoreResult<Op
 /// What a group becomes with a batch's changes, or `None` when it already
 /// reflects them.
 ///
+/// The place: the rows stand at the newest message ever applied, deleted or
+/// not; only a newer message moves them.
+///
+/// The preview: the newest message up to the place that is not deleted. Of
+/// several records of one message, the latest state counts (sent, then each
+/// edit by its stamp, then deleted), so replays and reordering cannot bring
+/// back an older text. A newer message's record is shown as it is (a later
+/// state of it, if any, follows on the stream); an edit of the shown message
+/// replaces the text if its stamp is later. When the shown message is
+/// deleted, or a record comes of a message between it and the place (a late
+/// one, or a replay of one since deleted), the preview is read again from the
+/// table.
+///
 /// Unread counts stay exact without reading messages in the common case: a
 /// message newer than the group's last one was never applied, so it adds one
-/// for each member it is unread for. A member's count is read again from the
-/// messages (up to the cap) when their marker moved, when an older message
-/// comes that is unread for them (a replay, or one written late with an
-/// earlier time by a skewed clock), and in a group never counted. A recount
+/// for each member it is unread for (unless deleted). A member's count is
+/// read again from the messages (up to the cap) when their marker moved, when
+/// a record comes of an older message that is unread for them (a replay, a
+/// late one, an edit or a delete), and in a group never counted. A recount
 /// covers only messages up to the group's new last one, which the rows then
 /// show: a newer message is counted once, when it is applied.
 async fn plan<T: Table + ?Sized>(
     table: &T,
     group: &Group,
-    messages: &[Message],
-    marks: &[ReadMarker],
+    changes: &Changes,
 ) -> StoreResult<Option<Group>> {
-    let messages: Vec<&Message> = messages
+    // The latest state of each message of the batch.
+    let mut latest: HashMap<MessageId, &Message> = HashMap::new();
+    for m in changes
+        .messages
         .iter()
         .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
-        .collect();
-    let mut next = group.clone();
-    if let Some(newest) = messages.iter().max_by_key(|m| m.reference())
-        && newest.reference() > group.last
     {
-        next.last = newest.reference();
-        next.last_message = newest.text.clone();
+        let entry = latest.entry(m.id).or_insert(m);
+        if m.revision() > entry.revision() {
+            *entry = m;
+        }
+    }
+    let messages: Vec<&Message> = latest.into_values().collect();
+    let removed = &changes.removed;
+    let mut next = group.clone();
+    // A message removed outright does not move the rows: it is gone.
+    if let Some(newest) = messages.iter().map(|m| m.reference()).max()
+        && newest > group.last
+    {
+        next.last = newest;
+    }
+    let shown_gone = group.shown.is_some_and(|shown| {
+        removed.contains(&shown) || messages.iter().any(|m| m.reference() == shown && m.deleted)
+    });
+    let between = messages.iter().any(|m| {
+        let at = m.reference();
+        at <= group.last && group.shown.is_none_or(|shown| at > shown)
+    });
+    if shown_gone || between {
+        match newest_live(table, group.id, next.last).await? {
+            Some(m) => show(&mut next, &m),
+            None => {
+                next.shown = None;
+                next.shown_edited_at = None;
+                next.last_message = String::new();
+            }
+        }
+    } else if let Some(fresh) = messages
+        .iter()
+        .filter(|m| m.reference() > group.last && !m.deleted)
+        .max_by_key(|m| m.reference())
+    {
+        show(&mut next, fresh);
+    } else if let Some(edit) = messages.iter().find(|m| {
+        Some(m.reference()) == group.shown && !m.deleted && m.edited_at > group.shown_edited_at
+    }) {
+        show(&mut next, edit);
     }
     for (index, member) in group.members.iter().enumerate() {
         let was = group.reads[index];
-        let through = marks
+        let through = changes
+            .marks
             .iter()
             .filter(|r| r.group == group.id && r.member == member.uuid)
             .map(|r| r.through)
             .chain(was.through)
             .max();
-        let unread_for =
-            |m: &Message| m.sender.uuid != member.uuid && through.is_none_or(|t| m.reference() > t);
+        let after_marker = |at: MessageRef| through.is_none_or(|t| at > t);
+        let unread_for = |m: &Message| m.sender.uuid != member.uuid && after_marker(m.reference());
         let late = messages
             .iter()
-            .any(|m| m.reference() <= group.last && unread_for(m));
+            .any(|m| m.reference() <= group.last && unread_for(m))
+            || removed
+                .iter()
+                .any(|&at| at <= next.last && after_marker(at));
         let unread = match was.unread {
             Some(count) if through == was.through && !late => {
-                let fresh: std::collections::HashSet<MessageId> = messages
+                let fresh = messages
                     .iter()
-                    .filter(|m| m.reference() > group.last && unread_for(m))
-                    .map(|m| m.id)
-                    .collect();
+                    .filter(|m| m.reference() > group.last && !m.deleted && unread_for(m))
+                    .count();
                 count
-                    .saturating_add(u32::try_from(fresh.len()).unwrap_or(u32::MAX))
+                    .saturating_add(u32::try_from(fresh).unwrap_or(u32::MAX))
                     .min(UNREAD_CAP + 1)
             }
             _ => count_unread(table, group.id, member.uuid, through, next.last).await?,
@@ -920,11 +1119,124 @@ async fn plan<T: Table + ?Sized>(
             unread: Some(unread),
         };
     }
-    if next.last == group.last && next.reads == group.reads {
+    if next == *group {
         return Ok(None);
     }
     next.version = group.version + 1;
     Ok(Some(next))
+}
+
+/// Makes `message` (not deleted) the group's preview.
+fn show(group: &mut Group, message: &Message) {
+    group.shown = Some(message.reference());
+    group.shown_edited_at = message.edited_at;
+    group.last_message.clone_from(&message.text);
+}
+
+/// The newest message of `group` up to `last` that is not deleted, as stored
+/// now (strongly consistent).
+async fn newest_live<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    last: MessageRef,
+) -> StoreResult<Option<Message>> {
+    // From just past `last` (sort keys of `last`'s time and id order first),
+    // a few at a time: tombstones are rarely many in a row.
+    let mut after = Some(format!("{}~", last.sort_key()));
+    loop {
+        let page = table
+            .query(
+                Partition::Messages(group),
+                after.as_deref(),
+                LIVE_PAGE,
+                Order::NewestFirst,
+                Read::Consistent,
+            )
+            .await?;
+        let full = page.len() == LIVE_PAGE;
+        for (key, record) in page {
+            if let Record::Message(m) = record
+                && !m.deleted
+                && m.reference() <= last
+            {
+                return Ok(Some(m));
+            }
+            after = Some(key.sk());
+        }
+        if !full {
+            return Ok(None);
+        }
+    }
+}
+
+/// Messages read per query when looking for the newest one not deleted.
+const LIVE_PAGE: usize = 10;
+
+/// A message of `group` by id, with the key it is stored under: one read
+/// when its time is known, otherwise (or when that read misses) a search of
+/// the conversation, newest first. Strongly consistent.
+async fn locate<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    lookup: MessageLookup,
+) -> StoreResult<Option<(ItemKey, Message)>> {
+    if let Some(at) = lookup.sent_at {
+        let key = ItemKey::message(group, MessageRef { at, id: lookup.id });
+        match table.get(&key).await? {
+            Some(Record::Message(m)) if m.id == lookup.id => return Ok(Some((key, m))),
+            Some(Record::Message(_)) | None => {}
+            Some(other) => return Err(unexpected(&other)),
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = table
+            .query(
+                Partition::Messages(group),
+                after.as_deref(),
+                PAGE_MAX,
+                Order::NewestFirst,
+                Read::Consistent,
+            )
+            .await?;
+        let full = page.len() == PAGE_MAX;
+        for (key, record) in page {
+            if let Record::Message(m) = record
+                && m.id == lookup.id
+            {
+                return Ok(Some((key, m)));
+            }
+            after = Some(key.sk());
+        }
+        if !full {
+            return Ok(None);
+        }
+    }
+}
+
+/// One of `author`'s messages in `group`, for an edit or a delete: anyone
+/// else's, like a missing one, is not found; so is a message of a
+/// conversation `author` is not in.
+async fn own_message<T: Table>(
+    table: &T,
+    group: GroupId,
+    author: UserId,
+    lookup: MessageLookup,
+) -> StoreResult<Message> {
+    if !Repository::is_member(table, group, author).await? {
+        return Err(StoreError::NotFound(Missing::Conversation));
+    }
+    match locate(table, group, lookup).await? {
+        Some((key, m)) if m.sender.uuid == author => {
+            // The seed's messages are stored under keys without their id:
+            // an edit would write a second item, so they stay as they are.
+            if key != Record::Message(m.clone()).key() {
+                return Err(StoreError::Invalid("message_not_editable"));
+            }
+            Ok(m)
+        }
+        _ => Err(StoreError::NotFound(Missing::Message)),
+    }
 }
 
 /// The messages of `group` after `through`, up to `last`, that others sent,
@@ -955,7 +1267,7 @@ async fn count_unread<T: Table + ?Sized>(
                 if m.reference() > last {
                     return Ok(count);
                 }
-                if m.sender.uuid != member {
+                if m.sender.uuid != member && !m.deleted {
                     count += 1;
                     if count > UNREAD_CAP {
                         return Ok(count);

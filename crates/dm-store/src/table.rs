@@ -11,7 +11,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use dm_domain::{Group, GroupId, ItemKey, MessageRef, Partition, UserId};
+use dm_domain::{Group, GroupId, ItemKey, MessageRef, Partition, Timestamp, UserId};
 
 use crate::{Record, StoreError};
 
@@ -28,6 +28,11 @@ pub enum Condition {
     /// A read marker: absent, or at a message older than this one (markers
     /// only move forward).
     MarkerBefore(MessageRef),
+    /// A message: it exists, is not deleted, and was last edited before this
+    /// time or never (edits apply in the order of their stamps).
+    EditableBefore(Timestamp),
+    /// A message: it exists and is not deleted.
+    NotDeleted,
     /// The item must not exist, or its `expires_at` (epoch seconds) must be
     /// before this: DynamoDB deletes expired items lazily, so they are
     /// treated as absent.

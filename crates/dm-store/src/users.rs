@@ -99,7 +99,9 @@ pub async fn provision(
             repo.user_by_cognito_sub(new.cognito_user_id.as_deref().unwrap_or_default())
                 .await?
         }
-        Clash::HandleTaken | Clash::ItemExists => repo.user_by_handle(&new.handle).await?,
+        Clash::HandleTaken | Clash::ItemExists | Clash::MessageDeleted => {
+            repo.user_by_handle(&new.handle).await?
+        }
     };
     if same_person(&holder, &new) && (holder.uuid == new.uuid || new.cognito_user_id.is_some()) {
         return Ok(Provisioned::Present(holder));
@@ -113,7 +115,7 @@ pub async fn provision(
             sub: new.cognito_user_id.unwrap_or_default(),
             holder: holder.handle.to_string(),
         },
-        Clash::HandleTaken | Clash::ItemExists => Conflict::HandleTaken {
+        Clash::HandleTaken | Clash::ItemExists | Clash::MessageDeleted => Conflict::HandleTaken {
             handle: new.handle.to_string(),
             holder: holder.uuid.to_string(),
         },

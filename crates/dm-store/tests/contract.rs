@@ -733,6 +733,8 @@ async fn unknown_ids_are_not_found(backend: Backend) {
         created_at: Timestamp::now(),
         text: "lost".into(),
         sender: a.summary(),
+        edited_at: None,
+        deleted: false,
     };
     assert_eq!(
         repo.apply_message(&orphan).await,
@@ -819,6 +821,8 @@ async fn import_moves_rows_to_the_newest(backend: Backend) {
             created_at: base_time().plus(TimeDelta::seconds(i)),
             text: format!("h{i}"),
             sender: if i % 2 == 0 { a.summary() } else { b.summary() },
+            edited_at: None,
+            deleted: false,
         })
         .collect();
     repo.import_messages(group, history).await.unwrap();
@@ -839,6 +843,8 @@ async fn import_moves_rows_to_the_newest(backend: Backend) {
         created_at: Timestamp::now(),
         text: "forged".into(),
         sender: stranger.summary(),
+        edited_at: None,
+        deleted: false,
     }];
     assert_eq!(
         repo.import_messages(group, forged).await,

@@ -39,11 +39,15 @@ fn image(kind: ChangeKind, new_image: Item, sequence: &str) -> Option<Record> {
     }
 }
 
+/// The principal of the removals DynamoDB's time to live makes.
+const TTL_PRINCIPAL: &str = "dynamodb.amazonaws.com";
+
 fn event(
     name: &str,
     keys: &Item,
     new_image: Item,
     sequence: Option<String>,
+    principal: Option<&str>,
 ) -> Option<ChangeEvent> {
     let kind = kind(name)?;
     let key = key_of(keys)?;
@@ -54,6 +58,7 @@ fn event(
         kind,
         key,
         new_image,
+        expired: kind == ChangeKind::Remove && principal == Some(TTL_PRINCIPAL),
     })
 }
 
@@ -67,6 +72,7 @@ pub fn from_lambda(records: &[EventRecord]) -> Vec<ChangeEvent> {
                 &r.change.keys,
                 r.change.new_image.clone(),
                 r.change.sequence_number.clone(),
+                r.user_identity.as_ref().map(|u| u.principal_id.as_str()),
             )
         })
         .collect()
@@ -78,10 +84,17 @@ pub fn from_streams_api(records: Vec<aws_sdk_dynamodbstreams::types::Record>) ->
         .into_iter()
         .filter_map(|r| {
             let name = r.event_name?.as_str().to_owned();
+            let principal = r.user_identity.and_then(|u| u.principal_id);
             let change = r.dynamodb?;
             let keys = Item::from(change.keys.unwrap_or_default());
             let new_image = Item::from(change.new_image.unwrap_or_default());
-            event(&name, &keys, new_image, change.sequence_number)
+            event(
+                &name,
+                &keys,
+                new_image,
+                change.sequence_number,
+                principal.as_deref(),
+            )
         })
         .collect()
 }

@@ -16,8 +16,8 @@
 
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 
-use dm_domain::{GroupId, Message, ReadMarker};
-use dm_store::{Applied, ChangeEvent, ChangeKind, Record, Repository, StoreError};
+use dm_domain::{GroupId, ItemKey, Message, MessageRef};
+use dm_store::{Applied, ChangeEvent, ChangeKind, Changes, Record, Repository, StoreError};
 use futures::{StreamExt, stream};
 
 use crate::live::{Notifier, Update};
@@ -72,6 +72,9 @@ pub struct BatchOutcome {
     pub already_current: usize,
     /// Messages that can never be applied (unknown conversation, not a member), skipped.
     pub skipped: usize,
+    /// Removals made by the table's time to live (expired idempotency claims
+    /// and connections): told apart from a user's, they change nothing.
+    pub expired: usize,
     /// The sequence number to retry from, when some conversation failed.
     pub failed_at: Option<String>,
 }
@@ -89,12 +92,20 @@ pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
 struct Work {
     /// The sequence number of its first record: where a retry starts.
     first: String,
-    /// Its message records (new, replayed or modified).
-    messages: Vec<Message>,
-    /// Its read markers.
-    marks: Vec<ReadMarker>,
+    /// Its message records, removals and read markers.
+    changes: Changes,
     /// Its new messages, for the notifier.
     inserted: Vec<Message>,
+}
+
+impl Work {
+    fn new(first: &str) -> Self {
+        Self {
+            first: first.to_owned(),
+            changes: Changes::default(),
+            inserted: Vec::new(),
+        }
+    }
 }
 
 /// The stream handler; cheap to clone.
@@ -176,50 +187,56 @@ impl Handler {
         // it, and its new messages for the notifier.
         let mut work: HashMap<GroupId, Work> = HashMap::new();
         for event in events {
-            let (ChangeKind::Insert | ChangeKind::Modify, Some(record)) =
-                (event.kind, &event.new_image)
-            else {
+            if event.expired {
+                outcome.expired += 1;
                 continue;
-            };
-            let group = match record {
-                Record::Message(message) => message.group,
-                Record::ReadMarker(marker) => marker.group,
-                _ => continue,
-            };
-            let entry = work.entry(group).or_insert_with(|| Work {
-                first: event.sequence.clone(),
-                messages: Vec::new(),
-                marks: Vec::new(),
-                inserted: Vec::new(),
-            });
-            match record {
-                Record::Message(message) => {
+            }
+            match (event.kind, &event.new_image, &event.key) {
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(message)), _) => {
                     outcome.messages += 1;
+                    let entry = work
+                        .entry(message.group)
+                        .or_insert_with(|| Work::new(&event.sequence));
                     if event.kind == ChangeKind::Insert {
                         entry.inserted.push(message.clone());
                     }
-                    entry.messages.push(message.clone());
+                    entry.changes.messages.push(message.clone());
                 }
-                Record::ReadMarker(marker) => entry.marks.push(*marker),
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::ReadMarker(marker)), _) => {
+                    work.entry(marker.group)
+                        .or_insert_with(|| Work::new(&event.sequence))
+                        .changes
+                        .marks
+                        .push(*marker);
+                }
+                // A message item removed by a user (the API leaves tombstones
+                // instead; this is a delete by hand, as with the AWS CLI).
+                (
+                    ChangeKind::Remove,
+                    _,
+                    &ItemKey::Message {
+                        group,
+                        at,
+                        id: Some(id),
+                    },
+                ) => {
+                    outcome.messages += 1;
+                    work.entry(group)
+                        .or_insert_with(|| Work::new(&event.sequence))
+                        .changes
+                        .removed
+                        .push(MessageRef { at, id });
+                }
                 _ => {}
             }
         }
         let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
-            .map(|(group, mut work)| async move {
-                let result = self.apply(group, &work.messages, &work.marks).await;
+            .map(|(group, work)| async move {
+                let result = self.apply(group, &work.changes).await;
                 if let (Ok(applied), Some(notifier)) = (&result, &self.notifier) {
-                    work.inserted.sort_by_key(Message::reference);
-                    work.inserted.dedup_by_key(|m| m.id);
-                    let update = Update {
-                        group,
-                        messages: work.inserted,
-                        rows_show: (*applied == Applied::Moved)
-                            .then(|| work.messages.iter().max_by_key(|m| m.reference()).cloned())
-                            .flatten(),
-                        marks: work.marks,
-                        changed: *applied != Applied::AlreadyCurrent,
-                    };
-                    notifier.notify(&update).await;
+                    notifier
+                        .notify(&Update::new(group, work.changes, work.inserted, *applied))
+                        .await;
                 }
                 (result, work.first)
             })
@@ -250,15 +267,11 @@ impl Handler {
     }
 
     /// Applies one conversation's changes, retrying what may succeed later.
-    async fn apply(
-        &self,
-        group: GroupId,
-        messages: &[Message],
-        marks: &[ReadMarker],
-    ) -> Result<Applied, StoreError> {
+    async fn apply(&self, group: GroupId, changes: &Changes) -> Result<Applied, StoreError> {
         use dm_store::retry::Retryable;
         let never = |e: &StoreError| matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_));
-        let result = (|| self.repo.apply_changes(group, messages, marks))
+        let messages = changes.messages.len();
+        let result = (|| self.repo.apply_changes(group, changes))
             .retry(self.retry.backoff())
             .when(|e| !never(e))
             .notify(|e, delay| {
@@ -267,10 +280,10 @@ impl Handler {
             .await;
         match &result {
             Err(e) if never(e) => {
-                tracing::warn!(%group, messages = messages.len(), error = %e, "skipping changes that cannot be applied");
+                tracing::warn!(%group, messages, error = %e, "skipping changes that cannot be applied");
             }
             Err(e) => {
-                tracing::error!(%group, messages = messages.len(), error = %e, "row update failed; giving up on this batch");
+                tracing::error!(%group, messages, error = %e, "row update failed; giving up on this batch");
             }
             Ok(_) => {}
         }

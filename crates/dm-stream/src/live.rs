@@ -20,7 +20,7 @@ use std::{fmt, sync::Arc, time::SystemTime};
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::error::SdkError;
 use dm_domain::{Conversation, Group, GroupId, Message, MessageRef, ReadMarker, UserId};
-use dm_store::Repository;
+use dm_store::{Applied, Changes, Repository};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
@@ -38,6 +38,22 @@ pub struct MessageFrame {
     pub message: String,
     /// When it was sent.
     pub created_at: String,
+    /// When its author last edited it, on an edited message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edited_at: Option<String>,
+}
+
+impl From<&Message> for MessageFrame {
+    fn from(message: &Message) -> Self {
+        Self {
+            uuid: message.id.to_string(),
+            display_name: message.sender.display_name.clone(),
+            handle: message.sender.handle.clone(),
+            message: message.text.clone(),
+            created_at: message.created_at.to_string(),
+            edited_at: message.edited_at.map(|at| at.to_string()),
+        }
+    }
 }
 
 /// A member's conversation row as a frame carries it: as
@@ -51,9 +67,10 @@ pub struct ConversationFrame {
     pub display_name: String,
     /// The other member's handle.
     pub handle: String,
-    /// The last message's text.
+    /// The preview: the current text of the newest message not deleted, or
+    /// empty.
     pub message: String,
-    /// When the last message was sent.
+    /// When the last message was sent: where the row stands in the list.
     pub created_at: String,
     /// The other members' messages this member has not read, up to 100
     /// (100 stands for more than 99).
@@ -91,8 +108,27 @@ pub enum Frame {
         /// The message.
         message: MessageFrame,
     },
+    /// Its author edited a message: its new text. Of several frames of one
+    /// message, the one with the latest `edited_at` is its text.
+    MessageEdited {
+        /// The conversation.
+        message_group_uuid: String,
+        /// The message, as edited.
+        message: MessageFrame,
+    },
+    /// Its author deleted a message: it stays in its place without text.
+    /// Final: no frame of that message after this one changes it.
+    MessageDeleted {
+        /// The conversation.
+        message_group_uuid: String,
+        /// The message's uuid.
+        uuid: String,
+        /// When it was sent.
+        created_at: String,
+    },
     /// The user's row of a conversation, as it now is: moved to its newest
-    /// message, or with a new unread count.
+    /// message, with a new preview (an edit or a delete), or with a new
+    /// unread count.
     Conversation {
         /// The row.
         conversation: ConversationFrame,
@@ -114,13 +150,24 @@ impl Frame {
     pub fn message(message: &Message) -> Self {
         Self::Message {
             message_group_uuid: message.group.to_string(),
-            message: MessageFrame {
-                uuid: message.id.to_string(),
-                display_name: message.sender.display_name.clone(),
-                handle: message.sender.handle.clone(),
-                message: message.text.clone(),
-                created_at: message.created_at.to_string(),
-            },
+            message: message.into(),
+        }
+    }
+
+    /// The frame of an edited message.
+    pub fn edited(message: &Message) -> Self {
+        Self::MessageEdited {
+            message_group_uuid: message.group.to_string(),
+            message: message.into(),
+        }
+    }
+
+    /// The frame of a deleted message of `group`.
+    pub fn deleted(group: GroupId, at: MessageRef) -> Self {
+        Self::MessageDeleted {
+            message_group_uuid: group.to_string(),
+            uuid: at.id.to_string(),
+            created_at: at.at.to_string(),
         }
     }
 
@@ -163,10 +210,63 @@ pub struct Update {
     pub messages: Vec<Message>,
     /// The message the members' rows moved to, if they moved.
     pub rows_show: Option<Message>,
+    /// Its edited messages in the batch, each in the latest state seen.
+    pub edited: Vec<Message>,
+    /// Its deleted messages in the batch.
+    pub deleted: Vec<MessageRef>,
     /// Its read markers in the batch.
     pub marks: Vec<ReadMarker>,
-    /// Whether the rows changed (moved, or their unread counts).
+    /// Whether the rows changed (moved, their preview or unread counts).
     pub changed: bool,
+}
+
+impl Update {
+    /// What the handler applied in `group`: `changes`, of which `inserted`
+    /// are new messages, with the outcome `applied`.
+    pub fn new(
+        group: GroupId,
+        changes: Changes,
+        mut inserted: Vec<Message>,
+        applied: Applied,
+    ) -> Self {
+        inserted.sort_by_key(Message::reference);
+        inserted.dedup_by_key(|m| m.id);
+        let rows_show = (applied == Applied::Moved)
+            .then(|| {
+                changes
+                    .messages
+                    .iter()
+                    .max_by_key(|m| m.reference())
+                    .cloned()
+            })
+            .flatten();
+        let mut deleted: Vec<MessageRef> = changes
+            .messages
+            .iter()
+            .filter(|m| m.deleted)
+            .map(Message::reference)
+            .chain(changes.removed)
+            .collect();
+        deleted.sort();
+        deleted.dedup();
+        // The latest edit of each message not deleted.
+        let mut edited: Vec<Message> = changes
+            .messages
+            .into_iter()
+            .filter(|m| m.edited_at.is_some() && !deleted.contains(&m.reference()))
+            .collect();
+        edited.sort_by(|a, b| (a.reference(), b.edited_at).cmp(&(b.reference(), a.edited_at)));
+        edited.dedup_by_key(|m| m.id);
+        Self {
+            group,
+            messages: inserted,
+            rows_show,
+            edited,
+            deleted,
+            marks: changes.marks,
+            changed: applied != Applied::AlreadyCurrent,
+        }
+    }
 }
 
 /// Tells a conversation's members what the handler update.
@@ -281,11 +381,20 @@ impl Notifier for ConnectionNotifier {
                 }
             },
         };
-        // Everyone: the new messages in order, then the markers that moved.
+        // Everyone: the new messages in order, the edits, the deletes, then
+        // the markers that moved.
         let mut shared: Vec<String> = update
             .messages
             .iter()
-            .map(|m| Frame::message(m).to_json())
+            .map(Frame::message)
+            .chain(update.edited.iter().map(Frame::edited))
+            .chain(
+                update
+                    .deleted
+                    .iter()
+                    .map(|&at| Frame::deleted(update.group, at)),
+            )
+            .map(|frame| frame.to_json())
             .collect();
         let mut marks = update.marks.clone();
         // Each member's newest.

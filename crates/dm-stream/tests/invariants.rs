@@ -167,6 +167,7 @@ fn event(sequence: usize, message: &Message) -> ChangeEvent {
         kind: ChangeKind::Insert,
         key: ItemKey::message(message.group, message.reference()),
         new_image: Some(Record::Message(message.clone())),
+        expired: false,
     }
 }
 
@@ -303,12 +304,13 @@ async fn only_messages_move_rows(dynamo: bool) {
     let mut newer_row = row.clone();
     newer_row.last_message_at = later.created_at;
     let batch = vec![
-        // A removed message: no image.
+        // An idempotency claim the table's TTL removed: no image.
         ChangeEvent {
             sequence: "1".into(),
             kind: ChangeKind::Remove,
-            key: ItemKey::message(*group, later.reference()),
+            key: ItemKey::Idempotency(users[0].uuid, "retry-1".into()),
             new_image: None,
+            expired: true,
         },
         // Conversation-row writes, user items and group items.
         ChangeEvent {
@@ -316,25 +318,33 @@ async fn only_messages_move_rows(dynamo: bool) {
             kind: ChangeKind::Insert,
             key: Record::Conversation(newer_row.clone()).key(),
             new_image: Some(Record::Conversation(newer_row)),
+            expired: false,
         },
         ChangeEvent {
             sequence: "3".into(),
             kind: ChangeKind::Insert,
             key: ItemKey::User(users[0].uuid),
             new_image: Some(Record::User(users[0].clone())),
+            expired: false,
         },
         ChangeEvent {
             sequence: "4".into(),
             kind: ChangeKind::Modify,
             key: ItemKey::Group(*group),
             new_image: Some(Record::Group(stored.clone())),
+            expired: false,
         },
     ];
     let calls = backend.calls();
     let outcome = handler(&backend, 1).handle(&batch).await;
     assert_eq!(
-        (outcome.records, outcome.messages, outcome.moved),
-        (4, 0, 0)
+        (
+            outcome.records,
+            outcome.messages,
+            outcome.moved,
+            outcome.expired
+        ),
+        (4, 0, 0, 1)
     );
     assert_eq!(backend.calls(), calls, "nothing was read or written");
     world.assert_converged(&repo, &[]).await;

@@ -93,6 +93,7 @@ fn inserts(messages: &[&Message]) -> Vec<ChangeEvent> {
             kind: ChangeKind::Insert,
             key: Record::Message((*m).clone()).key(),
             new_image: Some(Record::Message((*m).clone())),
+            expired: false,
         })
         .collect()
 }
@@ -262,6 +263,8 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
             rows_show: Some(newest.clone()),
             marks: vec![],
             changed: true,
+            edited: Vec::new(),
+            deleted: Vec::new(),
         })
         .await;
     let posted = post.posted.lock().unwrap().clone();
@@ -351,6 +354,8 @@ async fn the_management_api_posts_the_frame_and_reports_a_gone_connection() {
             handle: "ana".into(),
             display_name: "Ana".into(),
         },
+        edited_at: None,
+        deleted: false,
     })
     .to_json();
     assert_eq!(api.post("open", &frame).await, Ok(()));
@@ -404,6 +409,7 @@ fn moved_marker(sequence: &str, marker: dm_domain::ReadMarker) -> ChangeEvent {
         kind: ChangeKind::Modify,
         key: Record::ReadMarker(marker).key(),
         new_image: Some(Record::ReadMarker(marker)),
+        expired: false,
     }
 }
 

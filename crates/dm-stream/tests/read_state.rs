@@ -1,14 +1,19 @@
-//! Read state under everything the stream does, on both repositories:
-//! messages sent with skewed clocks (an older `created_at` written after a
-//! newer one), read markers set as the API sets them, and their records
-//! shuffled, duplicated, replayed, and applied by two handlers at once. Once
-//! the stream has caught up:
+//! Read state, edits and deletes under everything the stream does, on both
+//! repositories: messages sent with skewed clocks (an older `created_at`
+//! written after a newer one), read markers set as the API sets them, edits
+//! and deletes by the authors, and their records shuffled, duplicated,
+//! replayed, and applied by two handlers at once. Once the stream has caught
+//! up:
 //!
 //! 1. a member's own messages never count as unread for them;
 //! 2. each unread count is the number of the other member's messages newer
-//!    than the member's marker, up to the cap;
+//!    than the member's marker and not deleted, up to the cap;
 //! 3. a marker never moves backwards, even under concurrent marks;
-//! 4. marking, sending and the stream racing each other converge to 2.
+//! 4. marking, sending, editing, deleting and the stream racing each other
+//!    converge to 2 and 5;
+//! 5. a row's preview is the current text of the newest message not deleted
+//!    (empty when none remains), and the row stands at the newest message
+//!    sent, deleted or not: edits and deletes never move it.
 
 use std::{sync::Arc, time::Duration};
 
@@ -18,7 +23,8 @@ use dm_domain::{
     ReadMarker, Timestamp, UNREAD_CAP, User, UserId,
 };
 use dm_store::{
-    ChangeEvent, ChangeKind, MemoryRepository, NewMessage, PageRequest, Record, Repository,
+    ChangeEvent, ChangeKind, MemoryRepository, MessageLookup, NewMessage, PageRequest, Record,
+    Repository,
 };
 use dm_stream::{Handler, RetryPolicy};
 use proptest::prelude::*;
@@ -61,6 +67,8 @@ struct World {
     groups: Vec<(GroupId, [User; 2])>,
     /// Every message sent, the first ones included.
     sent: Vec<Message>,
+    /// Every later state written (edits, tombstones), in the order written.
+    states: Vec<Message>,
     /// Every marker the API accepted, in the order it did.
     marked: Vec<ReadMarker>,
 }
@@ -70,6 +78,7 @@ impl World {
         let mut world = Self {
             groups: Vec::new(),
             sent: Vec::new(),
+            states: Vec::new(),
             marked: Vec::new(),
         };
         for _ in 0..groups {
@@ -90,17 +99,50 @@ impl World {
     }
 
     async fn send(&mut self, repo: &Arc<dyn Repository>, g: usize, who: usize, secs: i64) {
-        let (group, users) = &self.groups[g];
-        let message = NewMessage {
-            id: MessageId::new(),
-            created_at: base_time().plus(TimeDelta::milliseconds(secs)),
-            text: MessageText::parse(&format!("at {secs}")).unwrap(),
-        };
-        let sent = repo
-            .send_message(*group, &users[who].summary(), message)
-            .await
-            .unwrap();
+        let sent = send(repo, self.groups[g].0, &self.groups[g].1[who], secs).await;
         self.sent.push(sent);
+    }
+
+    /// The `pick`-th message sent to conversation `g` (by sending order).
+    fn pick(&self, g: usize, pick: usize) -> Message {
+        let group = self.groups[g].0;
+        let sent: Vec<&Message> = self.sent.iter().filter(|m| m.group == group).collect();
+        sent[pick % sent.len()].clone()
+    }
+
+    /// Its author edits the `pick`-th message of conversation `g`.
+    async fn edit(&mut self, repo: &Arc<dyn Repository>, g: usize, pick: usize, n: i64) {
+        let message = self.pick(g, pick);
+        self.states.extend(edit(repo, &message, n).await);
+    }
+
+    /// Its author deletes the `pick`-th message of conversation `g`.
+    async fn delete(&mut self, repo: &Arc<dyn Repository>, g: usize, pick: usize) {
+        let message = self.pick(g, pick);
+        self.states.push(delete(repo, &message).await);
+    }
+
+    /// A message as it is now: its latest state written.
+    fn current(&self, id: MessageId) -> Message {
+        self.sent
+            .iter()
+            .chain(&self.states)
+            .filter(|m| m.id == id)
+            .max_by_key(|m| m.revision())
+            .cloned()
+            .unwrap()
+    }
+
+    /// The preview invariant 5 defines.
+    fn expected_preview(&self, group: GroupId) -> String {
+        self.sent
+            .iter()
+            .filter(|m| m.group == group)
+            .map(|m| self.current(m.id))
+            .filter(|m| !m.deleted)
+            .max_by_key(Message::reference)
+            .map(|m| m.text)
+            .unwrap_or_default()
     }
 
     /// Member `who` marks conversation `g` read up to its `pick`-th message
@@ -139,17 +181,24 @@ impl World {
             .iter()
             .filter(|m| m.group == group && m.sender.uuid != member)
             .filter(|m| marker.is_none_or(|t| m.reference() > t))
+            .filter(|m| !self.current(m.id).deleted)
             .count();
         u32::try_from(n).unwrap().min(UNREAD_CAP + 1)
     }
 
-    /// The stream as it would carry the writes: each message, and each
-    /// accepted marker (a repeated one is a harmless replay).
+    /// The stream as it would carry the writes: each message, each later
+    /// state of one, and each accepted marker (a repeated one is a harmless
+    /// replay).
     fn records(&self) -> Vec<ChangeEvent> {
         let messages = self
             .sent
             .iter()
-            .map(|m| (Record::Message(m.clone()), ChangeKind::Insert));
+            .map(|m| (Record::Message(m.clone()), ChangeKind::Insert))
+            .chain(
+                self.states
+                    .iter()
+                    .map(|m| (Record::Message(m.clone()), ChangeKind::Modify)),
+            );
         let marks = self
             .marked
             .iter()
@@ -162,6 +211,7 @@ impl World {
                 kind,
                 key: record.key(),
                 new_image: Some(record),
+                expired: false,
             })
             .collect()
     }
@@ -176,6 +226,22 @@ impl World {
                 assert_eq!(rows.items.len(), 1, "one row per member");
                 let expected = self.expected_unread(*group, user.uuid);
                 assert_eq!(rows.items[0].unread, expected, "the row's unread count");
+                assert_eq!(
+                    rows.items[0].last_message,
+                    self.expected_preview(*group),
+                    "the row's preview"
+                );
+                let newest = self
+                    .sent
+                    .iter()
+                    .filter(|m| m.group == *group)
+                    .map(Message::reference)
+                    .max()
+                    .unwrap();
+                assert_eq!(
+                    rows.items[0].last_message_at, newest.at,
+                    "the row stands at the newest message sent"
+                );
                 let own_only = self
                     .sent
                     .iter()
@@ -202,11 +268,83 @@ impl World {
     }
 }
 
-/// A sequence of sends and marks, and how the stream delivers the records.
+/// A message from `user` to `group`, sent `ms` milliseconds after the base time.
+async fn send(repo: &Arc<dyn Repository>, group: GroupId, user: &User, ms: i64) -> Message {
+    let message = NewMessage {
+        id: MessageId::new(),
+        created_at: base_time().plus(TimeDelta::milliseconds(ms)),
+        text: MessageText::parse(&format!("at {ms}")).unwrap(),
+    };
+    repo.send_message(group, &user.summary(), message)
+        .await
+        .unwrap()
+}
+
+/// Its author edits `message` as the API does (stamped now); the state in
+/// force after, unless it was deleted.
+async fn edit(repo: &Arc<dyn Repository>, message: &Message, n: i64) -> Option<Message> {
+    let text = MessageText::parse(&format!("edit {n}")).unwrap();
+    match repo
+        .edit_message(
+            message.group,
+            message.sender.uuid,
+            lookup(message),
+            text,
+            Timestamp::now(),
+        )
+        .await
+    {
+        Ok(m) => {
+            assert!(m.edited_at.is_some() && !m.deleted);
+            Some(m)
+        }
+        Err(dm_store::StoreError::Conflict(dm_store::Clash::MessageDeleted)) => None,
+        Err(e) => panic!("edit failed: {e}"),
+    }
+}
+
+/// Its author deletes `message`; the tombstone.
+async fn delete(repo: &Arc<dyn Repository>, message: &Message) -> Message {
+    let tombstone = repo
+        .delete_message(message.group, message.sender.uuid, lookup(message))
+        .await
+        .unwrap();
+    assert!(tombstone.deleted && tombstone.text.is_empty());
+    assert_eq!(tombstone.reference(), message.reference(), "in its place");
+    tombstone
+}
+
+fn lookup(message: &Message) -> MessageLookup {
+    MessageLookup {
+        id: message.id,
+        sent_at: Some(message.created_at),
+    }
+}
+
+/// What one step of a run does.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Send,
+    Mark,
+    Edit,
+    Delete,
+}
+
+fn op_strategy() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => Just(Op::Send),
+        2 => Just(Op::Mark),
+        1 => Just(Op::Edit),
+        1 => Just(Op::Delete),
+    ]
+}
+
+/// A sequence of sends, marks, edits and deletes, and how the stream
+/// delivers the records.
 #[derive(Debug, Clone)]
 struct Run {
-    /// (conversation, member, mark?, milliseconds or which message).
-    ops: Vec<(usize, usize, bool, i64)>,
+    /// (conversation, member, what, milliseconds or which message).
+    ops: Vec<(usize, usize, Op, i64)>,
     /// A permutation (with duplicates) of the records, by index modulo their number.
     order: Vec<usize>,
     batch: usize,
@@ -216,10 +354,7 @@ struct Run {
 
 fn run_strategy() -> impl Strategy<Value = Run> {
     (
-        prop::collection::vec(
-            (0..2usize, 0..2usize, prop::bool::weighted(0.35), 0..40i64),
-            1..24,
-        ),
+        prop::collection::vec((0..2usize, 0..2usize, op_strategy(), 0..40i64), 1..24),
         prop::collection::vec(0..1000usize, 0..40),
         1..7usize,
         prop::bool::ANY,
@@ -241,11 +376,12 @@ fn check_run(dynamo: bool, run: &Run) {
     runtime.block_on(async {
         let repo = repo(dynamo).await;
         let mut world = World::new(&repo, 2).await;
-        for &(g, who, mark, n) in &run.ops {
-            if mark {
-                world.mark(&repo, g, who, n as usize).await;
-            } else {
-                world.send(&repo, g, who, n).await;
+        for &(g, who, op, n) in &run.ops {
+            match op {
+                Op::Send => world.send(&repo, g, who, n).await,
+                Op::Mark => world.mark(&repo, g, who, n as usize).await,
+                Op::Edit => world.edit(&repo, g, n as usize, n).await,
+                Op::Delete => world.delete(&repo, g, n as usize).await,
             }
         }
         let records = world.records();
@@ -400,6 +536,8 @@ async fn counts_are_capped_and_recounted(dynamo: bool) {
             created_at: base_time().plus(TimeDelta::seconds(i)),
             text: format!("m{i}"),
             sender: users[0].summary(),
+            edited_at: None,
+            deleted: false,
         })
         .collect();
     repo.import_messages(group, history.clone()).await.unwrap();
@@ -452,9 +590,11 @@ fn markers_live_beside_their_conversation() {
     assert_eq!(key.sk(), member.to_string());
 }
 
-/// Invariant 4: sends and marks racing the stream handler (which applies
-/// their records as they come, in small batches, while more are written)
-/// converge to exact counts once it has caught up.
+/// Invariant 4: sends, marks, edits and deletes racing each other (two
+/// requests at once: an edit and a send, a delete of the newest message and a
+/// send, two edits of one message, a delete and an edit of one message) and
+/// the stream handler (which applies their records as they come, in small
+/// batches, while more are written) converge once it has caught up.
 async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
     use rand::{Rng, SeedableRng, rngs::SmallRng};
     let repo = repo(dynamo).await;
@@ -476,31 +616,72 @@ async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
     };
     let mut rng = SmallRng::seed_from_u64(if dynamo { 11 } else { 7 });
     let mut sequence = 0;
-    for _ in 0..60 {
+    for _ in 0..70 {
         let (g, who) = (rng.gen_range(0..2), rng.gen_range(0..2));
-        let before = (world.sent.len(), world.marked.len());
-        if rng.gen_bool(0.4) {
-            let pick = rng.gen_range(0..100);
-            world.mark(&repo, g, who, pick).await;
-        } else {
-            let at = rng.gen_range(0..50);
-            world.send(&repo, g, who, at).await;
+        let before = (world.sent.len(), world.states.len(), world.marked.len());
+        let (pick, at) = (rng.gen_range(0..100), rng.gen_range(0..50));
+        let target = world.pick(g, pick);
+        let (group, users) = world.groups[g].clone();
+        match rng.gen_range(0..10) {
+            0..=2 => world.mark(&repo, g, who, pick).await,
+            3..=5 => world.send(&repo, g, who, at).await,
+            6 => {
+                let (edited, sent) = tokio::join!(
+                    edit(&repo, &target, at),
+                    send(&repo, group, &users[who], at)
+                );
+                world.states.extend(edited);
+                world.sent.push(sent);
+            }
+            7 => {
+                let newest = world
+                    .sent
+                    .iter()
+                    .filter(|m| m.group == group)
+                    .max_by_key(|m| m.reference())
+                    .cloned()
+                    .unwrap();
+                let (tombstone, sent) =
+                    tokio::join!(delete(&repo, &newest), send(&repo, group, &users[who], 60));
+                world.states.push(tombstone);
+                world.sent.push(sent);
+            }
+            8 => {
+                let (one, two) = tokio::join!(edit(&repo, &target, at), edit(&repo, &target, -at));
+                world.states.extend(one.into_iter().chain(two));
+            }
+            _ => {
+                let (tombstone, edited) =
+                    tokio::join!(delete(&repo, &target), edit(&repo, &target, at));
+                world.states.push(tombstone);
+                world.states.extend(edited);
+            }
         }
-        // The record of what was just written, as the stream carries it.
-        let record = if world.sent.len() > before.0 {
-            Record::Message(world.sent.last().unwrap().clone())
-        } else {
-            assert!(world.marked.len() > before.1);
-            Record::ReadMarker(*world.marked.last().unwrap())
-        };
-        sequence += 1;
-        tx.send(ChangeEvent {
-            sequence: sequence.to_string(),
-            kind: ChangeKind::Insert,
-            key: record.key(),
-            new_image: Some(record),
-        })
-        .unwrap();
+        // The records of what was just written, as the stream carries them.
+        let written = world.sent[before.0..]
+            .iter()
+            .map(|m| (Record::Message(m.clone()), ChangeKind::Insert))
+            .chain(
+                world.states[before.1..]
+                    .iter()
+                    .map(|m| (Record::Message(m.clone()), ChangeKind::Modify)),
+            )
+            .chain(
+                world.marked[before.2..]
+                    .iter()
+                    .map(|r| (Record::ReadMarker(*r), ChangeKind::Modify)),
+            );
+        for (record, kind) in written {
+            sequence += 1;
+            tx.send(ChangeEvent {
+                sequence: sequence.to_string(),
+                kind,
+                key: record.key(),
+                new_image: Some(record),
+                expired: false,
+            })
+            .unwrap();
+        }
         if rng.gen_bool(0.3) {
             tokio::task::yield_now().await;
         }
@@ -508,4 +689,16 @@ async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
     drop(tx);
     consumer.await.unwrap();
     world.assert_exact(&repo).await;
+    // The two edits of a message: the one the store accepted last stands.
+    for m in world.sent.clone() {
+        let stored = repo
+            .find_message(m.group, m.sender.uuid, lookup(&m))
+            .await
+            .unwrap();
+        assert_eq!(
+            stored,
+            world.current(m.id),
+            "the stored state is the latest"
+        );
+    }
 }

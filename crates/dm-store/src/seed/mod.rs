@@ -129,6 +129,8 @@ pub async fn seed(
                 created_at: at(i),
                 text: text(i)?.into_string(),
                 sender: if i % 2 == 0 { a.clone() } else { b.clone() },
+                edited_at: None,
+                deleted: false,
             })
         })
         .collect::<StoreResult<_>>()?;
