@@ -195,3 +195,92 @@ async fn a_failed_record_is_reported_by_sequence_number() {
         .unwrap();
     assert_eq!(rows.items[0].last_message, "Are you coming to the meetup?");
 }
+
+/// A delete as Lambda delivers it (the tombstone's MODIFY), beside a removal
+/// the table's TTL made (an expired idempotency claim) and one a user made
+/// by hand (a conversation row): the rows show the message before, and the
+/// TTL's removal is told apart.
+#[tokio::test]
+async fn a_tombstone_moves_the_preview_back_and_a_ttl_removal_nothing() {
+    let s = setup().await;
+    let handler = Handler::new(Arc::new(s.repo.clone()));
+    handle_event(&handler, &serde_json::from_str(&event_json(&s)).unwrap()).await;
+    let group = s.group.parse().unwrap();
+    let deleted = s
+        .repo
+        .delete_message(
+            group,
+            s.bayko,
+            dm_store::MessageLookup {
+                id: "6d6cbbcf-7b8b-4d3a-9d0a-2f1c4b8e9a01".parse().unwrap(),
+                sent_at: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(deleted.deleted);
+    let (group, andrew, bayko) = (&s.group, s.andrew, s.bayko);
+    let at = "2023-03-21T09:15:42.123456+00:00";
+    let id = "6d6cbbcf-7b8b-4d3a-9d0a-2f1c4b8e9a01";
+    let json = format!(
+        r#"{{
+  "Records": [
+    {{
+      "eventID": "1", "eventName": "MODIFY", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+      "dynamodb": {{
+        "ApproximateCreationDateTime": 1679390200,
+        "Keys": {{ "pk": {{ "S": "MSG#{group}" }}, "sk": {{ "S": "{at}#{id}" }} }},
+        "NewImage": {{
+          "pk": {{ "S": "MSG#{group}" }}, "sk": {{ "S": "{at}#{id}" }}, "entity": {{ "S": "message" }},
+          "message_uuid": {{ "S": "{id}" }}, "message": {{ "S": "" }}, "created_at": {{ "S": "{at}" }},
+          "user_uuid": {{ "S": "{bayko}" }}, "user_handle": {{ "S": "bayko" }}, "user_display_name": {{ "S": "bayko" }},
+          "deleted": {{ "BOOL": true }}
+        }},
+        "SequenceNumber": "4421584500000000017450439100", "SizeBytes": 300, "StreamViewType": "NEW_IMAGE"
+      }},
+      "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-20T00:00:00.000"
+    }},
+    {{
+      "eventID": "2", "eventName": "REMOVE", "eventVersion": "1.1", "eventSource": "aws:dynamodb", "awsRegion": "us-east-1",
+      "userIdentity": {{ "type": "Service", "principalId": "dynamodb.amazonaws.com" }},
+      "dynamodb": {{
+        "ApproximateCreationDateTime": 1679476600,
+        "Keys": {{ "pk": {{ "S": "IDEMP#{andrew}#retry-1" }}, "sk": {{ "S": "IDEMP" }} }},
+        "SequenceNumber": "4421584500000000017450439101", "SizeBytes": 90, "StreamViewType": "NEW_IMAGE"
+      }},
+      "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-20T00:00:00.000"
+    }}
+  ]
+}}"#
+    );
+    let event: Event = serde_json::from_str(&json).unwrap();
+    let events = dm_stream::decode::from_lambda(&event.records);
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert_eq!(
+        events.iter().map(|e| e.expired).collect::<Vec<_>>(),
+        [false, true]
+    );
+    let outcome = handler.handle(&events).await;
+    assert_eq!(
+        (outcome.counted, outcome.expired, outcome.failed_at),
+        (1, 1, None)
+    );
+    for owner in [s.andrew, s.bayko] {
+        let rows = s
+            .repo
+            .conversations(owner, &PageRequest::default())
+            .await
+            .unwrap();
+        assert_eq!(rows.items[0].last_message, "hello", "the message before");
+        assert_eq!(rows.items[0].last_message_at.to_string(), at, "in place");
+    }
+    let andrews = s
+        .repo
+        .conversations(s.andrew, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        andrews.items[0].unread, 0,
+        "the deleted message stops counting"
+    );
+}

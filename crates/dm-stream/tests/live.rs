@@ -110,6 +110,7 @@ both!(
     a_replayed_older_message_is_notified_but_moves_no_row,
     the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones,
     a_read_marker_reaches_every_member_and_clears_the_readers_count,
+    edits_and_deletes_reach_every_member_with_the_rows_they_change,
 );
 
 async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_order(dynamo: bool) {
@@ -469,4 +470,115 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
     // The same record again: nothing changes, so no row frames.
     let again = handler.handle(&[moved_marker("501", marker)]).await;
     assert_eq!(again.already_current, 1);
+}
+
+/// A message's later state, as the stream carries an edit or a delete.
+fn modified(sequence: &str, message: &Message) -> ChangeEvent {
+    ChangeEvent {
+        sequence: sequence.into(),
+        kind: ChangeKind::Modify,
+        key: Record::Message(message.clone()).key(),
+        new_image: Some(Record::Message(message.clone())),
+        expired: false,
+    }
+}
+
+async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: bool) {
+    let repo = repo(dynamo).await;
+    let (a, b, sent) = conversation(&repo, 2).await;
+    Handler::new(repo.clone())
+        .handle(&inserts(&sent.iter().collect::<Vec<_>>()))
+        .await;
+    for (user, id) in [(&a, "a-tab"), (&b, "b-tab")] {
+        repo.add_connection(&Connection {
+            user: user.uuid,
+            id: id.into(),
+            expires_at: i64::MAX / 2,
+        })
+        .await
+        .unwrap();
+    }
+    let post = Arc::new(Recorder::default());
+    let handler = Handler::new(repo.clone()).with_notifier(Arc::new(ConnectionNotifier::new(
+        repo.clone(),
+        post.clone(),
+    )));
+    let lookup = |m: &Message| dm_store::MessageLookup {
+        id: m.id,
+        sent_at: None,
+    };
+    // a edits the newest message (a's "message 2"): the rows show it, in place.
+    let newest = sent.last().unwrap().clone();
+    assert_eq!(newest.sender.uuid, a.uuid);
+    let edited = repo
+        .edit_message(
+            newest.group,
+            a.uuid,
+            lookup(&newest),
+            MessageText::parse("message 2, edited").unwrap(),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let outcome = handler.handle(&[modified("600", &edited)]).await;
+    assert_eq!((outcome.counted, outcome.moved), (1, 0));
+    let posted = std::mem::take(&mut *post.posted.lock().unwrap());
+    for id in ["a-tab", "b-tab"] {
+        let frames = frames_to(&posted, id);
+        assert_eq!(frames[0], Frame::edited(&edited), "{id}");
+        let Frame::MessageEdited { message, .. } = &frames[0] else {
+            unreachable!()
+        };
+        assert_eq!(message.edited_at, edited.edited_at.map(|t| t.to_string()));
+        let Some(Frame::Conversation { conversation }) = frames.get(1) else {
+            panic!("{id}: the row, with its new preview")
+        };
+        assert_eq!(conversation.message, "message 2, edited");
+        assert_eq!(
+            conversation.created_at,
+            newest.created_at.to_string(),
+            "in place"
+        );
+    }
+    // An older edit record replayed: the frame repeats, no row changes.
+    let outcome = handler.handle(&[modified("601", &newest)]).await;
+    assert_eq!(outcome.already_current, 1);
+    let posted = std::mem::take(&mut *post.posted.lock().unwrap());
+    assert!(
+        posted
+            .iter()
+            .all(|(_, f)| !matches!(f, Frame::Conversation { .. })),
+        "{posted:?}"
+    );
+    // a deletes it: the rows show b's "message 1", still in place, and b's
+    // count no longer has it.
+    let tombstone = repo
+        .delete_message(newest.group, a.uuid, lookup(&newest))
+        .await
+        .unwrap();
+    let outcome = handler.handle(&[modified("602", &tombstone)]).await;
+    assert_eq!(outcome.counted, 1);
+    let posted = std::mem::take(&mut *post.posted.lock().unwrap());
+    for (id, unread) in [("a-tab", 1), ("b-tab", 1)] {
+        let frames = frames_to(&posted, id);
+        assert_eq!(
+            frames[0],
+            Frame::deleted(newest.group, newest.reference()),
+            "{id}"
+        );
+        let Some(Frame::Conversation { conversation }) = frames.get(1) else {
+            panic!("{id}: the row, with its new preview")
+        };
+        assert_eq!(conversation.message, "message 1");
+        assert_eq!(
+            conversation.created_at,
+            newest.created_at.to_string(),
+            "in place"
+        );
+        assert_eq!(conversation.unread_count, unread, "{id}");
+    }
+    let json = Frame::deleted(newest.group, newest.reference()).to_json();
+    assert!(json.starts_with(r#"{"type":"message_deleted""#), "{json}");
+    let json = Frame::edited(&edited).to_json();
+    assert!(json.starts_with(r#"{"type":"message_edited""#), "{json}");
 }

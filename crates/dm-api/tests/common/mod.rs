@@ -79,12 +79,22 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, handle: &str, body: Value) -> Reply {
-        let request = Request::post(path)
-            .header("authorization", format!("Bearer {}", self.token(handle)))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.send(request).await
+        self.call("POST", path, handle, Some(body)).await
+    }
+
+    /// A request of any method, with a JSON body if given.
+    pub async fn call(&self, method: &str, path: &str, handle: &str, body: Option<Value>) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("authorization", format!("Bearer {}", self.token(handle)));
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        };
+        self.send(request.unwrap()).await
     }
 }
 
