@@ -264,3 +264,38 @@ fn the_websocket_api_checks_tokens_and_only_the_stream_posts() {
         "https://${LiveApi}.execute-api.${AWS::Region}.amazonaws.com/${LiveStage}"
     );
 }
+
+/// Every route of the OpenAPI document (but the WebSocket, which API Gateway
+/// serves as its own API) is an event of the template's HTTP API, and the
+/// template's CORS allows its method.
+#[test]
+fn every_http_route_is_in_the_template() {
+    use utoipa::OpenApi as _;
+    let t = template();
+    let api = &t["Resources"]["ApiFunction"]["Properties"]["Events"];
+    let events: Vec<(String, String)> = api
+        .as_mapping()
+        .unwrap()
+        .values()
+        .map(|e| {
+            let p = &e["Properties"];
+            (text(&p["Method"]).to_uppercase(), text(&p["Path"]))
+        })
+        .collect();
+    let cors = &t["Resources"]["Api"]["Properties"]["CorsConfiguration"]["AllowMethods"];
+    let allowed: Vec<String> = cors.as_sequence().unwrap().iter().map(text).collect();
+    let doc = serde_json::to_value(dm_api::routes::ApiDoc::openapi()).unwrap();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        if path == "/api/ws" {
+            continue;
+        }
+        for method in item.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            assert!(
+                events.contains(&(method.clone(), path.clone())),
+                "{method} {path} is not routed by the template"
+            );
+            assert!(allowed.contains(&method), "CORS refuses {method}");
+        }
+    }
+}
