@@ -309,6 +309,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
             "messaging.test.mjs",
             "live.test.mjs",
             "read.test.mjs",
+            "edit.test.mjs",
             "cors.test.mjs",
         ])
         .current_dir(&e2e)

@@ -199,6 +199,15 @@ fn the_readme_runs_as_written() {
             assert_has(&out, &["@bayko", "\"pk\""]);
         } else if block.contains("aws dynamodb list-tables") {
             assert_has(&out, &["cruddur-messages", "\"Count\"", "True"]);
+        } else if block.contains("-X PATCH") {
+            assert_has(
+                &out,
+                &[
+                    r#""message":"Edited: see you at the meetup.""#,
+                    r#""edited_at":""#,
+                    r#""deleted":true"#,
+                ],
+            );
         } else if block.contains("curl") {
             assert_has(
                 &out,

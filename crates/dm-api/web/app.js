@@ -6,6 +6,10 @@
 // Read state: a badge of unread messages per conversation and their total in
 // the title; what is shown (while the page is visible) is marked read; "Seen"
 // sits under the newest of one's own messages the other member has read.
+// Edit and delete: one's own messages have both; an edited message says
+// "edited", a deleted one stays in its place as "Message deleted". Of two
+// states of a message the later wins (deleted, then the latest `edited_at`),
+// whichever arrives first.
 "use strict";
 
 const MAX = 1024;
@@ -25,6 +29,8 @@ const MESSAGES = {
   user_not_found: "No user has that handle.",
   self_conversation: "You cannot message yourself.",
   conversation_not_found: "That conversation does not exist.",
+  message_not_found: "That message does not exist.",
+  message_deleted: "That message was deleted.",
   token_invalid: "Your sign-in is no longer valid.",
   unavailable: "The service is unavailable; try again in a moment.",
 };
@@ -120,6 +126,10 @@ function connect() {
     let frame;
     try { frame = JSON.parse(event.data); } catch (_) { return; }
     if (frame.type === "message" && frame.message_group_uuid === state.open) addMessages([frame.message]);
+    if (frame.type === "message_edited" && frame.message_group_uuid === state.open) applyState(frame.message);
+    if (frame.type === "message_deleted" && frame.message_group_uuid === state.open) {
+      applyState({ uuid: frame.uuid, created_at: frame.created_at, deleted: true, message: "" });
+    }
     if (frame.type === "conversation") upsertGroup(frame.conversation);
     if (frame.type === "read" && frame.message_group_uuid === state.open && frame.member !== state.me?.uuid) {
       seen(keyOf(frame.read_through));
@@ -212,11 +222,61 @@ function renderGroups() {
 // A message's place in its conversation: created_at, then uuid (as the table orders them).
 const keyOf = (m) => `${m.created_at}#${m.uuid}`;
 
+// How far along its life a state of a message is: sent, edited (by when), deleted.
+const revision = (m) => (m.deleted ? "~" : m.edited_at || "");
+
 function messageItem(m) {
   const mine = state.me && m.handle === state.me.handle;
-  return el("li", { "data-uuid": m.uuid, "data-key": keyOf(m), "data-created-at": m.created_at, class: mine ? "mine" : "" },
-    el("div", { class: "meta" }, `@${m.handle} · ${relative(m.created_at)}`),
-    el("div", { class: "text" }, m.message));
+  const classes = [mine ? "mine" : "", m.deleted ? "deleted" : ""].filter(Boolean).join(" ");
+  const meta = `@${m.handle} · ${relative(m.created_at)}${m.edited_at && !m.deleted ? " · edited" : ""}`;
+  const li = el("li", {
+    "data-uuid": m.uuid, "data-key": keyOf(m), "data-created-at": m.created_at,
+    "data-handle": m.handle, "data-display-name": m.display_name || "", "data-rev": revision(m), class: classes,
+  },
+  el("div", { class: "meta" }, meta),
+  el("div", { class: "text" }, m.deleted ? "Message deleted" : m.message));
+  if (mine && !m.deleted) {
+    const edit = el("button", { class: "edit", type: "button" }, "Edit");
+    const remove = el("button", { class: "delete", type: "button" }, "Delete");
+    edit.onclick = () => editMessage(li);
+    remove.onclick = () => deleteMessage(li);
+    li.append(el("div", { class: "actions" }, edit, remove));
+  }
+  return li;
+}
+
+// Shows a later state of a message the list has (an edit, a delete).
+function applyState(m) {
+  const li = [...$("messages").children].find((item) => item.dataset.uuid === m.uuid);
+  if (!li || revision(m) <= li.dataset.rev) return;
+  const seenLabel = li.querySelector(".seen");
+  const next = messageItem({ handle: li.dataset.handle, display_name: li.dataset.displayName, ...m });
+  if (seenLabel) next.append(seenLabel);
+  li.replaceWith(next);
+}
+
+// The path of one of the open conversation's messages, with when it was sent
+// (so the server finds it in one read).
+const messagePath = (li) =>
+  `/api/messages/${state.open}/${li.dataset.uuid}?${new URLSearchParams({ created_at: li.dataset.createdAt })}`;
+
+async function editMessage(li) {
+  const text = prompt("Edit your message", li.querySelector(".text").textContent);
+  if (text === null) return;
+  $("message-error").textContent = "";
+  const reply = await api(messagePath(li), { method: "PATCH", body: JSON.stringify({ message: text }) });
+  if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return; }
+  applyState(reply.json);
+  if (!state.socket) refreshGroups();
+}
+
+async function deleteMessage(li) {
+  if (!confirm("Delete this message?")) return;
+  $("message-error").textContent = "";
+  const reply = await api(messagePath(li), { method: "DELETE" });
+  if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return; }
+  applyState(reply.json);
+  if (!state.socket) refreshGroups();
 }
 
 async function openGroup(uuid) {
@@ -280,7 +340,7 @@ function addMessages(messages) {
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   const known = new Set([...list.children].map((li) => li.dataset.uuid));
   for (const m of messages) {
-    if (known.has(m.uuid)) continue;
+    if (known.has(m.uuid)) { applyState(m); continue; }
     known.add(m.uuid);
     const key = keyOf(m);
     let after = list.lastElementChild;

@@ -13,6 +13,7 @@
 
 pub mod cpu;
 pub mod delivery;
+mod edits;
 pub mod marks;
 pub mod report;
 pub mod stream;
@@ -172,6 +173,57 @@ impl Client {
         Ok(())
     }
 
+    /// `author` edits their message `at` of `group` to `text`.
+    async fn edit(
+        &self,
+        group: GroupId,
+        author: UserId,
+        at: dm_domain::MessageRef,
+        text: &str,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Direct(repo) => {
+                let text = MessageText::parse(text)?;
+                let now = dm_domain::Timestamp::now();
+                repo.edit_message(group, author, lookup(at), text, now)
+                    .await?;
+            }
+            Self::Api { http, base, tokens } => {
+                http.patch(message_url(base, group, at))
+                    .query(&[("created_at", at.at.to_string())])
+                    .bearer_auth(&tokens[&author])
+                    .json(&serde_json::json!({"message": text}))
+                    .send()
+                    .await?
+                    .error_for_status()?;
+            }
+        }
+        Ok(())
+    }
+
+    /// `author` deletes their message `at` of `group`.
+    async fn delete(
+        &self,
+        group: GroupId,
+        author: UserId,
+        at: dm_domain::MessageRef,
+    ) -> anyhow::Result<()> {
+        match self {
+            Self::Direct(repo) => {
+                repo.delete_message(group, author, lookup(at)).await?;
+            }
+            Self::Api { http, base, tokens } => {
+                http.delete(message_url(base, group, at))
+                    .query(&[("created_at", at.at.to_string())])
+                    .bearer_auth(&tokens[&author])
+                    .send()
+                    .await?
+                    .error_for_status()?;
+            }
+        }
+        Ok(())
+    }
+
     async fn api_page(&self, path: &str, user: UserId) -> anyhow::Result<usize> {
         let Self::Api { http, base, tokens } = self else {
             bail!("not an API client");
@@ -211,6 +263,19 @@ impl Client {
             }
         }
     }
+}
+
+/// How an edit or a delete names its message: with its time, as the page does.
+fn lookup(at: dm_domain::MessageRef) -> dm_store::MessageLookup {
+    dm_store::MessageLookup {
+        id: at.id,
+        sent_at: Some(at.at),
+    }
+}
+
+/// The API's URL of a message.
+fn message_url(base: &str, group: GroupId, at: dm_domain::MessageRef) -> String {
+    format!("{base}/api/messages/{group}/{}", at.id)
 }
 
 /// Capacity consumed so far by a repository, if it is DynamoDB.
@@ -419,6 +484,43 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     wait_idle(&stream, Duration::from_secs(120)).await;
     let stream_mark_units = (stream.capacity() - stream_before) / workload.ops as f64;
 
+    // Edits, then deletes: authors change their newest messages.
+    let mut authored = edits::Authored::new();
+    for (group, refs) in marks::messages_of(repo.as_ref(), &conversations).await? {
+        for (at, author) in refs {
+            authored.entry((group, author)).or_default().push(at);
+        }
+    }
+    let authored = Arc::new(std::sync::Mutex::new(authored));
+    let changes = (workload.ops / 4).max(1);
+    let mut change_units = Vec::new();
+    for (name, change) in [
+        ("edit_message", edits::Change::Edit),
+        ("delete_message", edits::Change::Delete),
+    ] {
+        let (before, stream_before) = (capacity(dynamo.as_ref()), stream.capacity());
+        let (stream_cpu_changes, cpu) = (stream.stats.cpu(), cpu::process());
+        let started = Instant::now();
+        let latencies = edits::run(
+            &client,
+            &conversations,
+            authored.clone(),
+            change,
+            changes,
+            workload.concurrency,
+        )
+        .await?;
+        let wall = started.elapsed();
+        let client_cpu = cpu::process()
+            .since(cpu)
+            .since(stream.stats.cpu().since(stream_cpu_changes));
+        phases.push(Phase::new(name, changes, wall, &latencies, client_cpu));
+        let api_units = (capacity(dynamo.as_ref()) - before) / changes as f64;
+        wait_idle(&stream, Duration::from_secs(120)).await;
+        let stream_units = (stream.capacity() - stream_before) / changes as f64;
+        change_units.push((api_units, stream_units));
+    }
+
     // Everyone online: the same number of sends, each timed to its frame.
     let stream_units_before_delivery = stream.capacity();
     let (mut delivery, delivered_ids) = delivery::measure(
@@ -466,6 +568,10 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
             list_messages: units["list_messages"],
             mark_read: Some(mark_units),
             stream_per_mark: Some(stream_mark_units),
+            edit: Some(change_units[0].0),
+            stream_per_edit: Some(change_units[0].1),
+            delete: Some(change_units[1].0),
+            stream_per_delete: Some(change_units[1].1),
         },
         correctness,
         delivery: Some(delivery),
@@ -609,6 +715,8 @@ async fn check(
 ) -> anyhow::Result<Correctness> {
     let mut stored = 0;
     let mut newest = HashMap::new();
+    // The text each row must show: the newest message not deleted.
+    let mut previews: HashMap<GroupId, String> = HashMap::new();
     // What each member's count must be: the other's messages past their marker.
     let mut unread: HashMap<(UserId, GroupId), u32> = HashMap::new();
     for c in conversations {
@@ -625,11 +733,14 @@ async fn check(
             if request.cursor.is_none() {
                 newest.insert(c.group, page.items.last().map(|m| m.id));
             }
+            if let Some(live) = page.items.iter().rev().find(|m| !m.deleted) {
+                previews.entry(c.group).or_insert_with(|| live.text.clone());
+            }
             for member in &c.members {
                 let past = page
                     .items
                     .iter()
-                    .filter(|m| m.sender.uuid != member.uuid)
+                    .filter(|m| m.sender.uuid != member.uuid && !m.deleted)
                     .filter(|m| marker(member.uuid).is_none_or(|t| m.reference() > t))
                     .count();
                 *unread.entry((member.uuid, c.group)).or_default() += past as u32;
@@ -650,7 +761,10 @@ async fn check(
             let page = repo.conversations(user.uuid, &request).await?;
             for row in &page.items {
                 *rows.entry((user.uuid, row.group)).or_default() += 1;
-                if newest.get(&row.group).copied().flatten() != row.last_message_id {
+                let preview = previews.get(&row.group).map_or("", String::as_str);
+                if newest.get(&row.group).copied().flatten() != row.last_message_id
+                    || row.last_message != preview
+                {
                     stale += 1;
                 }
                 let expected = unread

@@ -20,18 +20,19 @@ use crate::{Client, Conversation};
 /// Messages a marker moves per mark.
 pub const STEP: usize = 2;
 
-/// Each conversation's messages, oldest first, read before the phase.
+/// Each conversation's messages, oldest first, with their senders, read
+/// before the phase.
 pub(crate) async fn messages_of(
     repo: &dyn Repository,
     conversations: &[Conversation],
-) -> anyhow::Result<HashMap<GroupId, Vec<MessageRef>>> {
+) -> anyhow::Result<HashMap<GroupId, Vec<(MessageRef, UserId)>>> {
     let mut out = HashMap::new();
     for c in conversations {
         let mut refs = Vec::new();
         let mut page = PageRequest::first(PAGE_MAX);
         loop {
             let found = repo.messages(c.group, c.members[0].uuid, &page).await?;
-            refs.extend(found.items.iter().map(|m| m.reference()));
+            refs.extend(found.items.iter().map(|m| (m.reference(), m.sender.uuid)));
             match found.next {
                 Some(next) => page = PageRequest::after(PAGE_MAX, next),
                 None => break,
@@ -47,7 +48,7 @@ pub(crate) async fn messages_of(
 pub(crate) async fn run(
     client: &Client,
     conversations: &Arc<Vec<Conversation>>,
-    messages: Arc<HashMap<GroupId, Vec<MessageRef>>>,
+    messages: Arc<HashMap<GroupId, Vec<(MessageRef, UserId)>>>,
     ops: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<f64>> {
@@ -61,7 +62,7 @@ pub(crate) async fn run(
             let mut positions = positions.lock().unwrap_or_else(|p| p.into_inner());
             let at = positions.entry((c.group, reader)).or_insert(0);
             *at = (*at + STEP).min(refs.len() - 1);
-            refs[*at]
+            refs[*at].0
         };
         let (client, group) = (client.clone(), c.group);
         async move {

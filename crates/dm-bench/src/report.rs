@@ -92,6 +92,19 @@ pub struct Capacity {
     /// The stream's units per mark (the recount and the rows' write); ours only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stream_per_mark: Option<f64>,
+    /// Per edit (the API's read of the message and its write); ours only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edit: Option<f64>,
+    /// The stream's units per edit (the rows' write of the new preview).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_per_edit: Option<f64>,
+    /// Per delete (the API's read of the message and the tombstone's write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete: Option<f64>,
+    /// The stream's units per delete (the newest message left, a recount
+    /// where it was unread, the rows' write).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_per_delete: Option<f64>,
 }
 
 /// What the data looks like at the end.
@@ -303,6 +316,16 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
             None,
             "",
         ));
+    }
+    for (name, api, stream) in [
+        ("edit_message", c.edit, c.stream_per_edit),
+        ("delete_message", c.delete, c.stream_per_delete),
+    ] {
+        if let (Some(api), Some(stream)) = (api, stream) {
+            rows.push((format!("capacity: {name}"), api, None, ""));
+            rows.push((format!("capacity: stream per {name}"), stream, None, ""));
+            rows.push((format!("capacity: {name} + stream"), api + stream, None, ""));
+        }
     }
     let k = &ours.correctness;
     let rk = reference.map(|r| &r.correctness);

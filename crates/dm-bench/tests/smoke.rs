@@ -43,7 +43,17 @@ async fn check_workload(
         .iter()
         .map(|p| p["phase"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["send", "list_groups", "list_messages", "mark_read"]);
+    assert_eq!(
+        names,
+        [
+            "send",
+            "list_groups",
+            "list_messages",
+            "mark_read",
+            "edit_message",
+            "delete_message"
+        ]
+    );
     for field in [
         "messages",
         "propagated",
@@ -101,7 +111,7 @@ async fn memory_direct() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn memory_via_api() {
     let report = check(Backend::Memory, Via::Api).await;
-    assert_eq!(report.phases.len(), 4);
+    assert_eq!(report.phases.len(), 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,6 +126,13 @@ async fn dynamodb_direct() {
     assert!(report.capacity_units_per_op.stream_per_message > 0.0);
     assert!(report.delivery.unwrap().stream_units_per_message > 0.0);
     let c = &report.capacity_units_per_op;
+    assert!(
+        c.edit.unwrap() > 0.0
+            && c.stream_per_edit.unwrap() > 0.0
+            && c.delete.unwrap() > 0.0
+            && c.stream_per_delete.unwrap() > 0.0,
+        "{c:?}"
+    );
     assert!(
         c.mark_read.unwrap() > 0.0 && c.stream_per_mark.unwrap() > 0.0,
         "{c:?}"

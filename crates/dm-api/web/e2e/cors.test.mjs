@@ -129,3 +129,20 @@ test("an origin that is not allowed is refused by the browser", async () => {
   assert.ok(log.length > 0 && log.every((e) => e.error?.includes("Failed to fetch")), JSON.stringify(log));
   await page.close();
 });
+
+test("an edit and a delete from http://localhost:3000 pass the browser's preflight", async () => {
+  const page = await frontend("http://localhost:3000", "andrewbrown");
+  const log = await page.evaluate(async (backend) => {
+    const headers = { Authorization: `Bearer ${localStorage.getItem("access_token")}`, "Content-Type": "application/json" };
+    const groups = await (await fetch(`${backend}/api/message_groups`, { headers })).json();
+    const sent = await (await fetch(`${backend}/api/messages`, {
+      method: "POST", headers, body: JSON.stringify({ message: "To be edited", message_group_uuid: groups[0].uuid }),
+    })).json();
+    const path = `${backend}/api/messages/${groups[0].uuid}/${sent.uuid}`;
+    const edit = await fetch(path, { method: "PATCH", headers, body: JSON.stringify({ message: "Edited" }) });
+    const del = await fetch(path, { method: "DELETE", headers });
+    return [[edit.status, (await edit.json()).message], [del.status, (await del.json()).deleted]];
+  }, api);
+  assert.deepEqual(log, [[200, "Edited"], [200, true]]);
+  await page.close();
+});
