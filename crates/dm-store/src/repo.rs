@@ -1142,31 +1142,17 @@ async fn newest_live<T: Table + ?Sized>(
 ) -> StoreResult<Option<Message>> {
     // From just past `last` (sort keys of `last`'s time and id order first),
     // a few at a time: tombstones are rarely many in a row.
-    let mut after = Some(format!("{}~", last.sort_key()));
-    loop {
-        let page = table
-            .query(
-                Partition::Messages(group),
-                after.as_deref(),
-                LIVE_PAGE,
-                Order::NewestFirst,
-                Read::Consistent,
-            )
-            .await?;
-        let full = page.len() == LIVE_PAGE;
-        for (key, record) in page {
-            if let Record::Message(m) = record
-                && !m.deleted
-                && m.reference() <= last
-            {
-                return Ok(Some(m));
-            }
-            after = Some(key.sk());
-        }
-        if !full {
-            return Ok(None);
-        }
-    }
+    let start = format!("{}~", last.sort_key());
+    let found = scan_messages(
+        table,
+        group,
+        Some(start),
+        LIVE_PAGE,
+        Order::NewestFirst,
+        |m| !m.deleted && m.reference() <= last,
+    )
+    .await?;
+    Ok(found.map(|(_, m)| m))
 }
 
 /// Messages read per query when looking for the newest one not deleted.
@@ -1188,21 +1174,38 @@ async fn locate<T: Table + ?Sized>(
             Some(other) => return Err(unexpected(&other)),
         }
     }
-    let mut after: Option<String> = None;
+    scan_messages(table, group, None, PAGE_MAX, Order::NewestFirst, |m| {
+        m.id == lookup.id
+    })
+    .await
+}
+
+/// The first message of `group`, read in `order` from after the sort key
+/// `start` (or from the partition's first), at which `stop` says to stop,
+/// with its key; read `page` at a time, strongly consistent.
+async fn scan_messages<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    start: Option<String>,
+    page: usize,
+    order: Order,
+    mut stop: impl FnMut(&Message) -> bool,
+) -> StoreResult<Option<(ItemKey, Message)>> {
+    let mut after = start;
     loop {
-        let page = table
+        let found = table
             .query(
                 Partition::Messages(group),
                 after.as_deref(),
-                PAGE_MAX,
-                Order::NewestFirst,
+                page,
+                order,
                 Read::Consistent,
             )
             .await?;
-        let full = page.len() == PAGE_MAX;
-        for (key, record) in page {
+        let full = found.len() == page;
+        for (key, record) in found {
             if let Record::Message(m) = record
-                && m.id == lookup.id
+                && stop(&m)
             {
                 return Ok(Some((key, m)));
             }
@@ -1249,37 +1252,19 @@ async fn count_unread<T: Table + ?Sized>(
     through: Option<MessageRef>,
     last: MessageRef,
 ) -> StoreResult<u32> {
-    let mut after = through.map(|t| t.sort_key());
     let mut count = 0;
-    loop {
-        let page = table
-            .query(
-                Partition::Messages(group),
-                after.as_deref(),
-                PAGE_MAX,
-                Order::OldestFirst,
-                Read::Consistent,
-            )
-            .await?;
-        let full = page.len() == PAGE_MAX;
-        for (key, record) in page {
-            if let Record::Message(m) = record {
-                if m.reference() > last {
-                    return Ok(count);
-                }
-                if m.sender.uuid != member && !m.deleted {
-                    count += 1;
-                    if count > UNREAD_CAP {
-                        return Ok(count);
-                    }
-                }
-            }
-            after = Some(key.sk());
+    let start = through.map(|t| t.sort_key());
+    scan_messages(table, group, start, PAGE_MAX, Order::OldestFirst, |m| {
+        if m.reference() > last {
+            return true;
         }
-        if !full {
-            return Ok(count);
+        if m.sender.uuid != member && !m.deleted {
+            count += 1;
         }
-    }
+        count > UNREAD_CAP
+    })
+    .await?;
+    Ok(count)
 }
 
 async fn put_message<T: Table + ?Sized>(table: &T, message: Message) -> StoreResult<Message> {

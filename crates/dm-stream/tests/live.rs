@@ -405,12 +405,31 @@ async fn the_management_api_closes_a_connection() {
 
 /// A read marker's record, as the stream carries a marker moved again.
 fn moved_marker(sequence: &str, marker: dm_domain::ReadMarker) -> ChangeEvent {
+    modified(sequence, Record::ReadMarker(marker))
+}
+
+/// The MODIFY record of an item written again (a marker moved, a message
+/// edited or deleted).
+fn modified(sequence: &str, record: Record) -> ChangeEvent {
     ChangeEvent {
         sequence: sequence.into(),
         kind: ChangeKind::Modify,
-        key: Record::ReadMarker(marker).key(),
-        new_image: Some(Record::ReadMarker(marker)),
+        key: record.key(),
+        new_image: Some(record),
         expired: false,
+    }
+}
+
+/// Records live connections, unexpiring, of users.
+async fn connect(repo: &Arc<dyn Repository>, connections: &[(&User, &str)]) {
+    for (user, id) in connections {
+        repo.add_connection(&Connection {
+            user: user.uuid,
+            id: (*id).into(),
+            expires_at: i64::MAX / 2,
+        })
+        .await
+        .unwrap();
     }
 }
 
@@ -420,15 +439,7 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
     Handler::new(repo.clone())
         .handle(&inserts(&sent.iter().collect::<Vec<_>>()))
         .await;
-    for (user, id) in [(&a, "a-tab"), (&a, "a-phone"), (&b, "b-tab")] {
-        repo.add_connection(&Connection {
-            user: user.uuid,
-            id: id.into(),
-            expires_at: i64::MAX / 2,
-        })
-        .await
-        .unwrap();
-    }
+    connect(&repo, &[(&a, "a-tab"), (&a, "a-phone"), (&b, "b-tab")]).await;
     // a reads up to the newest message, as the API records it.
     let newest = sent.iter().max_by_key(|m| m.reference()).unwrap();
     let group = newest.group;
@@ -472,32 +483,13 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
     assert_eq!(again.already_current, 1);
 }
 
-/// A message's later state, as the stream carries an edit or a delete.
-fn modified(sequence: &str, message: &Message) -> ChangeEvent {
-    ChangeEvent {
-        sequence: sequence.into(),
-        kind: ChangeKind::Modify,
-        key: Record::Message(message.clone()).key(),
-        new_image: Some(Record::Message(message.clone())),
-        expired: false,
-    }
-}
-
 async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: bool) {
     let repo = repo(dynamo).await;
     let (a, b, sent) = conversation(&repo, 2).await;
     Handler::new(repo.clone())
         .handle(&inserts(&sent.iter().collect::<Vec<_>>()))
         .await;
-    for (user, id) in [(&a, "a-tab"), (&b, "b-tab")] {
-        repo.add_connection(&Connection {
-            user: user.uuid,
-            id: id.into(),
-            expires_at: i64::MAX / 2,
-        })
-        .await
-        .unwrap();
-    }
+    connect(&repo, &[(&a, "a-tab"), (&b, "b-tab")]).await;
     let post = Arc::new(Recorder::default());
     let handler = Handler::new(repo.clone()).with_notifier(Arc::new(ConnectionNotifier::new(
         repo.clone(),
@@ -520,7 +512,9 @@ async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: 
         )
         .await
         .unwrap();
-    let outcome = handler.handle(&[modified("600", &edited)]).await;
+    let outcome = handler
+        .handle(&[modified("600", Record::Message(edited.clone()))])
+        .await;
     assert_eq!((outcome.counted, outcome.moved), (1, 0));
     let posted = std::mem::take(&mut *post.posted.lock().unwrap());
     for id in ["a-tab", "b-tab"] {
@@ -541,7 +535,9 @@ async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: 
         );
     }
     // An older edit record replayed: the frame repeats, no row changes.
-    let outcome = handler.handle(&[modified("601", &newest)]).await;
+    let outcome = handler
+        .handle(&[modified("601", Record::Message(newest.clone()))])
+        .await;
     assert_eq!(outcome.already_current, 1);
     let posted = std::mem::take(&mut *post.posted.lock().unwrap());
     assert!(
@@ -556,7 +552,9 @@ async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: 
         .delete_message(newest.group, a.uuid, lookup(&newest))
         .await
         .unwrap();
-    let outcome = handler.handle(&[modified("602", &tombstone)]).await;
+    let outcome = handler
+        .handle(&[modified("602", Record::Message(tombstone))])
+        .await;
     assert_eq!(outcome.counted, 1);
     let posted = std::mem::take(&mut *post.posted.lock().unwrap());
     for (id, unread) in [("a-tab", 1), ("b-tab", 1)] {

@@ -6,15 +6,18 @@ use dm_domain::{DisplayName, Handle, MessageText, NewUser, UserId};
 use dm_store::{MemoryRepository, NewMessage, PageRequest, Repository};
 use dm_stream::{Handler, memory_feed};
 
-#[tokio::test]
-async fn rows_follow_new_messages_without_anyone_calling_the_handler() {
-    let repo = MemoryRepository::new();
-    let user = |handle: &str| NewUser {
+fn user(handle: &str) -> NewUser {
+    NewUser {
         uuid: UserId::new(),
         handle: Handle::parse(handle).unwrap(),
         display_name: DisplayName::parse(handle).unwrap(),
         cognito_user_id: None,
-    };
+    }
+}
+
+#[tokio::test]
+async fn rows_follow_new_messages_without_anyone_calling_the_handler() {
+    let repo = MemoryRepository::new();
     let a = repo.create_user(user("vir")).await.unwrap();
     let b = repo.create_user(user("londo")).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -74,12 +77,6 @@ async fn rows_follow_new_messages_without_anyone_calling_the_handler() {
 async fn ttl_removals_move_nothing_and_a_hand_removal_is_a_delete() {
     use dm_store::{ChangeKind, IdempotencyClaim, MessageLookup};
     let repo = MemoryRepository::new();
-    let user = |handle: &str| NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(handle).unwrap(),
-        display_name: DisplayName::parse(handle).unwrap(),
-        cognito_user_id: None,
-    };
     let a = repo.create_user(user("vir")).await.unwrap();
     let b = repo.create_user(user("londo")).await.unwrap();
     let text = |t: &str| MessageText::parse(t).unwrap();
