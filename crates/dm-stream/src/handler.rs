@@ -1,8 +1,10 @@
 //! The stream handler: turns a batch of change records into row updates.
 //!
-//! Each conversation of a batch is applied once, with all its messages and
-//! read markers (`Repository::apply_changes`: the rows move to the newest
-//! message, the unread counts follow every message and marker), and
+//! Each conversation of a batch is applied once, with all its message records
+//! (new, edited, deleted), removals and read markers
+//! (`Repository::apply_changes`: the rows move to the newest message, their
+//! preview stays the newest message not deleted, the unread counts follow
+//! every message and marker), and
 //! conversations are applied concurrently. The outcome is the same as
 //! applying every record in order, at a fraction of the reads and writes.
 //!
@@ -12,7 +14,8 @@
 //! failed, the lowest of them first, so that Lambda (or the poller) retries
 //! from there. Records that can never succeed (a message of an unknown
 //! conversation, a sender who is not a member) are logged and skipped, so one
-//! bad record cannot block its shard.
+//! bad record cannot block its shard. Removals by the table's TTL (expired
+//! idempotency claims and connections) are counted and change nothing.
 
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 

@@ -1,6 +1,6 @@
 //! Live delivery: after the handler has applied a conversation's changes
-//! (new messages, read markers), every live connection of every member gets
-//! them as frames.
+//! (new messages, edits, deletes, read markers), every live connection of
+//! every member gets them as frames.
 //!
 //! [`Notifier`] is the port the [`crate::Handler`] calls; [`ConnectionNotifier`]
 //! is its one implementation: it looks up each member's connections in the
