@@ -152,7 +152,10 @@ impl Record {
                 created_at: g.created_at,
                 last_message_at: g.last.at,
                 last_message_uuid: g.last.id,
-                preview: Some(g.shown.map(|r| r.sort_key()).unwrap_or_default()),
+                // Only when it is not the last message (after an edit or a
+                // delete): the group item a send rewrites stays its size.
+                preview: (g.shown != Some(g.last))
+                    .then(|| g.shown.map(|r| r.sort_key()).unwrap_or_default()),
                 preview_edited_at: g.shown_edited_at,
                 message: g.last_message.clone(),
             }),
@@ -275,7 +278,7 @@ impl Record {
                     at: g.last_message_at,
                     id: g.last_message_uuid,
                 };
-                // Written before edits existed: the preview is the last message.
+                // Absent: the preview is the last message.
                 let shown = match g.preview.as_deref() {
                     None => Some(last),
                     Some("") => None,
@@ -494,8 +497,9 @@ struct GroupItem {
     last_message_at: Timestamp,
     last_message_uuid: MessageId,
     /// The sort key of the message the preview shows, empty when none
-    /// remains; absent on items written before edits (the last message).
-    #[serde(default)]
+    /// remains; absent when it is the last message (and on items written
+    /// before edits).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     preview: Option<String>,
     /// When that message was last edited.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -660,7 +664,25 @@ mod tests {
         for row in g.rows() {
             check_round_trip(Record::Conversation(row));
         }
-        check_round_trip(Record::Group(g));
+        // The preview: none left, the last message (no attribute), an older one.
+        let older = MessageRef {
+            at: last.at.plus(chrono::TimeDelta::seconds(-5)),
+            id: MessageId::new(),
+        };
+        for (shown, edited) in [
+            (None, None),
+            (Some(last), None),
+            (Some(older), Some(last.at)),
+        ] {
+            let g = Group {
+                shown,
+                shown_edited_at: edited,
+                ..g.clone()
+            };
+            let item = Record::Group(g.clone()).to_item();
+            assert_eq!(item.contains_key("preview"), shown != Some(last));
+            check_round_trip(Record::Group(g));
+        }
         check_round_trip(Record::ReadMarker(ReadMarker {
             group,
             member: a.uuid,
