@@ -64,3 +64,88 @@ async fn membership_is_read_once_then_remembered() {
     assert_eq!(listed.read - second.read, 0.5, "the page query alone");
     assert_eq!(listed.write, second.write);
 }
+
+/// What the stream handler spends applying one new message (the group as
+/// remembered, one transaction: the group item, both rows moved), and what
+/// an edit and a delete of it cost at the API and on the stream side.
+#[tokio::test]
+async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
+    let repo = dm_store::testing::fresh_table().await;
+    let mut users = Vec::new();
+    for handle in ["cost_c", "cost_d"] {
+        users.push(
+            repo.create_user(NewUser {
+                uuid: UserId::new(),
+                handle: Handle::parse(handle).unwrap(),
+                display_name: DisplayName::parse(handle).unwrap(),
+                cognito_user_id: None,
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    let (a, b) = (users[0].summary(), users[1].summary());
+    let first = repo
+        .start_conversation(&a, &b, NewMessage::now(text("hi")))
+        .await
+        .unwrap()
+        .message;
+    let group = first.group;
+    // A reply from b, applied as the stream applies it.
+    let reply = repo
+        .send_message(group, &b, NewMessage::now(text("a reply of some length")))
+        .await
+        .unwrap();
+    repo.apply_message(&first).await.unwrap();
+    let before = repo.capacity();
+    repo.apply_message(&reply).await.unwrap();
+    let applied = repo.capacity();
+    assert_eq!(
+        (applied.read - before.read, applied.write - before.write),
+        (0.0, 6.0),
+        "a send's stream application: no read (the group is remembered), one transaction moving both rows, as before edits existed"
+    );
+    // b edits it: the API reads it and writes it; the stream rewrites the rows.
+    let lookup = dm_store::MessageLookup {
+        id: reply.id,
+        sent_at: Some(reply.created_at),
+    };
+    let edited = repo
+        .edit_message(
+            group,
+            b.uuid,
+            lookup,
+            text("a reply, edited"),
+            dm_domain::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    let api = repo.capacity();
+    assert_eq!(
+        (api.read - applied.read, api.write - applied.write),
+        (1.0, 1.0),
+        "an edit: a consistent read of the message and a conditional put"
+    );
+    repo.apply_message(&edited).await.unwrap();
+    let stream = repo.capacity();
+    assert_eq!(
+        (stream.read - api.read, stream.write - api.write),
+        (1.0, 6.0),
+        "the edit on the stream: a's count recounted (the reply is unread for a), the group and both rows rewritten in place"
+    );
+    // b deletes it: the stream reads the newest message left.
+    let tombstone = repo.delete_message(group, b.uuid, lookup).await.unwrap();
+    let api2 = repo.capacity();
+    assert_eq!(
+        (api2.read - stream.read, api2.write - stream.write),
+        (1.0, 1.0),
+        "a delete: a consistent read and the tombstone's conditional put"
+    );
+    repo.apply_message(&tombstone).await.unwrap();
+    let stream2 = repo.capacity();
+    assert_eq!(
+        (stream2.read - api2.read, stream2.write - api2.write),
+        (2.0, 6.0),
+        "the delete on the stream: the newest message left and a's recount, the group and both rows"
+    );
+}
