@@ -753,13 +753,9 @@ impl<T: Table> Repository for T {
         member: UserId,
         lookup: MessageLookup,
     ) -> StoreResult<Message> {
-        if !Repository::is_member(self, group, member).await? {
-            return Err(StoreError::NotFound(Missing::Conversation));
-        }
-        match locate(self, group, lookup).await? {
-            Some((_, message)) => Ok(message),
-            None => Err(StoreError::NotFound(Missing::Message)),
-        }
+        member_message(self, group, member, lookup)
+            .await
+            .map(|(_, message)| message)
     }
 
     async fn edit_message(
@@ -1217,6 +1213,22 @@ async fn scan_messages<T: Table + ?Sized>(
     }
 }
 
+/// A message of a conversation `member` belongs to, with the key it is
+/// stored under: not found for a non-member, as for a missing message.
+async fn member_message<T: Table>(
+    table: &T,
+    group: GroupId,
+    member: UserId,
+    lookup: MessageLookup,
+) -> StoreResult<(ItemKey, Message)> {
+    if !Repository::is_member(table, group, member).await? {
+        return Err(StoreError::NotFound(Missing::Conversation));
+    }
+    locate(table, group, lookup)
+        .await?
+        .ok_or(StoreError::NotFound(Missing::Message))
+}
+
 /// One of `author`'s messages in `group`, for an edit or a delete: anyone
 /// else's, like a missing one, is not found; so is a message of a
 /// conversation `author` is not in.
@@ -1226,20 +1238,16 @@ async fn own_message<T: Table>(
     author: UserId,
     lookup: MessageLookup,
 ) -> StoreResult<Message> {
-    if !Repository::is_member(table, group, author).await? {
-        return Err(StoreError::NotFound(Missing::Conversation));
+    let (key, m) = member_message(table, group, author, lookup).await?;
+    if m.sender.uuid != author {
+        return Err(StoreError::NotFound(Missing::Message));
     }
-    match locate(table, group, lookup).await? {
-        Some((key, m)) if m.sender.uuid == author => {
-            // The seed's messages are stored under keys without their id:
-            // an edit would write a second item, so they stay as they are.
-            if key != Record::Message(m.clone()).key() {
-                return Err(StoreError::Invalid("message_not_editable"));
-            }
-            Ok(m)
-        }
-        _ => Err(StoreError::NotFound(Missing::Message)),
+    // The seed's messages are stored under keys without their id: an edit
+    // would write a second item, so they stay as they are.
+    if key != Record::Message(m.clone()).key() {
+        return Err(StoreError::Invalid("message_not_editable"));
     }
+    Ok(m)
 }
 
 /// The messages of `group` after `through`, up to `last`, that others sent,

@@ -8,23 +8,23 @@ fn text(s: &str) -> MessageText {
     MessageText::parse(s).unwrap()
 }
 
+/// A new user, as the messages show them.
+async fn user(repo: &impl Repository, handle: &str) -> dm_domain::UserSummary {
+    repo.create_user(NewUser {
+        uuid: UserId::new(),
+        handle: Handle::parse(handle).unwrap(),
+        display_name: DisplayName::parse(handle).unwrap(),
+        cognito_user_id: None,
+    })
+    .await
+    .unwrap()
+    .summary()
+}
+
 #[tokio::test]
 async fn membership_is_read_once_then_remembered() {
     let repo = dm_store::testing::fresh_table().await;
-    let mut users = Vec::new();
-    for handle in ["cost_a", "cost_b"] {
-        users.push(
-            repo.create_user(NewUser {
-                uuid: UserId::new(),
-                handle: Handle::parse(handle).unwrap(),
-                display_name: DisplayName::parse(handle).unwrap(),
-                cognito_user_id: None,
-            })
-            .await
-            .unwrap(),
-        );
-    }
-    let (a, b) = (users[0].summary(), users[1].summary());
+    let (a, b) = (user(&repo, "cost_a").await, user(&repo, "cost_b").await);
     let group = repo
         .start_conversation(&a, &b, NewMessage::now(text("hi")))
         .await
@@ -71,20 +71,7 @@ async fn membership_is_read_once_then_remembered() {
 #[tokio::test]
 async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
     let repo = dm_store::testing::fresh_table().await;
-    let mut users = Vec::new();
-    for handle in ["cost_c", "cost_d"] {
-        users.push(
-            repo.create_user(NewUser {
-                uuid: UserId::new(),
-                handle: Handle::parse(handle).unwrap(),
-                display_name: DisplayName::parse(handle).unwrap(),
-                cognito_user_id: None,
-            })
-            .await
-            .unwrap(),
-        );
-    }
-    let (a, b) = (users[0].summary(), users[1].summary());
+    let (a, b) = (user(&repo, "cost_c").await, user(&repo, "cost_d").await);
     let first = repo
         .start_conversation(&a, &b, NewMessage::now(text("hi")))
         .await
