@@ -289,7 +289,7 @@ async fn with_seen(
         return Ok(messages.into_iter().map(Into::into).collect());
     }
     // The members, as remembered (a seed conversation has no group item: no receipts).
-    let Some(found) = state.repo.current_group(group).await? else {
+    let Some(found) = state.repo.group_unchecked(group).await? else {
         return Ok(messages.into_iter().map(Into::into).collect());
     };
     let markers = state.repo.read_markers(group, reader).await?;

@@ -38,6 +38,17 @@ pub fn backoff(first: Duration, max: Duration, retries: usize) -> ExponentialBui
         .with_jitter()
 }
 
+/// The backoff between the repository's race attempts (starting a
+/// conversation, moving rows): 20 ms doubling to 500 ms, jittered.
+pub(crate) fn race_backoff() -> impl Iterator<Item = Duration> {
+    backoff(
+        Duration::from_millis(20),
+        Duration::from_millis(500),
+        RACE_ATTEMPTS as usize,
+    )
+    .build()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

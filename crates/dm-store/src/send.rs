@@ -92,7 +92,7 @@ impl<R: Repository + ?Sized> SendOnce for R {
                     }
                 };
                 let sent = match group {
-                    Some(group) => self.message(group, at).await?,
+                    Some(group) => self.message_unchecked(group, at).await?,
                     None => None,
                 };
                 sent.ok_or(StoreError::Conflict(Clash::ItemExists))

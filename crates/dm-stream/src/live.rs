@@ -364,7 +364,7 @@ impl ConnectionNotifier {
 impl Notifier for ConnectionNotifier {
     async fn notify(&self, update: &Update) {
         // The group as the handler just wrote it (this process remembers it).
-        let group: Option<Group> = match self.repo.current_group(update.group).await {
+        let group: Option<Group> = match self.repo.group_unchecked(update.group).await {
             Ok(group) => group,
             Err(e) => {
                 tracing::warn!(group = %update.group, error = %e, "reading the conversation failed; frames lost");
@@ -373,7 +373,7 @@ impl Notifier for ConnectionNotifier {
         };
         let members: Vec<UserId> = match &group {
             Some(group) => group.members.iter().map(|m| m.uuid).collect(),
-            None => match self.repo.members(update.group).await {
+            None => match self.repo.members_unchecked(update.group).await {
                 Ok(members) => members.iter().map(|m| m.uuid).collect(),
                 Err(e) => {
                     tracing::warn!(group = %update.group, error = %e, "reading members failed; frames lost");

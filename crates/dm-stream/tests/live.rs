@@ -272,7 +272,7 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     let to = |id: &str| frames_to(&posted, id);
     let message = Frame::message(&newest);
     let rows = repo
-        .current_group(newest.group)
+        .group_unchecked(newest.group)
         .await
         .unwrap()
         .unwrap()

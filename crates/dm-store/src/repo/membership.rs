@@ -1,0 +1,74 @@
+//! Who belongs to a conversation: the one check every member-only call makes
+//! ([`require_member`]), and the group item's read behind it.
+
+use dm_domain::{Group, GroupId, ItemKey, UserId};
+
+use super::unexpected;
+use crate::{Missing, Record, StoreError, StoreResult, table::Table};
+
+/// Fails with `NotFound(Conversation)` unless `member` belongs to `group`:
+/// for anyone else a conversation does not exist. Every call on behalf of a
+/// member starts here.
+pub(super) async fn require_member<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    member: UserId,
+) -> StoreResult<()> {
+    if is_member(table, group, member).await? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound(Missing::Conversation))
+    }
+}
+
+/// Whether `member` belongs to the conversation; `false` for one that does
+/// not exist. Answers from the group cache when it can, and for
+/// conversations the seed wrote (rows, no group item) from their rows.
+pub(super) async fn is_member<T: Table + ?Sized>(
+    table: &T,
+    id: GroupId,
+    member: UserId,
+) -> StoreResult<bool> {
+    // Members never change, so a conversation's members once read are
+    // good for the life of the process.
+    if let Some(members) = table.group_cache().and_then(|cache| cache.members(id)) {
+        return Ok(members.contains(&member));
+    }
+    if let Some(group) = load_group(table, id).await? {
+        return Ok(group.has_member(member));
+    }
+    // A conversation the seed wrote has no group item, only its rows.
+    let rows = table.group_rows(id).await?;
+    Ok(rows
+        .iter()
+        .any(|row| matches!(row, Record::Conversation(c) if c.owner == member)))
+}
+
+/// A conversation's group item, if `member` is one of its members.
+pub(super) async fn group_of_member<T: Table + ?Sized>(
+    table: &T,
+    id: GroupId,
+    member: UserId,
+) -> StoreResult<Group> {
+    match load_group(table, id).await? {
+        Some(group) if group.has_member(member) => Ok(group),
+        _ => Err(StoreError::NotFound(Missing::Conversation)),
+    }
+}
+
+/// The group item, read (strongly consistent) and remembered in the cache.
+pub(super) async fn load_group<T: Table + ?Sized>(
+    table: &T,
+    id: GroupId,
+) -> StoreResult<Option<Group>> {
+    match table.get(&ItemKey::Group(id)).await? {
+        Some(Record::Group(group)) => {
+            if let Some(cache) = table.group_cache() {
+                cache.insert(group.clone());
+            }
+            Ok(Some(group))
+        }
+        Some(other) => Err(unexpected(&other)),
+        None => Ok(None),
+    }
+}
