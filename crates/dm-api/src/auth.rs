@@ -14,7 +14,7 @@ use std::{
     collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use async_trait::async_trait;
@@ -22,7 +22,7 @@ use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     http::request::Parts,
 };
-use dm_domain::User;
+use dm_domain::{Timestamp, User};
 use dm_store::Repository;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, jwk::JwkSet};
 use serde::{Deserialize, Serialize};
@@ -130,10 +130,7 @@ impl LocalVerifier {
         sub: &str,
         ttl: Duration,
     ) -> Result<String, jsonwebtoken::errors::Error> {
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_secs();
+        let now = u64::try_from(Timestamp::unix_now()).unwrap_or_default();
         let claims = Claims {
             sub: sub.to_owned(),
             token_use: Some("access".into()),

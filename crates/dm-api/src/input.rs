@@ -1,5 +1,6 @@
 //! Reading requests: the JSON body, the query, the path, each checked with
-//! every failure listed, never a panic and never a 500.
+//! every failure listed, never a panic and never a 500. The bodies' schemas
+//! for the OpenAPI document (`*In`) sit beside their parsers.
 
 use axum::{
     body::Bytes,
@@ -8,7 +9,9 @@ use axum::{
 };
 use dm_domain::{Cursor, GroupId, Handle, MessageId, MessageRef, MessageText, Timestamp};
 use dm_store::{MessageBound, PAGE_DEFAULT, PAGE_MAX, PageRequest};
+use serde::Serialize;
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::{AppState, error::ApiError};
 
@@ -89,6 +92,17 @@ pub fn idempotency_key(headers: &axum::http::HeaderMap) -> Result<Option<String>
 
 const FIELDS: [&str; 3] = ["message", "message_group_uuid", "handle"];
 
+/// The body of `POST /api/messages`: the text, and either a conversation or a handle.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewMessageIn {
+    /// 1 to 1024 characters after trimming.
+    pub message: String,
+    /// An existing conversation; exactly one of this and `handle`.
+    pub message_group_uuid: Option<String>,
+    /// A user to message (with or without `@`); exactly one of this and `message_group_uuid`.
+    pub handle: Option<String>,
+}
+
 /// Checks a message body, listing every failed check.
 pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError> {
     let mut errors = Vec::new();
@@ -152,6 +166,13 @@ fn text_field(body: &Map<String, Value>, errors: &mut Vec<String>) -> Option<Mes
             None
         }
     }
+}
+
+/// The body of `PATCH /api/messages/{message_group_uuid}/{message_uuid}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EditIn {
+    /// The new text: 1 to 1024 characters after trimming, as for sending.
+    pub message: String,
 }
 
 /// Checks an edit's body, `{"message"}`, as a new message's text is checked,

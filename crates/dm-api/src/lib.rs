@@ -3,7 +3,7 @@
 //! [`app`] builds the whole router over an [`AppState`] (a repository and a
 //! token verifier), so tests drive it in-process with `tower::ServiceExt::oneshot`
 //! and the `dm-api` binary serves it. Routes, JSON fields and paths follow the
-//! Cruddur frontend; see `routes.rs` and the OpenAPI document at
+//! Cruddur frontend; see `routes/` (one module per resource) and the OpenAPI document at
 //! `/api/openapi.json`. `/` serves a small messaging page (`web.rs`).
 //!
 //! Layers, outermost first: a request id (`x-request-id`, set if absent and
@@ -28,7 +28,6 @@ use axum::{
     http::{HeaderName, HeaderValue},
     middleware::{self, Next},
     response::{IntoResponse, Response},
-    routing::{get, patch, post},
 };
 use dm_store::Repository;
 use tower_http::{
@@ -101,32 +100,9 @@ pub fn app(state: AppState) -> Router {
     let cors = cors::layer(state.cors_origins.clone());
     let limit = state.timeout;
     Router::new()
-        .route("/", get(web::index))
-        .route("/app.js", get(web::script))
-        .route("/style.css", get(web::style))
-        .route("/api/me", get(routes::me))
-        .route("/api/local/users", get(web::local_users))
-        .route("/api/local/token", post(web::local_token))
-        .route("/api/message_groups", get(routes::message_groups))
-        .route(
-            "/api/message_groups/{message_group_uuid}/read",
-            post(routes::mark_read),
-        )
-        .route("/api/messages/{message_group_uuid}", get(routes::messages))
-        .route("/api/messages", post(routes::create_message))
-        .route(
-            "/api/messages/{message_group_uuid}/{message_uuid}",
-            patch(routes::edit_message).delete(routes::delete_message),
-        )
-        .route("/api/users/{handle}/short", get(routes::user_short))
-        .route("/api/openapi.json", get(routes::openapi))
-        .route("/api/ws", get(live::socket))
-        .route(
-            "/@connections/{connection_id}",
-            post(live::post_to_connection).delete(live::delete_connection),
-        )
-        .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
+        .merge(routes::router())
+        .merge(web::router())
+        .merge(live::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(|| async { ApiError::NotFound("route_not_found") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -18,7 +18,7 @@ use std::{
     collections::HashMap,
     net::SocketAddr,
     sync::{Arc, Mutex},
-    time::{Duration, SystemTime, UNIX_EPOCH},
+    time::Duration,
 };
 
 use async_trait::async_trait;
@@ -30,13 +30,22 @@ use axum::{
     },
     http::{HeaderValue, StatusCode},
     response::{IntoResponse, Response},
+    routing::{get, post},
 };
-use dm_domain::Connection;
+use dm_domain::{Connection, Timestamp};
 use dm_stream::live::{Frame, Post, PostError};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
 use crate::{AppState, auth, error::ApiError};
+
+/// The socket and the local management API.
+pub(crate) fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/api/ws", get(socket)).route(
+        "/@connections/{connection_id}",
+        post(post_to_connection).delete(delete_connection),
+    )
+}
 
 /// Frames waiting for a slow socket; beyond this the socket is closed (its
 /// client reconnects and catches up by reading).
@@ -158,7 +167,7 @@ async fn serve(
     connection: Connection,
     mut rx: mpsc::Receiver<String>,
 ) {
-    let left = u64::try_from(connection.expires_at - unix_now()).unwrap_or(0);
+    let left = u64::try_from(connection.expires_at - Timestamp::unix_now()).unwrap_or(0);
     let expiry = tokio::time::sleep(Duration::from_secs(left));
     tokio::pin!(expiry);
     loop {
@@ -254,10 +263,4 @@ fn management_error(status: StatusCode, kind: &'static str) -> Response {
         .headers_mut()
         .insert("x-amzn-errortype", HeaderValue::from_static(kind));
     response
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -7,14 +7,25 @@
 //! nothing a Cognito-mode server offers (there they answer 404).
 
 use axum::{
-    Json,
+    Json, Router,
     extract::State,
     http::header,
     response::{Html, IntoResponse},
+    routing::{get, post},
 };
 use serde::Serialize;
 
 use crate::{AppState, error::ApiError, input::JsonObject};
+
+/// The page and its local sign-in routes.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route("/app.js", get(script))
+        .route("/style.css", get(style))
+        .route("/api/local/users", get(local_users))
+        .route("/api/local/token", post(local_token))
+}
 
 /// `GET /`.
 pub async fn index() -> Html<&'static str> {

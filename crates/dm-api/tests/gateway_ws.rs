@@ -224,9 +224,12 @@ async fn connect_is_notified_then_disconnect_forgets(dynamo: bool) {
         .pop()
         .unwrap();
     let posted = Arc::new(Recorder::default());
+    let written = repo.group(group, andrew).await.unwrap();
     ConnectionNotifier::new(repo.clone(), posted.clone())
         .notify(&Update {
             group,
+            members: written.members.iter().map(|m| m.uuid).collect(),
+            rows: written.rows().to_vec(),
             messages: vec![message.clone()],
             rows_show: Some(message.clone()),
             marks: vec![],

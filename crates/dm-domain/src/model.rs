@@ -125,6 +125,18 @@ impl Message {
         self.deleted = true;
         self
     }
+
+    /// The latest state of each message among `records` (several records of
+    /// one message, in any order, repeats included), by [`Message::revision`],
+    /// oldest message first. The one rule the row update and the live frames
+    /// share, so a replay or a reordering cannot bring back an older text.
+    pub fn latest_states<'a>(records: impl IntoIterator<Item = &'a Message>) -> Vec<&'a Message> {
+        let mut latest: Vec<&Message> = records.into_iter().collect();
+        // Each message's states together, the latest first.
+        latest.sort_by(|a, b| (a.reference(), b.revision()).cmp(&(b.reference(), a.revision())));
+        latest.dedup_by_key(|m| m.id);
+        latest
+    }
 }
 
 /// A state of a message, ordered as they follow each other (see
@@ -329,5 +341,44 @@ mod tests {
         assert_eq!(group.other_member(a.uuid), Some(&b));
         assert_eq!(group.other_member(UserId::new()), None);
         assert!(!group.has_member(UserId::new()));
+    }
+
+    #[test]
+    fn the_latest_state_of_each_message_wins_in_any_order() {
+        let sender = summary("a");
+        let start = Timestamp::now();
+        let at = |micros: i64| start.plus(chrono::TimeDelta::microseconds(micros));
+        let sent = |micros: i64| Message {
+            id: MessageId::new(),
+            group: GroupId::new(),
+            created_at: at(micros),
+            text: "sent".into(),
+            sender: sender.clone(),
+            edited_at: None,
+            deleted: false,
+        };
+        let (one, two) = (sent(1_000), sent(2_000));
+        let edit = |m: &Message, micros: i64, text: &str| Message {
+            text: text.into(),
+            edited_at: Some(at(micros)),
+            ..m.clone()
+        };
+        let (early, late) = (edit(&one, 5_000, "early"), edit(&one, 6_000, "late"));
+        let gone = two.clone().tombstone();
+        let records = [
+            late.clone(),
+            two.clone(),
+            one.clone(),
+            gone.clone(),
+            early,
+            two,
+        ];
+        let latest = Message::latest_states(&records);
+        assert_eq!(
+            latest,
+            vec![&late, &gone],
+            "oldest message first, each at its latest"
+        );
+        assert!(Message::latest_states(&[]).is_empty());
     }
 }

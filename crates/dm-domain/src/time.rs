@@ -47,6 +47,18 @@ impl Timestamp {
         Self::from_datetime(self.0.checked_add_signed(delta).unwrap_or(self.0))
     }
 
+    /// Seconds since the Unix epoch: the form of expiry times (tokens, the
+    /// table's TTL attributes).
+    pub fn unix_seconds(self) -> i64 {
+        self.0.timestamp()
+    }
+
+    /// The current time in seconds since the Unix epoch: the one clock of
+    /// expiry times (`Timestamp::now().unix_seconds()`).
+    pub fn unix_now() -> i64 {
+        Self::now().unix_seconds()
+    }
+
     /// This time rounded down to a whole second; for display.
     pub fn to_second(self) -> DateTime<Utc> {
         self.0

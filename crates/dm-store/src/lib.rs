@@ -38,6 +38,6 @@ pub use memory::MemoryRepository;
 pub use record::{ENTITY, Record};
 pub use repo::{
     Applied, Changes, MessageBound, MessageLookup, NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest,
-    Repository, Sent,
+    Repository, Sent, Written,
 };
 pub use send::{IDEMPOTENCY_TTL, IdempotencyKey, Recipient, SendOnce};

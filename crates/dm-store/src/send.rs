@@ -7,10 +7,10 @@
 //! key used again with another request is refused and changes nothing. Claims
 //! expire after [`IDEMPOTENCY_TTL`] (the table's TTL attribute deletes them).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use dm_domain::{GroupId, IdempotencyClaim, Message, MessageText, UserSummary};
+use dm_domain::{GroupId, IdempotencyClaim, Message, MessageText, Timestamp, UserSummary};
 
 use crate::{Clash, NewMessage, Repository, StoreError, StoreResult};
 
@@ -65,7 +65,7 @@ impl<R: Repository + ?Sized> SendOnce for R {
         let Some(key) = key else {
             return send(self, sender, &to, new).await;
         };
-        let now = unix_now();
+        let now = Timestamp::unix_now();
         let claim = IdempotencyClaim {
             user: sender.uuid,
             key: key.key,
@@ -115,10 +115,4 @@ async fn send<R: Repository + ?Sized>(
             .await?
             .message),
     }
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }

@@ -20,7 +20,9 @@
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 
 use dm_domain::{GroupId, ItemKey, Message, MessageRef};
-use dm_store::{Applied, ChangeEvent, ChangeKind, Changes, Record, Repository, StoreError};
+use dm_store::{
+    Applied, ChangeEvent, ChangeKind, Changes, Record, Repository, StoreError, Written,
+};
 use futures::{StreamExt, stream};
 
 use crate::live::{Notifier, Update};
@@ -236,12 +238,12 @@ impl Handler {
         let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
             .map(|(group, work)| async move {
                 let result = self.apply(group, &work.changes).await;
-                if let (Ok(applied), Some(notifier)) = (&result, &self.notifier) {
+                if let (Ok(written), Some(notifier)) = (&result, &self.notifier) {
                     notifier
-                        .notify(&Update::new(group, work.changes, work.inserted, *applied))
+                        .notify(&Update::new(written, work.changes, work.inserted))
                         .await;
                 }
-                (result, work.first)
+                (result.map(|written| written.applied), work.first)
             })
             .buffer_unordered(self.concurrency)
             .collect()
@@ -270,7 +272,7 @@ impl Handler {
     }
 
     /// Applies one conversation's changes, retrying what may succeed later.
-    async fn apply(&self, group: GroupId, changes: &Changes) -> Result<Applied, StoreError> {
+    async fn apply(&self, group: GroupId, changes: &Changes) -> Result<Written, StoreError> {
         use dm_store::retry::Retryable;
         let never = |e: &StoreError| matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_));
         let messages = changes.messages.len();

@@ -257,9 +257,12 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     let newest = sent[1].clone();
     // As the handler does: the rows first, then the frames.
     repo.apply_message(&newest).await.unwrap();
+    let written = repo.group(newest.group, a.uuid).await.unwrap();
     notifier
         .notify(&Update {
             group: newest.group,
+            members: written.members.iter().map(|m| m.uuid).collect(),
+            rows: written.rows().to_vec(),
             messages: vec![newest.clone()],
             rows_show: Some(newest.clone()),
             marks: vec![],

@@ -39,7 +39,7 @@ use dm_domain::{
 pub use conversations::Sent;
 pub use messages::{MessageBound, MessageLookup, NewMessage};
 pub use paging::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
-pub use rows::{Applied, Changes};
+pub use rows::{Applied, Changes, Written};
 
 use crate::{Record, StoreError, StoreResult, table::Table};
 
@@ -218,8 +218,9 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// applies the read markers, and keeps each member's unread count exact
     /// (the other members' messages newer than their marker and not deleted,
     /// up to the cap). Idempotent, order-independent, safe to run
-    /// concurrently. Used by the stream handler. (D)
-    async fn apply_changes(&self, group: GroupId, changes: &Changes) -> StoreResult<Applied>;
+    /// concurrently. Used by the stream handler. Returns what it did and
+    /// the group item it leaves, whose rows the notifier tells. (D)
+    async fn apply_changes(&self, group: GroupId, changes: &Changes) -> StoreResult<Written>;
 
     /// [`Repository::apply_changes`] of one message record.
     async fn apply_message(&self, message: &Message) -> StoreResult<Applied> {
@@ -227,7 +228,7 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
             messages: vec![message.clone()],
             ..Changes::default()
         };
-        self.apply_changes(message.group, &changes).await
+        Ok(self.apply_changes(message.group, &changes).await?.applied)
     }
 
     /// Stores many messages of one conversation in batches (no conditions:
@@ -395,7 +396,7 @@ impl<T: Table> Repository for T {
         idempotency::claim(self, claim, now).await
     }
 
-    async fn apply_changes(&self, group: GroupId, changes: &Changes) -> StoreResult<Applied> {
+    async fn apply_changes(&self, group: GroupId, changes: &Changes) -> StoreResult<Written> {
         rows::apply(self, group, changes).await
     }
 

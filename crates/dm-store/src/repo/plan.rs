@@ -3,9 +3,7 @@
 //! and each member's unread count, recounted from the messages
 //! ([`count_unread`]) only when the arithmetic cannot tell.
 
-use std::collections::HashMap;
-
-use dm_domain::{Group, GroupId, Message, MessageId, MessageRef, ReadState, UNREAD_CAP, UserId};
+use dm_domain::{Group, GroupId, Message, MessageRef, ReadState, UNREAD_CAP, UserId};
 
 use super::{messages::scan, paging::PAGE_MAX, rows::Changes};
 use crate::{
@@ -43,18 +41,12 @@ pub(super) async fn plan<T: Table + ?Sized>(
     changes: &Changes,
 ) -> StoreResult<Option<Group>> {
     // The latest state of each message of the batch.
-    let mut latest: HashMap<MessageId, &Message> = HashMap::new();
-    for m in changes
-        .messages
-        .iter()
-        .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
-    {
-        let entry = latest.entry(m.id).or_insert(m);
-        if m.revision() > entry.revision() {
-            *entry = m;
-        }
-    }
-    let messages: Vec<&Message> = latest.into_values().collect();
+    let messages = Message::latest_states(
+        changes
+            .messages
+            .iter()
+            .filter(|m| m.group == group.id && group.has_member(m.sender.uuid)),
+    );
     let removed = &changes.removed;
     let mut next = group.clone();
     // A message removed outright does not move the rows: it is gone.

@@ -2,7 +2,7 @@
 //! its group item and its members' rows in one transaction, conditioned on
 //! the group item's version. What the group becomes is [`super::plan`]'s.
 
-use dm_domain::{GroupId, Message, MessageRef, ReadMarker};
+use dm_domain::{Group, GroupId, Message, MessageRef, ReadMarker};
 
 use super::{membership::load_group, plan::plan};
 use crate::{
@@ -38,12 +38,24 @@ pub enum Applied {
     AlreadyCurrent,
 }
 
+/// What [`crate::Repository::apply_changes`] did, and the group item it
+/// leaves: as written, or as found when it already reflected the changes.
+/// Its rows ([`Group::rows`]) are the members' rows as they now stand, so a
+/// notifier needs no read of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    /// What was done.
+    pub applied: Applied,
+    /// The group item as it now stands.
+    pub group: Group,
+}
+
 /// Applies a conversation's changes; see [`crate::Repository::apply_changes`].
 pub(super) async fn apply<T: Table + ?Sized>(
     table: &T,
     group_id: GroupId,
     changes: &Changes,
-) -> StoreResult<Applied> {
+) -> StoreResult<Written> {
     let cache = table.group_cache();
     // The group as last seen is a guess the transaction's condition (its
     // version) checks.
@@ -70,7 +82,10 @@ pub(super) async fn apply<T: Table + ?Sized>(
             return Err(StoreError::Invalid("sender_not_member"));
         }
         let Some(next) = plan(table, &group, changes).await? else {
-            return Ok(Applied::AlreadyCurrent);
+            return Ok(Written {
+                applied: Applied::AlreadyCurrent,
+                group,
+            });
         };
         let moved = next.last != group.last;
         let mut writes = vec![Write::Put {
@@ -92,15 +107,24 @@ pub(super) async fn apply<T: Table + ?Sized>(
         let result = table.write(writes).await;
         if let Some(cache) = cache {
             match result {
-                Ok(()) => cache.insert(next),
+                Ok(()) => cache.insert(next.clone()),
                 // The group may have changed (or a lost response may hide
                 // that it did): read it next time.
                 Err(_) => cache.forget(group_id),
             }
         }
         match result {
-            Ok(()) if moved => return Ok(Applied::Moved),
-            Ok(()) => return Ok(Applied::Counted),
+            Ok(()) => {
+                let applied = if moved {
+                    Applied::Moved
+                } else {
+                    Applied::Counted
+                };
+                return Ok(Written {
+                    applied,
+                    group: next,
+                });
+            }
             // Another handler changed the group since we read it (or the
             // guess was out of date): look again, at once the first time
             // (a stale guess), after a jittered pause from then on
