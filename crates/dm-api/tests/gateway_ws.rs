@@ -19,7 +19,7 @@ use dm_api::{
     gateway_ws::{Authorizer, route},
 };
 use dm_domain::{GroupId, UserId};
-use dm_store::{MemoryRepository, PageRequest, Repository, seed::USERS};
+use dm_store::{PageRequest, Repository, seed::USERS, testing::Backend};
 use dm_stream::live::{ConnectionNotifier, Notifier, Post, PostError, Update};
 use serde_json::{Value, json};
 
@@ -27,12 +27,8 @@ const METHOD_ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/l
 /// A connection id as API Gateway makes them.
 const CONNECTION: &str = "L0SM9cOFvHcCIhw=";
 
-async fn repo(dynamo: bool) -> Arc<dyn Repository> {
-    let repo: Arc<dyn Repository> = if dynamo {
-        Arc::new(dm_store::testing::fresh_table().await)
-    } else {
-        Arc::new(MemoryRepository::new())
-    };
+async fn repo(backend: Backend) -> Arc<dyn Repository> {
+    let repo = backend.repo().await;
     dm_store::seed::seed(&*repo, |_, _| {}).await.unwrap();
     repo
 }
@@ -115,8 +111,8 @@ impl Post for Recorder {
     }
 }
 
-async fn authorizer_allows_valid_cognito_tokens_only(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn authorizer_allows_valid_cognito_tokens_only(backend: Backend) {
+    let repo = repo(backend).await;
     let authorizer = authorizer(&repo).await;
     let andrew = USERS[0].uuid.to_string();
     let good = claims();
@@ -172,15 +168,10 @@ async fn authorizer_allows_valid_cognito_tokens_only(dynamo: bool) {
     );
 }
 
-#[tokio::test]
-async fn authorizer_allows_valid_cognito_tokens_only_in_memory() {
-    authorizer_allows_valid_cognito_tokens_only(false).await;
-}
-
-#[tokio::test]
-async fn authorizer_allows_valid_cognito_tokens_only_on_dynamodb_local() {
-    authorizer_allows_valid_cognito_tokens_only(true).await;
-}
+dm_store::on_both_backends!(
+    authorizer_allows_valid_cognito_tokens_only,
+    connect_is_notified_then_disconnect_forgets,
+);
 
 async fn first_conversation(repo: &Arc<dyn Repository>, user: UserId) -> GroupId {
     repo.conversations(user, &PageRequest::first(1))
@@ -190,8 +181,8 @@ async fn first_conversation(repo: &Arc<dyn Repository>, user: UserId) -> GroupId
         .group
 }
 
-async fn connect_is_notified_then_disconnect_forgets(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn connect_is_notified_then_disconnect_forgets(backend: Backend) {
+    let repo = repo(backend).await;
     let authorizer = authorizer(&repo).await;
     let (andrew, bayko) = (UserId::from(USERS[0].uuid), UserId::from(USERS[1].uuid));
     let token = claims();
@@ -259,18 +250,8 @@ async fn connect_is_notified_then_disconnect_forgets(dynamo: bool) {
 }
 
 #[tokio::test]
-async fn connect_is_notified_then_disconnect_forgets_in_memory() {
-    connect_is_notified_then_disconnect_forgets(false).await;
-}
-
-#[tokio::test]
-async fn connect_is_notified_then_disconnect_forgets_on_dynamodb_local() {
-    connect_is_notified_then_disconnect_forgets(true).await;
-}
-
-#[tokio::test]
 async fn routes_without_the_authorizers_context_change_nothing() {
-    let repo = repo(false).await;
+    let repo = repo(Backend::Memory).await;
     let andrew = USERS[0].uuid.to_string();
     let exp = now() + 600;
     for (name, authorizer) in [

@@ -4,14 +4,19 @@
 //! DynamoDB Local (see [`dm_local::shared`]), so tests run in parallel without
 //! seeing each other's items. It never skips: without Java or npm it fails
 //! with the fix in its message.
+//!
+//! [`Backend`] and [`on_both_backends!`](crate::on_both_backends) are the one
+//! switch between the memory repository and DynamoDB Local: every suite that
+//! runs on both names its cases once, and gets one test per case and backend
+//! (`memory::case` and `dynamodb::case`), so a failure names both.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use aws_smithy_types::retry::RetryConfig;
 
 pub use crate::faults::{FaultInjector, Injected};
 use crate::{
-    DynamoRepository,
+    DynamoRepository, MemoryRepository, Repository,
     client::sdk_config,
     schema::{TableSpec, create_table},
 };
@@ -63,4 +68,65 @@ pub async fn fresh_table_with_sdk_retries(injector: &FaultInjector) -> DynamoRep
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(5));
     fresh_table_configured(Some(retry), Some(injector)).await
+}
+
+/// Which repository a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The memory repository.
+    Memory,
+    /// A fresh table on the test binary's shared DynamoDB Local.
+    DynamoDbLocal,
+}
+
+impl Backend {
+    /// A fresh, empty repository of this kind.
+    pub async fn repo(self) -> Arc<dyn Repository> {
+        match self {
+            Self::Memory => Arc::new(MemoryRepository::new()),
+            Self::DynamoDbLocal => Arc::new(fresh_table().await),
+        }
+    }
+
+    /// This backend, as [`on_both_backends!`](crate::on_both_backends)
+    /// hands it to a case that takes a `Backend`.
+    pub async fn ready(self) -> Self {
+        self
+    }
+}
+
+/// One test per case and backend: `mod memory` and `mod dynamodb`, each
+/// with a `#[tokio::test]` per case that calls `super::case(...)`.
+///
+/// `on_both_backends!(a, b)` hands each case a [`Backend`];
+/// `on_both_backends!(setup = Store::new; a, b)` hands it
+/// `Store::new(backend).await`, for suites that keep more per backend (a
+/// concrete repository, a fault injector).
+#[macro_export]
+macro_rules! on_both_backends {
+    (setup = $setup:path; $($case:ident),* $(,)?) => {
+        mod memory {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($setup($crate::testing::Backend::Memory).await).await;
+                }
+            )*
+        }
+        mod dynamodb {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($setup($crate::testing::Backend::DynamoDbLocal).await).await;
+                }
+            )*
+        }
+    };
+    ($($case:ident),* $(,)?) => {
+        $crate::on_both_backends!(setup = $crate::testing::Backend::ready; $($case),*);
+    };
 }

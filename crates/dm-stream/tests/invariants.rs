@@ -14,27 +14,29 @@ use dm_store::{
     ChangeEvent, ChangeKind, DynamoRepository, MemoryRepository, NewMessage, PageRequest, Record,
     Repository, StoreError,
     memory::Fault,
-    testing::{FaultInjector, Injected},
+    testing::{Backend, FaultInjector, Injected},
 };
 use dm_stream::{Handler, RetryPolicy};
 use proptest::prelude::*;
 
+/// The repository under test, and what it takes to inject failures into it.
 #[derive(Clone)]
-enum Backend {
+enum Store {
     Memory(MemoryRepository),
     Dynamo(DynamoRepository, FaultInjector),
 }
 
-impl Backend {
-    async fn new(dynamo: bool) -> Self {
-        if dynamo {
-            let injector = FaultInjector::default();
-            Self::Dynamo(
-                dm_store::testing::fresh_table_with(&injector).await,
-                injector,
-            )
-        } else {
-            Self::Memory(MemoryRepository::new())
+impl Store {
+    async fn new(backend: Backend) -> Self {
+        match backend {
+            Backend::DynamoDbLocal => {
+                let injector = FaultInjector::default();
+                Self::Dynamo(
+                    dm_store::testing::fresh_table_with(&injector).await,
+                    injector,
+                )
+            }
+            Backend::Memory => Self::Memory(MemoryRepository::new()),
         }
     }
 
@@ -72,7 +74,7 @@ impl Backend {
 }
 
 /// A fast handler: tests need no long backoffs.
-fn handler(backend: &Backend, attempts: u32) -> Handler {
+fn handler(backend: &Store, attempts: u32) -> Handler {
     Handler::new(backend.repo()).with_retry(RetryPolicy {
         attempts,
         base: Duration::from_millis(1),
@@ -180,18 +182,7 @@ fn events(first: usize, messages: &[&Message]) -> Vec<ChangeEvent> {
         .collect()
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(false).await; } )*
-        }
-        mod dynamodb {
-            $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(true).await; } )*
-        }
-    };
-}
-
-both!(
+dm_store::on_both_backends!(
     a_lost_response_after_any_call_is_retried,
     the_first_failed_record_is_reported_and_its_retry_converges,
     two_handlers_at_once_converge,
@@ -199,10 +190,10 @@ both!(
     a_message_of_an_unknown_conversation_is_skipped,
 );
 
-async fn a_lost_response_after_any_call_is_retried(dynamo: bool) {
+async fn a_lost_response_after_any_call_is_retried(kind: Backend) {
     // Every call of the handler, in turn, loses its response.
     for k in 1.. {
-        let backend = Backend::new(dynamo).await;
+        let backend = Store::new(kind).await;
         let repo = backend.repo();
         let world = world(&repo, 2).await;
         let mut sent = Vec::new();
@@ -228,8 +219,8 @@ async fn a_lost_response_after_any_call_is_retried(dynamo: bool) {
     }
 }
 
-async fn the_first_failed_record_is_reported_and_its_retry_converges(dynamo: bool) {
-    let backend = Backend::new(dynamo).await;
+async fn the_first_failed_record_is_reported_and_its_retry_converges(kind: Backend) {
+    let backend = Store::new(kind).await;
     let repo = backend.repo();
     let world = world(&repo, 1).await;
     let sent = vec![
@@ -252,8 +243,8 @@ async fn the_first_failed_record_is_reported_and_its_retry_converges(dynamo: boo
     world.assert_converged(&repo, &sent).await;
 }
 
-async fn two_handlers_at_once_converge(dynamo: bool) {
-    let backend = Backend::new(dynamo).await;
+async fn two_handlers_at_once_converge(kind: Backend) {
+    let backend = Store::new(kind).await;
     let repo = backend.repo();
     let world = world(&repo, 3).await;
     let mut sent = Vec::new();
@@ -289,8 +280,8 @@ async fn two_handlers_at_once_converge(dynamo: bool) {
     world.assert_converged(&repo, &sent).await;
 }
 
-async fn only_messages_move_rows(dynamo: bool) {
-    let backend = Backend::new(dynamo).await;
+async fn only_messages_move_rows(kind: Backend) {
+    let backend = Store::new(kind).await;
     let repo = backend.repo();
     let world = world(&repo, 1).await;
     let (group, users, first) = &world.groups[0];
@@ -350,8 +341,8 @@ async fn only_messages_move_rows(dynamo: bool) {
     world.assert_converged(&repo, &[]).await;
 }
 
-async fn a_message_of_an_unknown_conversation_is_skipped(dynamo: bool) {
-    let backend = Backend::new(dynamo).await;
+async fn a_message_of_an_unknown_conversation_is_skipped(kind: Backend) {
+    let backend = Store::new(kind).await;
     let repo = backend.repo();
     let world = world(&repo, 1).await;
     let sent = world.send(&repo, 0, 1, 4).await;
@@ -402,14 +393,14 @@ fn run_strategy() -> impl Strategy<Value = Run> {
     })
 }
 
-fn check_run(dynamo: bool, run: &Run) {
+fn check_run(kind: Backend, run: &Run) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let backend = Backend::new(dynamo).await;
+        let backend = Store::new(kind).await;
         let repo = backend.repo();
         let world = world(&repo, 3).await;
         let mut sent = Vec::new();
@@ -439,7 +430,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn shuffled_duplicated_replayed_records_converge_in_memory(run in run_strategy()) {
-        check_run(false, &run);
+        check_run(Backend::Memory, &run);
     }
 }
 
@@ -447,7 +438,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
     #[test]
     fn shuffled_duplicated_replayed_records_converge_on_dynamodb(run in run_strategy()) {
-        check_run(true, &run);
+        check_run(Backend::DynamoDbLocal, &run);
     }
 }
 
@@ -463,8 +454,8 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
         (Injected::Throttled, 1, 1),
         (Injected::TransactionConflict, 1, 2),
     ] {
-        let backend = Backend::new(true).await;
-        let Backend::Dynamo(_, injector) = &backend else {
+        let backend = Store::new(Backend::DynamoDbLocal).await;
+        let Store::Dynamo(_, injector) = &backend else {
             unreachable!()
         };
         let repo = backend.repo();
@@ -501,7 +492,7 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
 async fn a_throttled_table_costs_a_bounded_number_of_requests() {
     let injector = FaultInjector::default();
     let table = dm_store::testing::fresh_table_with_sdk_retries(&injector).await;
-    let backend = Backend::Dynamo(table, injector.clone());
+    let backend = Store::Dynamo(table, injector.clone());
     let repo = backend.repo();
     let world = world(&repo, 1).await;
     let sent = [world.send(&repo, 0, 1, 3).await];

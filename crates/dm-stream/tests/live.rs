@@ -8,7 +8,7 @@ use dm_domain::{
     Connection, DisplayName, GroupId, Handle, Message, MessageId, MessageText, NewUser, Timestamp,
     User, UserId,
 };
-use dm_store::{ChangeEvent, ChangeKind, MemoryRepository, NewMessage, Record, Repository};
+use dm_store::{ChangeEvent, ChangeKind, NewMessage, Record, Repository, testing::Backend};
 use dm_stream::{
     Handler,
     live::{ConnectionNotifier, Frame, ManagementApi, Notifier, Post, PostError, Update},
@@ -20,14 +20,6 @@ mockall::mock! {
     #[async_trait::async_trait]
     impl Notifier for Notify {
         async fn notify(&self, update: &Update);
-    }
-}
-
-async fn repo(dynamo: bool) -> Arc<dyn Repository> {
-    if dynamo {
-        Arc::new(dm_store::testing::fresh_table().await)
-    } else {
-        Arc::new(MemoryRepository::new())
     }
 }
 
@@ -98,14 +90,7 @@ fn inserts(messages: &[&Message]) -> Vec<ChangeEvent> {
         .collect()
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(false).await; } )* }
-        mod dynamodb { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(true).await; } )* }
-    };
-}
-
-both!(
+dm_store::on_both_backends!(
     the_handler_notifies_each_conversation_once_with_its_new_messages_in_order,
     a_replayed_older_message_is_notified_but_moves_no_row,
     the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones,
@@ -113,8 +98,10 @@ both!(
     edits_and_deletes_reach_every_member_with_the_rows_they_change,
 );
 
-async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_order(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_order(
+    backend: Backend,
+) {
+    let repo = backend.repo().await;
     let (_, _, sent) = conversation(&repo, 3).await;
     let (_, _, other) = conversation(&repo, 0).await;
     let group = sent[0].group;
@@ -149,8 +136,8 @@ async fn the_handler_notifies_each_conversation_once_with_its_new_messages_in_or
     // The mock checks the calls when it is dropped, with the handler.
 }
 
-async fn a_replayed_older_message_is_notified_but_moves_no_row(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn a_replayed_older_message_is_notified_but_moves_no_row(backend: Backend) {
+    let repo = backend.repo().await;
     let (_, _, sent) = conversation(&repo, 2).await;
     Handler::new(repo.clone())
         .handle(&inserts(&[&sent[2]]))
@@ -220,9 +207,9 @@ fn frames_to(posted: &[(String, Frame)], id: &str) -> Vec<Frame> {
 }
 
 async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone_ones(
-    dynamo: bool,
+    backend: Backend,
 ) {
-    let repo = repo(dynamo).await;
+    let repo = backend.repo().await;
     let (a, b, sent) = conversation(&repo, 1).await;
     let stranger = user(&repo, "cy").await;
     let far = i64::MAX / 2;
@@ -436,8 +423,8 @@ async fn connect(repo: &Arc<dyn Repository>, connections: &[(&User, &str)]) {
     }
 }
 
-async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(backend: Backend) {
+    let repo = backend.repo().await;
     let (a, b, sent) = conversation(&repo, 3).await;
     Handler::new(repo.clone())
         .handle(&inserts(&sent.iter().collect::<Vec<_>>()))
@@ -486,8 +473,8 @@ async fn a_read_marker_reaches_every_member_and_clears_the_readers_count(dynamo:
     assert_eq!(again.already_current, 1);
 }
 
-async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn edits_and_deletes_reach_every_member_with_the_rows_they_change(backend: Backend) {
+    let repo = backend.repo().await;
     let (a, b, sent) = conversation(&repo, 2).await;
     Handler::new(repo.clone())
         .handle(&inserts(&sent.iter().collect::<Vec<_>>()))

@@ -23,19 +23,11 @@ use dm_domain::{
     ReadMarker, Timestamp, UNREAD_CAP, User, UserId,
 };
 use dm_store::{
-    ChangeEvent, ChangeKind, MemoryRepository, MessageLookup, NewMessage, PageRequest, Record,
-    Repository,
+    ChangeEvent, ChangeKind, MessageLookup, NewMessage, PageRequest, Record, Repository,
+    testing::Backend,
 };
 use dm_stream::{Handler, RetryPolicy};
 use proptest::prelude::*;
-
-async fn repo(dynamo: bool) -> Arc<dyn Repository> {
-    if dynamo {
-        Arc::new(dm_store::testing::fresh_table().await)
-    } else {
-        Arc::new(MemoryRepository::new())
-    }
-}
 
 fn handler(repo: &Arc<dyn Repository>) -> Handler {
     Handler::new(repo.clone()).with_retry(RetryPolicy {
@@ -367,14 +359,14 @@ fn run_strategy() -> impl Strategy<Value = Run> {
         })
 }
 
-fn check_run(dynamo: bool, run: &Run) {
+fn check_run(backend: Backend, run: &Run) {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
-        let repo = repo(dynamo).await;
+        let repo = backend.repo().await;
         let mut world = World::new(&repo, 2).await;
         for &(g, who, op, n) in &run.ops {
             match op {
@@ -432,7 +424,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
     #[test]
     fn unread_counts_are_exact_in_memory(run in run_strategy()) {
-        check_run(false, &run);
+        check_run(Backend::Memory, &run);
     }
 }
 
@@ -440,13 +432,13 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
     #[test]
     fn unread_counts_are_exact_on_dynamodb(run in run_strategy()) {
-        check_run(true, &run);
+        check_run(Backend::DynamoDbLocal, &run);
     }
 }
 
 /// Invariant 3: two tabs marking at once, in any order, leave the newest.
-async fn concurrent_marks_never_move_back(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn concurrent_marks_never_move_back(backend: Backend) {
+    let repo = backend.repo().await;
     let mut world = World::new(&repo, 1).await;
     for i in 0..12 {
         world.send(&repo, 0, 1, i).await;
@@ -489,8 +481,8 @@ async fn concurrent_marks_never_move_back(dynamo: bool) {
 }
 
 /// Marks need a member and a message of the conversation.
-async fn marks_are_checked(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn marks_are_checked(backend: Backend) {
+    let repo = backend.repo().await;
     let world = World::new(&repo, 2).await;
     let (group, users) = &world.groups[0];
     let (other_group, _) = &world.groups[1];
@@ -525,8 +517,8 @@ async fn marks_are_checked(dynamo: bool) {
 }
 
 /// The cap: past 99, a count reads 100 until a marker brings it back.
-async fn counts_are_capped_and_recounted(dynamo: bool) {
-    let repo = repo(dynamo).await;
+async fn counts_are_capped_and_recounted(backend: Backend) {
+    let repo = backend.repo().await;
     let mut world = World::new(&repo, 1).await;
     let (group, users) = world.groups[0].clone();
     let history: Vec<Message> = (1..=120)
@@ -566,14 +558,7 @@ async fn counts_are_capped_and_recounted(dynamo: bool) {
     assert_eq!(repo.unread_total(users[0].uuid).await.unwrap(), 0);
 }
 
-macro_rules! both {
-    ($($case:ident),* $(,)?) => {
-        mod memory { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(false).await; } )* }
-        mod dynamodb { $( #[tokio::test(flavor = "multi_thread", worker_threads = 2)] async fn $case() { super::$case(true).await; } )* }
-    };
-}
-
-both!(
+dm_store::on_both_backends!(
     concurrent_marks_never_move_back,
     marks_are_checked,
     counts_are_capped_and_recounted,
@@ -595,9 +580,9 @@ fn markers_live_beside_their_conversation() {
 /// send, two edits of one message, a delete and an edit of one message) and
 /// the stream handler (which applies their records as they come, in small
 /// batches, while more are written) converge once it has caught up.
-async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
+async fn marks_sends_and_the_stream_racing_converge(backend: Backend) {
     use rand::{Rng, SeedableRng, rngs::SmallRng};
-    let repo = repo(dynamo).await;
+    let repo = backend.repo().await;
     let mut world = World::new(&repo, 2).await;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<ChangeEvent>();
     let consumer = {
@@ -614,7 +599,11 @@ async fn marks_sends_and_the_stream_racing_converge(dynamo: bool) {
             }
         })
     };
-    let mut rng = SmallRng::seed_from_u64(if dynamo { 11 } else { 7 });
+    let mut rng = SmallRng::seed_from_u64(if backend == Backend::DynamoDbLocal {
+        11
+    } else {
+        7
+    });
     let mut sequence = 0;
     for _ in 0..70 {
         let (g, who) = (rng.gen_range(0..2), rng.gen_range(0..2));
