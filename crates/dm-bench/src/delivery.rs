@@ -29,7 +29,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::{connect_async, tungstenite::Message as WsMessage};
 
-use crate::{Client, Conversation, report::percentile};
+use crate::{client::Client, seed::Conversation, stats::percentile};
 
 /// The HTTP API and its sockets, in this process.
 #[derive(Debug)]
@@ -140,7 +140,7 @@ pub(crate) async fn measure(
 
     let (sender, picked) = (client.clone(), conversations.clone());
     let answered: Vec<(MessageId, UserId, Instant)> =
-        crate::spread(ops, concurrency, (104_729, 3), move |rng| {
+        crate::phases::spread(ops, concurrency, (104_729, 3), move |rng| {
             let c = &picked[rng.gen_range(0..picked.len())];
             let from = rng.gen_range(0..2);
             let (client, group, by, to) = (

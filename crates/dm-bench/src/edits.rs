@@ -13,7 +13,7 @@ use std::{
 use dm_domain::{GroupId, MessageRef, UserId};
 use rand::Rng;
 
-use crate::{Client, Conversation};
+use crate::{client::Client, seed::Conversation};
 
 /// Each conversation's messages by author, oldest first.
 pub(crate) type Authored = HashMap<(GroupId, UserId), Vec<MessageRef>>;
@@ -42,7 +42,7 @@ pub(crate) async fn run(
     } else {
         104_729
     };
-    crate::spread(ops, concurrency, (seed, 5), move |rng| {
+    crate::phases::spread(ops, concurrency, (seed, 5), move |rng| {
         // A random author's, or the next one's with a message left.
         let start = rng.gen_range(0..conversations.len() * 2);
         let picked = {

@@ -15,7 +15,7 @@ use dm_domain::{GroupId, MessageRef, UserId};
 use dm_store::{PAGE_MAX, PageRequest, Repository};
 use rand::Rng;
 
-use crate::{Client, Conversation};
+use crate::{client::Client, seed::Conversation};
 
 /// Messages a marker moves per mark.
 pub const STEP: usize = 2;
@@ -54,7 +54,7 @@ pub(crate) async fn run(
 ) -> anyhow::Result<Vec<f64>> {
     let positions: Arc<Mutex<HashMap<(GroupId, UserId), usize>>> = Arc::default();
     let (client, conversations) = (client.clone(), conversations.clone());
-    crate::spread(ops, concurrency, (6151, 5), move |rng| {
+    crate::phases::spread(ops, concurrency, (6151, 5), move |rng| {
         let c = &conversations[rng.gen_range(0..conversations.len())];
         let reader = c.members[rng.gen_range(0..2)].uuid;
         let refs = &messages[&c.group];

@@ -38,6 +38,42 @@ pub fn backoff(first: Duration, max: Duration, retries: usize) -> ExponentialBui
         .with_jitter()
 }
 
+/// The backoff of a loop that runs until it is stopped (the stream poller,
+/// the memory feed): each failure in a row waits longer ([`backoff`]'s
+/// jittered doubling from `first` up to `max`), and a success starts again
+/// from `first`.
+#[derive(Debug)]
+pub struct Backoff {
+    first: Duration,
+    max: Duration,
+    delays: Option<backon::ExponentialBackoff>,
+}
+
+impl Backoff {
+    /// A backoff from `first` doubling up to `max`.
+    pub fn new(first: Duration, max: Duration) -> Self {
+        Self {
+            first,
+            max,
+            delays: None,
+        }
+    }
+
+    /// Another failure in a row: how long to wait before trying again.
+    pub fn failed(&mut self) -> Duration {
+        let (first, max) = (self.first, self.max);
+        self.delays
+            .get_or_insert_with(|| backoff(first, max, usize::MAX).build())
+            .next()
+            .unwrap_or(max)
+    }
+
+    /// A success: the next failure waits `first` again.
+    pub fn succeeded(&mut self) {
+        self.delays = None;
+    }
+}
+
 /// The backoff between the repository's race attempts (starting a
 /// conversation, moving rows): 20 ms doubling to 500 ms, jittered.
 pub(crate) fn race_backoff() -> impl Iterator<Item = Duration> {
@@ -67,5 +103,19 @@ mod tests {
                 "{delay:?} for {base:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_loops_backoff_grows_while_it_fails_and_starts_again_after_a_success() {
+        let (first, max) = (Duration::from_millis(50), Duration::from_millis(400));
+        let mut pause = Backoff::new(first, max);
+        let waits: Vec<Duration> = (0..8).map(|_| pause.failed()).collect();
+        assert!(
+            waits.iter().all(|w| *w >= first && *w <= max * 2),
+            "{waits:?}"
+        );
+        assert!(waits[7] >= max, "it reaches the maximum: {waits:?}");
+        pause.succeeded();
+        assert!(pause.failed() < first * 2, "a success starts it again");
     }
 }

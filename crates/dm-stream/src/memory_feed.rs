@@ -80,16 +80,18 @@ impl MemoryFeed {
     /// Follows the feed until `shutdown` completes.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut backoff =
+            dm_store::retry::Backoff::new(Duration::from_millis(50), Duration::from_millis(3200));
         loop {
             match self.step().await {
                 Some(outcome) if outcome.failed_at.is_some() => {
-                    let pause = Duration::from_millis(50u64 << self.failures.min(6));
+                    let pause = backoff.failed();
                     tokio::select! {
                         () = &mut shutdown => return,
                         () = tokio::time::sleep(pause) => {}
                     }
                 }
-                Some(_) => {}
+                Some(_) => backoff.succeeded(),
                 None => {
                     tokio::select! {
                         () = &mut shutdown => return,

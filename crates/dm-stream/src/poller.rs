@@ -27,6 +27,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Handler, decode, handler::sequence_order};
 
+/// The pause after a failed pass, doubling (jittered) while passes keep
+/// failing, up to [`MAX_PAUSE`]; never shorter than the polling interval.
+const FIRST_PAUSE: Duration = Duration::from_millis(50);
+/// The longest pause after failed passes.
+const MAX_PAUSE: Duration = Duration::from_millis(3200);
+
 /// Records read per GetRecords call (the API's maximum is 1000).
 pub const BATCH_SIZE: i32 = 1000;
 
@@ -473,29 +479,21 @@ impl Poller {
     /// pass is tried again after the interval.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut failures = 0u32;
+        let mut backoff = dm_store::retry::Backoff::new(FIRST_PAUSE, MAX_PAUSE);
         loop {
             let pause = match self.poll_once().await {
-                Ok(pass) if pass.failed => {
-                    failures += 1;
-                    self.config
-                        .interval
-                        .max(Duration::from_millis(50 << failures.min(6)))
-                }
+                Ok(pass) if pass.failed => self.config.interval.max(backoff.failed()),
                 Ok(pass) if pass.records > 0 => {
-                    failures = 0;
+                    backoff.succeeded();
                     Duration::ZERO
                 }
                 Ok(_) => {
-                    failures = 0;
+                    backoff.succeeded();
                     self.config.interval
                 }
                 Err(e) => {
-                    failures += 1;
                     tracing::error!(error = %format!("{e:#}"), "stream pass failed");
-                    self.config
-                        .interval
-                        .max(Duration::from_millis(100 << failures.min(6)))
+                    self.config.interval.max(backoff.failed())
                 }
             };
             tokio::select! {
