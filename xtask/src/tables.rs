@@ -299,10 +299,10 @@ fn summarize(record: &Record) -> String {
         Record::Conversation(c) if c.unread > 0 => format!(
             "with @{}: {} ({} unread)",
             c.other.handle,
-            cut(&c.last_message),
+            cut(&c.preview),
             c.unread
         ),
-        Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.last_message)),
+        Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.preview)),
         Record::Group(g) => format!(
             "@{} and @{}, last {}",
             g.members[0].handle, g.members[1].handle, g.last.at
@@ -455,7 +455,7 @@ pub(crate) async fn list_conversations(args: &ListConversationsArgs) -> anyhow::
                     local_time(c.last_message_at),
                     c.other.handle,
                     c.other.display_name,
-                    c.last_message,
+                    c.preview,
                     c.group
                 );
             }
@@ -494,7 +494,7 @@ fn conversation_json(c: &Conversation) -> serde_json::Value {
         "uuid": c.group,
         "handle": c.other.handle,
         "display_name": c.other.display_name,
-        "message": c.last_message,
+        "message": c.preview,
         "created_at": c.last_message_at,
     })
 }

@@ -191,7 +191,7 @@ async fn an_outage_loses_no_accepted_message() {
         assert!(
             Instant::now() < deadline,
             "the poller did not resume: {:?}",
-            rows.items.first().map(|r| &r.last_message)
+            rows.items.first().map(|r| &r.preview)
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

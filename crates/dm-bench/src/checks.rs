@@ -67,7 +67,7 @@ pub(crate) async fn check(
                 *rows.entry((user.uuid, row.group)).or_default() += 1;
                 let preview = previews.get(&row.group).map_or("", String::as_str);
                 if newest.get(&row.group).copied().flatten() != row.last_message_id
-                    || row.last_message != preview
+                    || row.preview != preview
                 {
                     stale += 1;
                 }

@@ -158,8 +158,9 @@ pub struct Conversation {
     pub owner: UserId,
     /// The other member.
     pub other: UserSummary,
-    /// The text of the last message, as a preview.
-    pub last_message: String,
+    /// The preview: the current text of the newest message not deleted, or
+    /// empty when none remains.
+    pub preview: String,
     /// The last message's id; `None` on rows the seed wrote.
     pub last_message_id: Option<MessageId>,
     /// When the last message was sent.
@@ -189,7 +190,7 @@ pub struct Group {
     /// the preview has.
     pub shown_edited_at: Option<Timestamp>,
     /// The preview: the shown message's current text, or empty.
-    pub last_message: String,
+    pub preview: String,
     /// Each member's read state, in the order of `members`.
     pub reads: [ReadState; 2],
     /// Bumped by every write of the group item: the stream handler's writes
@@ -250,7 +251,7 @@ impl Group {
             group: self.id,
             owner: owner.uuid,
             other: other.clone(),
-            last_message: self.last_message.clone(),
+            preview: self.preview.clone(),
             last_message_id: Some(self.last.id),
             last_message_at: self.last.at,
             unread: read.unread.unwrap_or(0),
@@ -324,7 +325,7 @@ mod tests {
             },
             shown: None,
             shown_edited_at: None,
-            last_message: "hi".into(),
+            preview: "hi".into(),
             reads: [
                 ReadState {
                     through: None,

@@ -472,10 +472,7 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
             .conversations(world.groups[0].1[0].uuid, &PageRequest::default())
             .await
             .unwrap();
-        assert_eq!(
-            rows.items[0].last_message, "first",
-            "{fault:?} had no effect"
-        );
+        assert_eq!(rows.items[0].preview, "first", "{fault:?} had no effect");
 
         // With retries, the same fault heals within the batch.
         injector.inject(injector.calls() + healed, fault);
@@ -525,5 +522,5 @@ async fn a_throttled_table_costs_a_bounded_number_of_requests() {
         .conversations(world.groups[0].1[0].uuid, &PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(rows.items[0].last_message, "first", "nothing moved");
+    assert_eq!(rows.items[0].preview, "first", "nothing moved");
 }

@@ -150,7 +150,7 @@ async fn a_real_event_moves_both_rows_and_reports_no_failure() {
             .await
             .unwrap();
         assert_eq!(rows.items.len(), 1);
-        assert_eq!(rows.items[0].last_message, "Are you coming to the meetup?");
+        assert_eq!(rows.items[0].preview, "Are you coming to the meetup?");
     }
     // The same event again (Lambda retries deliver duplicates): nothing changes.
     let before = s.repo.scan();
@@ -184,7 +184,7 @@ async fn a_failed_record_is_reported_by_sequence_number() {
         .conversations(s.andrew, &PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(rows.items[0].last_message, "hello", "nothing moved");
+    assert_eq!(rows.items[0].preview, "hello", "nothing moved");
     // Lambda's retry succeeds.
     let response = handle_event(&handler, &event).await;
     assert!(response.batch_item_failures.is_empty());
@@ -193,7 +193,7 @@ async fn a_failed_record_is_reported_by_sequence_number() {
         .conversations(s.andrew, &PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(rows.items[0].last_message, "Are you coming to the meetup?");
+    assert_eq!(rows.items[0].preview, "Are you coming to the meetup?");
 }
 
 /// A delete as Lambda delivers it (the tombstone's MODIFY), beside a removal
@@ -271,7 +271,7 @@ async fn a_tombstone_moves_the_preview_back_and_a_ttl_removal_nothing() {
             .conversations(owner, &PageRequest::default())
             .await
             .unwrap();
-        assert_eq!(rows.items[0].last_message, "hello", "the message before");
+        assert_eq!(rows.items[0].preview, "hello", "the message before");
         assert_eq!(rows.items[0].last_message_at.to_string(), at, "in place");
     }
     let andrews = s

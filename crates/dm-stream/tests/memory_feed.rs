@@ -62,7 +62,7 @@ async fn rows_follow_new_messages_without_anyone_calling_the_handler() {
         .await
         .unwrap();
     assert_eq!(theirs.items.len(), 1);
-    assert_eq!(theirs.items[0].last_message, "message 19");
+    assert_eq!(theirs.items[0].preview, "message 19");
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(2), task)
         .await
@@ -132,7 +132,7 @@ async fn ttl_removals_move_nothing_and_a_hand_removal_is_a_delete() {
         .conversations(b.uuid, &PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(rows.items[0].last_message, "first", "the message before");
+    assert_eq!(rows.items[0].preview, "first", "the message before");
     assert_eq!(rows.items[0].unread, 1, "the removed one stops counting");
     let gone = repo
         .find_message(

@@ -219,7 +219,7 @@ impl World {
                 let expected = self.expected_unread(*group, user.uuid);
                 assert_eq!(rows.items[0].unread, expected, "the row's unread count");
                 assert_eq!(
-                    rows.items[0].last_message,
+                    rows.items[0].preview,
                     self.expected_preview(*group),
                     "the row's preview"
                 );

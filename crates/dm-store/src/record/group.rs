@@ -70,7 +70,7 @@ impl GroupItem {
             preview: (g.shown != Some(g.last))
                 .then(|| g.shown.map(|r| r.sort_key()).unwrap_or_default()),
             preview_edited_at: g.shown_edited_at,
-            message: g.last_message.clone(),
+            message: g.preview.clone(),
         }
     }
 
@@ -103,7 +103,7 @@ impl GroupItem {
             last,
             shown,
             shown_edited_at: self.preview_edited_at,
-            last_message: self.message,
+            preview: self.message,
         })
     }
 }

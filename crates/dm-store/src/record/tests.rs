@@ -89,7 +89,7 @@ fn every_record_round_trips() {
         members: [a.clone(), b.clone()],
         created_at: last.at,
         last,
-        last_message: "hi".into(),
+        preview: "hi".into(),
         reads: [
             dm_domain::ReadState {
                 through: Some(last),
@@ -165,7 +165,7 @@ fn group_items_stay_out_of_the_sparse_index() {
         members: [a, b],
         created_at: last.at,
         last,
-        last_message: "x".into(),
+        preview: "x".into(),
         reads: Default::default(),
         version: 0,
         shown: None,

@@ -94,7 +94,7 @@ pub(super) async fn start<T: Table + ?Sized>(
             last: stored.reference(),
             shown: Some(stored.reference()),
             shown_edited_at: None,
-            last_message: stored.text.clone(),
+            preview: stored.text.clone(),
             // The recipient has the first message to read.
             reads: [
                 ReadState {

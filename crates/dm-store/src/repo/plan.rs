@@ -68,7 +68,7 @@ pub(super) async fn plan<T: Table + ?Sized>(
             None => {
                 next.shown = None;
                 next.shown_edited_at = None;
-                next.last_message = String::new();
+                next.preview = String::new();
             }
         }
     } else if let Some(fresh) = messages
@@ -127,7 +127,7 @@ pub(super) async fn plan<T: Table + ?Sized>(
 fn show(group: &mut Group, message: &Message) {
     group.shown = Some(message.reference());
     group.shown_edited_at = message.edited_at;
-    group.last_message.clone_from(&message.text);
+    group.preview.clone_from(&message.text);
 }
 
 /// The newest message of `group` up to `last` that is not deleted, as stored

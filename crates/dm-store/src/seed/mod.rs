@@ -172,10 +172,7 @@ mod tests {
             .unwrap();
         assert_eq!(rows.items.len(), 1);
         assert_eq!(rows.items[0].other.handle, "bayko");
-        assert_eq!(
-            rows.items[0].last_message,
-            conversation::LINES[MESSAGES - 1]
-        );
+        assert_eq!(rows.items[0].preview, conversation::LINES[MESSAGES - 1]);
         let page = repo
             .messages(first.group, andrew, &PageRequest::first(100))
             .await

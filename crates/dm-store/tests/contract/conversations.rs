@@ -17,7 +17,7 @@ async fn starting_a_conversation_gives_each_member_a_row(backend: Store) {
             (row.group, row.owner, &row.other),
             (group, owner.uuid, &other.summary())
         );
-        assert_eq!(row.last_message, "first");
+        assert_eq!(row.preview, "first");
         assert_eq!(row.last_message_at, base_time());
     }
     let messages = repo
@@ -166,7 +166,7 @@ async fn conversations_page_most_recent_first(backend: Store) {
         .await
         .unwrap();
     assert_eq!(theirs.items.len(), 1);
-    assert_eq!(theirs.items[0].last_message, "back again");
+    assert_eq!(theirs.items[0].preview, "back again");
 }
 
 async fn members_are_named_by_the_group_or_the_seed_rows(backend: Store) {

@@ -29,7 +29,7 @@ async fn rows_follow_the_newest_message_in_any_order(backend: Store) {
             .await
             .unwrap();
         assert_eq!(rows.items.len(), 1, "exactly one row per member");
-        assert_eq!(rows.items[0].last_message, "m6");
+        assert_eq!(rows.items[0].preview, "m6");
         assert_eq!(rows.items[0].last_message_id, Some(sent[5].id));
     }
     // Concurrent appliers over overlapping sets converge as well.
@@ -64,7 +64,7 @@ async fn rows_follow_the_newest_message_in_any_order(backend: Store) {
             .await
             .unwrap();
         assert_eq!(rows.items.len(), 1, "exactly one row per member");
-        assert_eq!(rows.items[0].last_message, "m20");
+        assert_eq!(rows.items[0].preview, "m20");
     }
 }
 
@@ -137,7 +137,7 @@ async fn import_moves_rows_to_the_newest(backend: Store) {
             .await
             .unwrap();
         assert_eq!(rows.items.len(), 1);
-        assert_eq!(rows.items[0].last_message, "h60");
+        assert_eq!(rows.items[0].preview, "h60");
     }
     let stranger = user(&repo, "intruder").await;
     let forged = vec![Message {

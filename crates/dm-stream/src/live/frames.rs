@@ -75,7 +75,7 @@ impl From<&Conversation> for ConversationJson {
             uuid: row.group.to_string(),
             display_name: row.other.display_name.clone(),
             handle: row.other.handle.clone(),
-            message: row.last_message.clone(),
+            message: row.preview.clone(),
             created_at: row.last_message_at.to_string(),
             unread_count: row.unread,
         }
