@@ -1,17 +1,20 @@
-//! The retry budget, and the one backoff of the repository and the stream
-//! handler (the `backon` crate's exponential backoff with jitter).
+//! The retry budget, and the one backoff of the repository, the stream
+//! handler, the poller and the memory feed (the `backon` crate's exponential
+//! backoff with jitter).
 //!
 //! Each layer retries only what the layer below cannot:
 //!
 //! | layer | retries | at most |
 //! |---|---|---|
 //! | the SDK | throttling, 500/502/503/504, transient network errors; standard mode with its retry token bucket | [`SDK_ATTEMPTS`] requests per call |
-//! | the repository | races only: a failed condition or a cancelled transaction in `apply_message` and `start_conversation` (never throttling or outages, which the SDK retried) | [`RACE_ATTEMPTS`] attempts, each of at most two calls |
-//! | the stream handler | any failure but a record that can never apply | `RetryPolicy::attempts` (3) applications of a message |
+//! | the repository | races only: a failed condition or a cancelled transaction in `apply_changes` and `start_conversation` (never throttling or outages, which the SDK retried) | [`RACE_ATTEMPTS`] attempts, each a group read and a transaction, plus the queries of a recount or a preview re-read where one is needed |
+//! | the stream handler | any failure but a record that can never apply | `RetryPolicy::attempts` (3) applications of a conversation's changes |
 //!
-//! So one message applied by the stream handler makes at most
+//! So one conversation's changes applied by the stream handler make at most
 //! 3 × [`RACE_ATTEMPTS`] × 2 calls × [`SDK_ATTEMPTS`] = 144 DynamoDB requests in
-//! the worst case (every attempt a lost race and every call retried), and a
+//! the worst case (every attempt a lost race and every call retried), plus
+//! the pages of any recount or preview re-read (which grow with the messages
+//! and tombstones past a marker or the shown message), and a
 //! throttled table costs 3 × [`SDK_ATTEMPTS`] = 9 before the record is handed
 //! back to Lambda or the poller (`crates/dm-stream/tests/invariants.rs`
 //! counts them). A send through the API is one call: at most [`SDK_ATTEMPTS`].

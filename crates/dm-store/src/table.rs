@@ -1,7 +1,7 @@
 //! The primitives a backend provides, with DynamoDB's semantics.
 //!
 //! The access patterns ([`crate::Repository`]) are written once, in
-//! `repo.rs`, on top of these few operations; the DynamoDB backend maps them
+//! `repo/`, on top of these few operations; the DynamoDB backend maps them
 //! to API calls and the memory backend reproduces their semantics (consistent
 //! reads, conditional writes, all-or-nothing transactions, key order, a change
 //! record for every write). So the two repositories cannot drift apart in

@@ -11,7 +11,8 @@
 //! The invariants it keeps (each tested against both repositories):
 //! one row per member; newest wins, never backwards; idempotent; nothing
 //! dropped (the first failed record is reported, everything from it is
-//! retried); only messages move rows.
+//! retried); only a message newer than where the rows stand moves them (edits,
+//! deletes and read markers change what they show, never their place).
 
 pub mod decode;
 mod handler;

@@ -125,6 +125,16 @@ impl Record {
         }
     }
 
+    /// The error of this item found where an item of another kind was
+    /// expected.
+    pub(crate) fn unexpected(&self) -> StoreError {
+        StoreError::Decode(format!(
+            "unexpected {} item at {}",
+            self.entity(),
+            self.key()
+        ))
+    }
+
     /// Encodes the record as a DynamoDB item.
     pub fn to_item(&self) -> Item {
         let key = self.key();

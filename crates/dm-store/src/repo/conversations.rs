@@ -8,7 +8,6 @@ use dm_domain::{
 use super::{
     messages::{self, NewMessage},
     paging::{PageRequest, list, start_after},
-    unexpected,
 };
 use crate::{
     Clash, Record, StoreError, StoreResult,
@@ -41,7 +40,7 @@ pub(super) async fn list_rows<T: Table + ?Sized>(
         Order::NewestFirst,
         |record| match record {
             Record::Conversation(c) => Ok(c),
-            other => Err(unexpected(&other)),
+            other => Err(other.unexpected()),
         },
     )
     .await
@@ -55,7 +54,7 @@ pub(super) async fn between<T: Table + ?Sized>(
 ) -> StoreResult<Option<GroupId>> {
     match table.get(&ItemKey::dm_pair(a, b)).await? {
         Some(Record::DmPair { group, .. }) => Ok(Some(group)),
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Ok(None),
     }
 }

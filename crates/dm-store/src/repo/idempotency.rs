@@ -3,7 +3,6 @@
 
 use dm_domain::{IdempotencyClaim, ItemKey};
 
-use super::unexpected;
 use crate::{
     Clash, Record, StoreError, StoreResult,
     table::{Condition, Table, Write, WriteError},
@@ -25,7 +24,7 @@ pub(super) async fn claim<T: Table + ?Sized>(
         Ok(()) => Ok(claim),
         Err(WriteError::ConditionFailed { .. }) => match table.get(&key).await? {
             Some(Record::Idempotency(existing)) => Ok(existing),
-            Some(other) => Err(unexpected(&other)),
+            Some(other) => Err(other.unexpected()),
             // Gone since (it expired and was deleted): claim again.
             None => match table
                 .write(vec![Write::create(Record::Idempotency(claim.clone()))])

@@ -3,7 +3,6 @@
 
 use dm_domain::{Group, GroupId, ItemKey, UserId};
 
-use super::unexpected;
 use crate::{Missing, Record, StoreError, StoreResult, table::Table};
 
 /// Fails with `NotFound(Conversation)` unless `member` belongs to `group`:
@@ -68,7 +67,7 @@ pub(super) async fn load_group<T: Table + ?Sized>(
             }
             Ok(Some(group))
         }
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Ok(None),
     }
 }

@@ -10,7 +10,7 @@ use dm_domain::{
 use super::{
     membership::require_member,
     paging::{PAGE_MAX, PageRequest, list, start_after},
-    unchecked, unexpected,
+    unchecked,
 };
 use crate::{
     Clash, Missing, Record, StoreError, StoreResult,
@@ -145,7 +145,7 @@ pub(super) async fn after<T: Table + ?Sized>(
 fn decode_message(record: Record) -> StoreResult<Message> {
     match record {
         Record::Message(m) => Ok(m),
-        other => Err(unexpected(&other)),
+        other => Err(other.unexpected()),
     }
 }
 
@@ -299,7 +299,7 @@ async fn locate<T: Table + ?Sized>(
         match table.get(&key).await? {
             Some(Record::Message(m)) if m.id == lookup.id => return Ok(Some((key, m))),
             Some(Record::Message(_)) | None => {}
-            Some(other) => return Err(unexpected(&other)),
+            Some(other) => return Err(other.unexpected()),
         }
     }
     scan(table, group, None, PAGE_MAX, Order::NewestFirst, |m| {

@@ -39,9 +39,10 @@ use dm_domain::{
 pub use conversations::Sent;
 pub use messages::{MessageBound, MessageLookup, NewMessage};
 pub use paging::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
-pub use rows::{Applied, Changes, Written};
+pub use plan::Changes;
+pub use rows::{Applied, Written};
 
-use crate::{Record, StoreError, StoreResult, table::Table};
+use crate::{StoreResult, table::Table};
 
 /// The repository of direct messaging: every access pattern of the design.
 ///
@@ -427,13 +428,4 @@ impl<T: Table> Repository for T {
     async fn ping(&self) -> StoreResult<()> {
         Table::ping(self).await
     }
-}
-
-/// The error of an item of the wrong kind where another was expected.
-fn unexpected(record: &Record) -> StoreError {
-    StoreError::Decode(format!(
-        "unexpected {} item at {}",
-        record.entity(),
-        record.key()
-    ))
 }

@@ -3,13 +3,27 @@
 //! and each member's unread count, recounted from the messages
 //! ([`count_unread`]) only when the arithmetic cannot tell.
 
-use dm_domain::{Group, GroupId, Message, MessageRef, ReadState, UNREAD_CAP, UserId};
+use dm_domain::{Group, GroupId, Message, MessageRef, ReadMarker, ReadState, UNREAD_CAP, UserId};
 
-use super::{messages::scan, paging::PAGE_MAX, rows::Changes};
+use super::{messages::scan, paging::PAGE_MAX};
 use crate::{
     StoreResult,
     table::{Order, Table},
 };
+
+/// A conversation's changes as a stream batch carries them, for
+/// [`crate::Repository::apply_changes`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Changes {
+    /// Its message records: new, replayed, edited or deleted (tombstones),
+    /// in any order, repeats included.
+    pub messages: Vec<Message>,
+    /// Messages whose items were removed outright (not by the table's TTL):
+    /// by hand, as with the AWS CLI. They count as deleted.
+    pub removed: Vec<MessageRef>,
+    /// Its read markers.
+    pub marks: Vec<ReadMarker>,
+}
 
 /// What a group becomes with a batch's changes, or `None` when it already
 /// reflects them.

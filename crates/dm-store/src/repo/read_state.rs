@@ -8,7 +8,7 @@ use super::{
     conversations::list_rows,
     membership::require_member,
     paging::{PAGE_MAX, PageRequest},
-    unchecked, unexpected,
+    unchecked,
 };
 use crate::{
     Missing, Record, StoreError, StoreResult,
@@ -40,7 +40,7 @@ pub(super) async fn mark<T: Table + ?Sized>(
         Err(WriteError::ConditionFailed { .. }) => {
             match table.get(&ItemKey::ReadMarker(group, member)).await? {
                 Some(Record::ReadMarker(current)) => Ok(current.through),
-                Some(other) => Err(unexpected(&other)),
+                Some(other) => Err(other.unexpected()),
                 // Markers are never deleted.
                 None => Err(StoreError::Backend("a read marker vanished".into())),
             }
@@ -69,7 +69,7 @@ pub(super) async fn markers<T: Table + ?Sized>(
         .into_iter()
         .map(|(_, record)| match record {
             Record::ReadMarker(r) => Ok(r),
-            other => Err(unexpected(&other)),
+            other => Err(other.unexpected()),
         })
         .collect()
 }

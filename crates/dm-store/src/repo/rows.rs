@@ -2,28 +2,17 @@
 //! its group item and its members' rows in one transaction, conditioned on
 //! the group item's version. What the group becomes is [`super::plan`]'s.
 
-use dm_domain::{Group, GroupId, Message, MessageRef, ReadMarker};
+use dm_domain::{Group, GroupId, Message};
 
-use super::{membership::load_group, plan::plan};
+use super::{
+    membership::load_group,
+    plan::{Changes, plan},
+};
 use crate::{
     Missing, Record, StoreError, StoreResult,
     retry::{RACE_ATTEMPTS, race_backoff},
     table::{Condition, Table, Write, WriteError},
 };
-
-/// A conversation's changes as a stream batch carries them, for
-/// [`crate::Repository::apply_changes`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Changes {
-    /// Its message records: new, replayed, edited or deleted (tombstones),
-    /// in any order, repeats included.
-    pub messages: Vec<Message>,
-    /// Messages whose items were removed outright (not by the table's TTL):
-    /// by hand, as with the AWS CLI. They count as deleted.
-    pub removed: Vec<MessageRef>,
-    /// Its read markers.
-    pub marks: Vec<ReadMarker>,
-}
 
 /// What [`crate::Repository::apply_changes`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use dm_domain::{Group, GroupId, ItemKey, Message, MessageRef, UserSummary};
 
-use super::{membership::load_group, unexpected};
+use super::membership::load_group;
 use crate::{Missing, Record, StoreError, StoreResult, table::Table};
 
 /// A conversation's group item, as this process last saw it (or read).
@@ -28,7 +28,7 @@ pub(super) async fn message<T: Table + ?Sized>(
 ) -> StoreResult<Option<Message>> {
     match table.get(&ItemKey::message(group, at)).await? {
         Some(Record::Message(m)) => Ok(Some(m)),
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Ok(None),
     }
 }

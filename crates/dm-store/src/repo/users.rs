@@ -3,7 +3,6 @@
 
 use dm_domain::{Handle, ItemKey, NewUser, User, UserId};
 
-use super::unexpected;
 use crate::{
     Clash, Missing, Record, StoreError, StoreResult,
     table::{Table, Write, WriteError},
@@ -45,7 +44,7 @@ pub(super) async fn create<T: Table + ?Sized>(table: &T, user: NewUser) -> Store
 pub(super) async fn by_id<T: Table + ?Sized>(table: &T, id: UserId) -> StoreResult<User> {
     match table.get(&ItemKey::User(id)).await? {
         Some(Record::User(user)) => Ok(user),
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Err(StoreError::NotFound(Missing::User)),
     }
 }
@@ -54,7 +53,7 @@ pub(super) async fn by_id<T: Table + ?Sized>(table: &T, id: UserId) -> StoreResu
 pub(super) async fn by_handle<T: Table + ?Sized>(table: &T, handle: &Handle) -> StoreResult<User> {
     match table.get(&ItemKey::Handle(handle.key())).await? {
         Some(Record::HandleClaim { user, .. }) => by_id(table, user).await,
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Err(StoreError::NotFound(Missing::User)),
     }
 }
@@ -66,7 +65,7 @@ pub(super) async fn by_cognito_sub<T: Table + ?Sized>(table: &T, sub: &str) -> S
     }
     match table.get(&ItemKey::Cognito(sub.to_owned())).await? {
         Some(Record::CognitoClaim { user, .. }) => by_id(table, user).await,
-        Some(other) => Err(unexpected(&other)),
+        Some(other) => Err(other.unexpected()),
         None => Err(StoreError::NotFound(Missing::User)),
     }
 }

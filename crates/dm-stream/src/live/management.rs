@@ -6,7 +6,7 @@ use std::fmt;
 use async_trait::async_trait;
 use aws_sdk_apigatewaymanagement::error::SdkError;
 
-use super::{Post, PostError};
+use super::notifier::{Post, PostError};
 
 /// API Gateway's management API (`aws-sdk-apigatewaymanagement`), at the
 /// WebSocket API's callback URL on AWS or at `dm-api` locally.

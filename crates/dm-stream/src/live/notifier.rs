@@ -9,7 +9,10 @@ use dm_domain::{Timestamp, UserId};
 use dm_store::Repository;
 use futures::future::join_all;
 
-use super::{Frame, Notifier, Update};
+use super::{
+    frames::Frame,
+    update::{Notifier, Update},
+};
 
 /// Why a frame could not be posted to a connection.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
