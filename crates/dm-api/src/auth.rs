@@ -340,24 +340,74 @@ impl OptionalFromRequestParts<AppState> for AuthUser {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or(ApiError::Unauthorized("token_missing"))?;
-        authenticate(&*state.verifier, &*state.repo, token)
+        authenticate(&*state.verifier, &*state.repo, &state.users, token)
             .await
             .map(|(user, _)| Some(Self(user)))
     }
 }
 
+/// The users that tokens named lately, by subject: a steady client's
+/// requests cost no reads for auth (the Cognito claim item and the user
+/// item, 2 reads, on a miss).
+///
+/// Bounded (moka; least recently used entries go first once
+/// [`Self::CAPACITY`] is reached), and each entry is trusted for
+/// [`Self::TIME_TO_LIVE`] after it was read. The token itself is verified on
+/// every request (signature, expiry, issuer, client); only the subject's user
+/// is remembered. What a stale entry can do: for up to
+/// [`Self::TIME_TO_LIVE`] after a user item or a Cognito claim changes or
+/// goes (nothing in this API does either; only a hand edit of the table),
+/// requests with a valid token of that subject act as the user as read
+/// before. An unknown subject is never remembered, so a user provisioned
+/// just now signs in at once. Entries are dropped when they expire, when the
+/// cache is full, and with the process. Clones share the entries.
+#[derive(Debug, Clone)]
+pub struct UserCache {
+    entries: moka::sync::Cache<String, User>,
+}
+
+impl Default for UserCache {
+    fn default() -> Self {
+        Self {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(Self::CAPACITY)
+                .time_to_live(Self::TIME_TO_LIVE)
+                .build(),
+        }
+    }
+}
+
+impl UserCache {
+    /// Entries kept at most.
+    pub const CAPACITY: u64 = 16_384;
+    /// How long an entry is trusted after it was read.
+    pub const TIME_TO_LIVE: Duration = Duration::from_secs(60);
+
+    /// The user of Cognito subject `sub`: remembered, or read and remembered.
+    async fn user(&self, repo: &dyn Repository, sub: &str) -> dm_store::StoreResult<User> {
+        if let Some(user) = self.entries.get(sub) {
+            return Ok(user);
+        }
+        let user = repo.user_by_cognito_sub(sub).await?;
+        self.entries.insert(sub.to_owned(), user.clone());
+        Ok(user)
+    }
+}
+
 /// The user a token names, and its claims: the token verified, then its
-/// subject looked up through the Cognito claim item.
+/// subject looked up through the Cognito claim item (or remembered, see
+/// [`UserCache`]).
 pub(crate) async fn authenticate(
     verifier: &dyn TokenVerifier,
     repo: &dyn Repository,
+    users: &UserCache,
     token: &str,
 ) -> Result<(User, Claims), ApiError> {
     let claims = verifier.verify(token).await.map_err(|e| {
         tracing::debug!(error = %e, "token refused");
         ApiError::Unauthorized("token_invalid")
     })?;
-    match repo.user_by_cognito_sub(&claims.sub).await {
+    match users.user(repo, &claims.sub).await {
         Ok(user) => Ok((user, claims)),
         Err(dm_store::StoreError::NotFound(_)) => Err(ApiError::Unauthorized("user_unknown")),
         Err(e) => Err(e.into()),

@@ -34,12 +34,17 @@ use crate::{auth::TokenVerifier, error::ApiError};
 pub struct Authorizer {
     repo: Arc<dyn Repository>,
     verifier: Arc<dyn TokenVerifier>,
+    users: crate::auth::UserCache,
 }
 
 impl Authorizer {
     /// Allows the users of `repo` whose tokens `verifier` accepts.
     pub fn new(repo: Arc<dyn Repository>, verifier: Arc<dyn TokenVerifier>) -> Self {
-        Self { repo, verifier }
+        Self {
+            repo,
+            verifier,
+            users: crate::auth::UserCache::default(),
+        }
     }
 
     /// The `$connect` authorizer: allows the token's user, or denies.
@@ -65,7 +70,7 @@ impl Authorizer {
                 json!({}),
             ));
         };
-        match crate::auth::authenticate(&*self.verifier, &*self.repo, token).await {
+        match crate::auth::authenticate(&*self.verifier, &*self.repo, &self.users, token).await {
             Ok((user, claims)) => {
                 let user = user.uuid.to_string();
                 let context = json!({ "user": user, "expires_at": claims.exp });

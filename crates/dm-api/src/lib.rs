@@ -57,6 +57,9 @@ pub struct AppState {
     pub local_tokens: Option<crate::auth::LocalVerifier>,
     /// This process's live sockets.
     pub hub: live::Hub,
+    /// The users that tokens named lately, so steady clients cost no reads
+    /// for auth.
+    pub users: Arc<crate::auth::UserCache>,
 }
 
 impl AppState {
@@ -69,6 +72,7 @@ impl AppState {
             cors_origins: Vec::new(),
             local_tokens: None,
             hub: live::Hub::default(),
+            users: Arc::default(),
         }
     }
 }

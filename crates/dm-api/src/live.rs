@@ -141,7 +141,8 @@ pub async fn socket(
         .token
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized("token_missing"))?;
-    let (user, claims) = auth::authenticate(&*state.verifier, &*state.repo, &token).await?;
+    let (user, claims) =
+        auth::authenticate(&*state.verifier, &*state.repo, &state.users, &token).await?;
     let expires_at = i64::try_from(claims.exp).unwrap_or(i64::MAX);
     let connection = Connection {
         user: user.uuid,

@@ -37,12 +37,12 @@ use std::{
 
 use anyhow::{Context, bail};
 use dm_domain::{MessageId, UserId};
-use dm_store::{DynamoRepository, MemoryRepository, Repository};
+use dm_store::{DynamoRepository, MemoryRepository, Repository, capacity::Consumed};
 use rand::{SeedableRng, rngs::SmallRng};
 
 use crate::{
     client::Client,
-    phases::{Meter, run_phase, wait_handled},
+    phases::{Meter, per_op, run_phase, wait_handled},
     report::{Capacity, Report, StreamReport},
     stats::percentile,
     stream::{Source, StreamSide},
@@ -280,20 +280,27 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     )
     .await?;
     wait_handled(&stream, &delivered_ids, Duration::from_secs(120)).await;
-    delivery.stream_units_per_message =
-        (stream.capacity() - stream_units_before_delivery) / delivery.sends.max(1) as f64;
-    let capacity = Capacity {
-        send: units["send"],
-        stream_per_message: stream_units / stream_records as f64,
-        list_groups: units["list_groups"],
-        list_messages: units["list_messages"],
-        mark_read: Some(marks.units),
-        stream_per_mark: Some(marks.stream_units),
-        edit: Some(edit.units),
-        stream_per_edit: Some(edit.stream_units),
-        delete: Some(delete.units),
-        stream_per_delete: Some(delete.stream_units),
+    delivery.stream_units_per_message = per_op(
+        stream.capacity() - stream_units_before_delivery,
+        delivery.sends,
+    )
+    .total();
+    let stream_per_message = per_op(stream_units, stream_records as usize);
+    // The same table twice: what AWS bills, and what DynamoDB reported.
+    let table = |units_of: fn(&Consumed) -> f64| Capacity {
+        send: units_of(&units["send"]),
+        stream_per_message: units_of(&stream_per_message),
+        list_groups: units_of(&units["list_groups"]),
+        list_messages: units_of(&units["list_messages"]),
+        mark_read: Some(units_of(&marks.units)),
+        stream_per_mark: Some(units_of(&marks.stream_units)),
+        edit: Some(units_of(&edit.units)),
+        stream_per_edit: Some(units_of(&edit.stream_units)),
+        delete: Some(units_of(&delete.units)),
+        stream_per_delete: Some(units_of(&delete.stream_units)),
     };
+    let capacity = table(|c| c.billed.total());
+    let reported = table(|c| c.reported.total());
     phases.extend([marks.phase, edit.phase, delete.phase]);
     stream.stop();
     drop(server);
@@ -322,6 +329,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
             handler_cpu_us_per_message: stream_cpu.as_secs_f64() * 1e6 / stream_records as f64,
         },
         capacity_units_per_op: capacity,
+        reported_capacity_units_per_op: dynamo.is_some().then_some(reported),
         correctness,
         delivery: Some(delivery),
         idle_sockets: None,

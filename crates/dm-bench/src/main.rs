@@ -1,5 +1,6 @@
 //! `dm-bench`: runs the dm-standard workload and writes its report; with
-//! `--compare`, runs the reference design's script on the same DynamoDB Local
+//! `--compare`, runs the reference design's script on a fresh DynamoDB Local of
+//! its own
 //! and prints the ratios. `cargo xtask bench` builds it in release and runs it.
 
 use std::{path::PathBuf, process::Command};
@@ -52,7 +53,7 @@ struct Cli {
     /// Write the Markdown table here.
     #[arg(long)]
     markdown: Option<PathBuf>,
-    /// Also run the reference design's script (Python, boto3) on the same DynamoDB Local.
+    /// Also run the reference design's script (Python, boto3), on a fresh DynamoDB Local of its own.
     #[arg(long)]
     compare: bool,
     /// The reference script.
@@ -73,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         pause_stream: cli.pause_stream,
     };
     // DynamoDB Local, when needed and not given.
-    let local = match (cli.store, &cli.endpoint_url) {
+    let mut local = match (cli.store, &cli.endpoint_url) {
         (StoreKind::Dynamodb, None) => {
             let install = dm_local::Install::ensure(&dm_local::default_dir())?;
             Some(install.start(&dm_local::Options::default())?)
@@ -107,10 +108,16 @@ fn main() -> anyhow::Result<()> {
             Some(runtime.block_on(dm_bench::delivery::idle_sockets(&dm_api, cli.sockets))?);
     }
     let reference = if cli.compare {
-        let Some(endpoint) = endpoint else {
-            bail!("--compare needs DynamoDB")
-        };
-        Some(run_reference(&cli, &endpoint)?)
+        if endpoint.is_none() {
+            bail!("--compare needs DynamoDB");
+        }
+        // The reference on a fresh DynamoDB Local of its own: one instance
+        // slows down with every run it serves, so a reference measured on
+        // ours, after ours, would look many times slower than it is.
+        drop(local.take());
+        let install = dm_local::Install::ensure(&dm_local::default_dir())?;
+        let fresh = install.start(&dm_local::Options::default())?;
+        Some(run_reference(&cli, &fresh.endpoint())?)
     } else {
         None
     };
@@ -149,7 +156,7 @@ fn run_reference(cli: &Cli, endpoint: &str) -> anyhow::Result<report::Reference>
         }
     }
     let out = std::env::temp_dir().join(format!("dm-bench-reference-{}.json", std::process::id()));
-    eprintln!("running the reference design's script on the same DynamoDB Local");
+    eprintln!("running the reference design's script on a fresh DynamoDB Local of its own");
     let status = Command::new("python3")
         .arg(&cli.baseline)
         .args([

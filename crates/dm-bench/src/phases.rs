@@ -11,7 +11,7 @@ use std::{
 };
 
 use dm_domain::{MessageId, User};
-use dm_store::DynamoRepository;
+use dm_store::{DynamoRepository, capacity::Consumed};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 
 use crate::{Workload, client::Client, cpu, report::Phase, seed::Conversation, stream::StreamSide};
@@ -20,11 +20,25 @@ use crate::{Workload, client::Client, cpu, report::Phase, seed::Conversation, st
 pub(crate) struct Measured {
     /// Its timings and CPU.
     pub(crate) phase: Phase,
-    /// Capacity units per operation the operations consumed.
-    pub(crate) units: f64,
+    /// Capacity units per operation the operations consumed, billed and
+    /// reported.
+    pub(crate) units: Consumed,
     /// Capacity units per operation the stream side consumed for them, once
     /// it was idle again (0 when not waited for).
-    pub(crate) stream_units: f64,
+    pub(crate) stream_units: Consumed,
+}
+
+/// `consumed` per operation, of `ops` operations.
+pub(crate) fn per_op(consumed: Consumed, ops: usize) -> Consumed {
+    let n = ops.max(1) as f64;
+    let each = |c: dm_store::capacity::Capacity| dm_store::capacity::Capacity {
+        read: c.read / n,
+        write: c.write / n,
+    };
+    Consumed {
+        billed: each(consumed.billed),
+        reported: each(consumed.reported),
+    }
 }
 
 /// Measures phases against one stream side and, on DynamoDB, one repository.
@@ -35,8 +49,9 @@ pub(crate) struct Meter<'a> {
 
 impl Meter<'_> {
     /// Capacity consumed so far by the repository, if it is DynamoDB.
-    pub(crate) fn capacity(&self) -> f64 {
-        self.dynamo.map_or(0.0, |r| r.capacity().total())
+    pub(crate) fn capacity(&self) -> Consumed {
+        self.dynamo
+            .map_or_else(Consumed::default, DynamoRepository::capacity)
     }
 
     /// Runs phase `name`: `work` does its `ops` operations and returns their
@@ -57,12 +72,12 @@ impl Meter<'_> {
         let client_cpu = cpu::process()
             .since(cpu)
             .since(self.stream.stats.cpu().since(stream_cpu));
-        let units = (self.capacity() - before) / ops as f64;
+        let units = per_op(self.capacity() - before, ops);
         let stream_units = if settle {
             wait_idle(self.stream, Duration::from_secs(120)).await;
-            (self.stream.capacity() - stream_before) / ops as f64
+            per_op(self.stream.capacity() - stream_before, ops)
         } else {
-            0.0
+            Consumed::default()
         };
         Ok(Measured {
             phase: Phase::new(name, ops, wall, &latencies, client_cpu),

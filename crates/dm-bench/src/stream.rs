@@ -12,7 +12,7 @@ use std::{
 };
 
 use dm_domain::MessageId;
-use dm_store::{ChangeKind, DynamoRepository, MemoryRepository, Record};
+use dm_store::{ChangeKind, DynamoRepository, MemoryRepository, Record, capacity::Consumed};
 use dm_stream::{
     Handler, Observer,
     live::{ConnectionNotifier, Post},
@@ -81,7 +81,7 @@ pub struct StreamSide {
     /// The handler's own repository on DynamoDB, for its capacity.
     repo: Option<DynamoRepository>,
     /// Capacity spent by the repositories of earlier runs (before a pause).
-    spent: f64,
+    spent: Consumed,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,7 +93,7 @@ impl StreamSide {
             stats: Arc::new(StreamStats::default()),
             source,
             repo: None,
-            spent: 0.0,
+            spent: Consumed::default(),
             stop: None,
             thread: None,
         };
@@ -131,12 +131,19 @@ impl StreamSide {
     /// Stops reading the stream (no request at all) until [`StreamSide::resume`].
     pub fn pause(&mut self) {
         self.shutdown();
-        self.spent += self.repo.take().map_or(0.0, |r| r.capacity().total());
+        if let Some(repo) = self.repo.take() {
+            self.spent = self.spent + repo.capacity();
+        }
     }
 
-    /// Capacity units the stream side's handler has consumed so far.
-    pub fn capacity(&self) -> f64 {
-        self.spent + self.repo.as_ref().map_or(0.0, |r| r.capacity().total())
+    /// Capacity units the stream side's handler has consumed so far, billed
+    /// and reported.
+    pub fn capacity(&self) -> Consumed {
+        self.spent
+            + self
+                .repo
+                .as_ref()
+                .map_or_else(Consumed::default, DynamoRepository::capacity)
     }
 
     /// Stops it and waits for its thread.

@@ -7,9 +7,13 @@
 //! retries are the SDK's (standard mode, its retry token bucket); see
 //! `docs/ARCHITECTURE.md` for how they compose with the repository's own.
 //!
-//! Every call asks for its consumed capacity, adds it to a [`crate::capacity::CapacityMeter`]
-//! and records it on a `dynamodb` tracing span, so what each access pattern
-//! costs is visible in logs and measurable by the benchmark.
+//! Every call is billed by AWS's rules from the items it reads and writes
+//! ([`crate::billing`]; single writes ask for the item they replace,
+//! `ReturnValues: ALL_OLD`, which costs nothing; a transaction's writes name
+//! it), and asks for the capacity DynamoDB reports; both go to a
+//! [`crate::capacity::CapacityMeter`] and on a `dynamodb` tracing span
+//! (`billed`, `capacity`), so what each access pattern costs is visible in
+//! logs and measurable by the benchmark.
 //!
 //! Writes are conditional where the design says so, so nothing is ever
 //! overwritten by accident; several writes go in one TransactWriteItems.
@@ -26,15 +30,17 @@ use aws_sdk_dynamodb::{
     operation::query::builders::QueryFluentBuilder,
     types::{
         AttributeValue, ConsumedCapacity, Delete, Put, PutRequest, ReturnConsumedCapacity,
-        TransactWriteItem, WriteRequest,
+        ReturnValue, TransactWriteItem, WriteRequest,
     },
 };
 use dm_domain::{GroupId, ItemKey, Partition};
 use tracing::Instrument;
 
+use serde_dynamo::Item;
+
 use crate::{
-    Record, StoreError,
-    capacity::{Capacity, CapacityMeter},
+    Record, StoreError, billing,
+    capacity::{CapacityMeter, Consumed},
     schema::GROUP_INDEX,
     sdk_error::map_sdk_error,
     table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
@@ -128,33 +134,59 @@ impl DynamoRepository {
         &self.client
     }
 
-    /// The capacity consumed by this repository (and its clones) so far.
-    pub fn capacity(&self) -> Capacity {
+    /// The capacity consumed by this repository (and its clones) so far:
+    /// billed, and as DynamoDB reported it.
+    pub fn capacity(&self) -> Consumed {
         self.meter.snapshot()
     }
 
+    /// Adds what DynamoDB reported for a call.
     fn account<'a>(&self, write: bool, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         let units: f64 = consumed
             .into_iter()
             .filter_map(ConsumedCapacity::capacity_units)
             .sum();
-        self.meter.add(write, units);
+        self.meter.report(write, units);
         tracing::Span::current().record("capacity", units);
     }
 
+    /// Adds what AWS bills for a call.
+    fn bill(&self, write: bool, units: f64) {
+        self.meter.bill(write, units);
+        tracing::Span::current().record("billed", units);
+    }
+
     fn span(&self, op: &'static str) -> tracing::Span {
-        tracing::debug_span!("dynamodb", op, table = %self.table, capacity = tracing::field::Empty)
+        tracing::debug_span!(
+            "dynamodb",
+            op,
+            table = %self.table,
+            billed = tracing::field::Empty,
+            capacity = tracing::field::Empty
+        )
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteError> {
+        // Each item before and after, for the bill.
+        let bill: Vec<(Option<Item>, Option<Item>)> = writes
+            .iter()
+            .map(|write| match write {
+                Write::Put { record, before, .. } => {
+                    (before.as_ref().map(Record::to_item), Some(record.to_item()))
+                }
+                Write::Delete { before, .. } => (before.as_ref().map(Record::to_item), None),
+            })
+            .collect();
         let items = writes
             .into_iter()
             .map(|write| {
                 Ok(match write {
-                    Write::Put { record, condition } => TransactWriteItem::builder()
+                    Write::Put {
+                        record, condition, ..
+                    } => TransactWriteItem::builder()
                         .put(self.put(&record, &condition)?)
                         .build(),
-                    Write::Delete { key } => TransactWriteItem::builder()
+                    Write::Delete { key, .. } => TransactWriteItem::builder()
                         .delete(
                             Delete::builder()
                                 .table_name(&*self.table)
@@ -176,6 +208,12 @@ impl DynamoRepository {
         match result {
             Ok(out) => {
                 self.account(true, out.consumed_capacity());
+                self.bill(
+                    true,
+                    billing::transaction(
+                        bill.iter().map(|(old, new)| (old.as_ref(), new.as_ref())),
+                    ),
+                );
                 Ok(())
             }
             Err(err) => {
@@ -201,34 +239,56 @@ impl DynamoRepository {
     }
 
     async fn write_one(&self, write: Write) -> Result<(), WriteError> {
-        let consumed = match write {
-            Write::Put { record, condition } => {
+        match write {
+            Write::Put {
+                record, condition, ..
+            } => {
                 let (expression, values) = condition_expression(&condition);
-                self.client
+                let item = record.to_item();
+                let sent = self
+                    .client
                     .put_item()
                     .table_name(&*self.table)
-                    .set_item(Some(record.to_item().into()))
+                    .set_item(Some(item.clone().into()))
                     .set_condition_expression(expression.map(str::to_owned))
                     .set_expression_attribute_values(values)
+                    .return_values(ReturnValue::AllOld)
+                    .return_consumed_capacity(TOTAL)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(out) => {
+                        self.account(true, out.consumed_capacity.as_ref());
+                        let old = out.attributes.map(Item::from);
+                        self.bill(true, billing::single_write(old.as_ref(), Some(&item)));
+                        Ok(())
+                    }
+                    Err(err) => {
+                        // A failed condition is billed too, by the new item's size.
+                        if err.code() == Some("ConditionalCheckFailedException") {
+                            self.bill(true, billing::write_units(None, Some(&item)));
+                        }
+                        Err(single_write_error(err))
+                    }
+                }
+            }
+            Write::Delete { key, .. } => {
+                let out = self
+                    .client
+                    .delete_item()
+                    .table_name(&*self.table)
+                    .set_key(Some(key_of(&key)))
+                    .return_values(ReturnValue::AllOld)
                     .return_consumed_capacity(TOTAL)
                     .send()
                     .await
-                    .map(|out| out.consumed_capacity)
-                    .map_err(single_write_error)?
+                    .map_err(single_write_error)?;
+                self.account(true, out.consumed_capacity.as_ref());
+                let old = out.attributes.map(Item::from);
+                self.bill(true, billing::single_write(old.as_ref(), None));
+                Ok(())
             }
-            Write::Delete { key } => self
-                .client
-                .delete_item()
-                .table_name(&*self.table)
-                .set_key(Some(key_of(&key)))
-                .return_consumed_capacity(TOTAL)
-                .send()
-                .await
-                .map(|out| out.consumed_capacity)
-                .map_err(single_write_error)?,
-        };
-        self.account(true, consumed.as_ref());
-        Ok(())
+        }
     }
 
     /// A put as a transaction item.
@@ -260,6 +320,7 @@ impl DynamoRepository {
     async fn query_pages(
         &self,
         query: QueryFluentBuilder,
+        read: Read,
         mut start: Option<SdkItem>,
         limit: Option<usize>,
         mut take: impl FnMut(Vec<SdkItem>) -> Result<(), StoreError>,
@@ -275,6 +336,11 @@ impl DynamoRepository {
                 .map_err(map_sdk_error)?;
             self.account(false, out.consumed_capacity());
             let items = out.items.unwrap_or_default();
+            let bytes = items
+                .iter()
+                .map(|item| billing::item_size(&Item::from(item.clone())))
+                .sum();
+            self.bill(false, billing::read_units(bytes, read));
             taken += items.len();
             take(items)?;
             match out.last_evaluated_key {
@@ -300,7 +366,15 @@ impl Table for DynamoRepository {
                 .await
                 .map_err(map_sdk_error)?;
             self.account(false, out.consumed_capacity());
-            out.item.map(Record::from_item).transpose()
+            let item = out.item.map(Item::from);
+            self.bill(
+                false,
+                billing::read_units(
+                    item.as_ref().map_or(0, billing::item_size),
+                    Read::Consistent,
+                ),
+            );
+            item.map(Record::from_item).transpose()
         }
         .instrument(self.span("GetItem"))
         .await
@@ -330,7 +404,7 @@ impl Table for DynamoRepository {
             .query_of("pk = :pk", values)
             .scan_index_forward(order == Order::OldestFirst)
             .consistent_read(read == Read::Consistent);
-        self.query_pages(query, start, Some(limit), |items| {
+        self.query_pages(query, read, start, Some(limit), |items| {
             for item in items {
                 records.push(Record::from_item_with_key(item)?);
             }
@@ -347,7 +421,8 @@ impl Table for DynamoRepository {
         let query = self
             .query_of("message_group_uuid = :g", values)
             .index_name(GROUP_INDEX);
-        self.query_pages(query, None, None, |items| {
+        // Reads of a global secondary index are eventually consistent.
+        self.query_pages(query, Read::Eventual, None, None, |items| {
             for item in items {
                 rows.push(Record::from_item(item)?);
             }
@@ -410,6 +485,11 @@ impl Table for DynamoRepository {
                     };
                     tokio::time::sleep(delay).await;
                 }
+                let sent_units: f64 = pending
+                    .iter()
+                    .filter_map(WriteRequest::put_request)
+                    .map(|put| billing::single_write(None, Some(&Item::from(put.item().clone()))))
+                    .sum();
                 let out = self
                     .client
                     .batch_write_item()
@@ -420,6 +500,22 @@ impl Table for DynamoRepository {
                     .await
                     .map_err(map_sdk_error)?;
                 self.account(true, out.consumed_capacity());
+                // Each request written is billed as a put of a new item.
+                let put_units = |requests: &[WriteRequest]| -> f64 {
+                    requests
+                        .iter()
+                        .filter_map(WriteRequest::put_request)
+                        .map(|put| {
+                            billing::single_write(None, Some(&Item::from(put.item().clone())))
+                        })
+                        .sum()
+                };
+                let unprocessed = out
+                    .unprocessed_items
+                    .as_ref()
+                    .and_then(|unprocessed| unprocessed.get(&*self.table))
+                    .map_or(0.0, |left| put_units(left));
+                self.bill(true, sent_units - unprocessed);
                 pending = out
                     .unprocessed_items
                     .and_then(|mut unprocessed| unprocessed.remove(&*self.table))

@@ -10,6 +10,7 @@
 //!   the stream (or the memory feed) says about a write.
 //! - [`schema`]: the table definition and its creation.
 
+pub mod billing;
 pub mod capacity;
 mod change;
 pub mod client;

@@ -43,10 +43,12 @@ use std::{
 
 use async_trait::async_trait;
 use dm_domain::{GroupId, ItemKey, Partition};
+use serde_dynamo::Item;
 use tokio::sync::Notify;
 
 use crate::{
-    ChangeEvent, ChangeKind, Record, StoreError,
+    ChangeEvent, ChangeKind, Record, StoreError, billing,
+    capacity::{CapacityMeter, Consumed},
     table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
 };
 
@@ -61,6 +63,9 @@ pub struct MemoryRepository {
     /// Kept as DynamoDB's repository keeps one, so the same code paths run
     /// here; shared by clones, as by the clones of a DynamoDB repository.
     groups: Arc<GroupCache>,
+    /// What the calls would cost on AWS ([`crate::billing`]), from the items
+    /// they read and write; shared by clones, as DynamoDB's.
+    meter: Arc<CapacityMeter>,
 }
 
 #[derive(Debug)]
@@ -127,6 +132,7 @@ impl MemoryRepository {
                 retention: retention.max(1),
             }),
             groups: Arc::default(),
+            meter: Arc::default(),
         }
     }
 
@@ -136,6 +142,7 @@ impl MemoryRepository {
         Self {
             inner: self.inner.clone(),
             groups: Arc::default(),
+            meter: Arc::default(),
         }
     }
 
@@ -148,6 +155,12 @@ impl MemoryRepository {
     /// How many calls were made so far; every [`Table`] method counts one.
     pub fn calls(&self) -> u64 {
         self.state().calls
+    }
+
+    /// What the calls of this repository (and its clones) would have cost on
+    /// AWS so far, by [`crate::billing`]'s rules; nothing is reported.
+    pub fn capacity(&self) -> Consumed {
+        self.meter.snapshot()
     }
 
     /// Makes call number `call` (counting from 1, as [`calls`](Self::calls)
@@ -282,7 +295,10 @@ impl MemoryRepository {
     }
 
     fn check(items: &BTreeMap<(String, String), Record>, write: &Write) -> bool {
-        let Write::Put { record, condition } = write else {
+        let Write::Put {
+            record, condition, ..
+        } = write
+        else {
             return true;
         };
         let key = record.key();
@@ -317,6 +333,11 @@ impl Table for MemoryRepository {
     async fn get(&self, key: &ItemKey) -> Result<Option<Record>, StoreError> {
         let lost = self.begin()?;
         let found = self.state().items.get(&(key.pk(), key.sk())).cloned();
+        let bytes = found
+            .as_ref()
+            .map_or(0, |r| billing::item_size(&r.to_item()));
+        self.meter
+            .bill(false, billing::read_units(bytes, Read::Consistent));
         lost.map_or(Ok(found), Err)
     }
 
@@ -326,7 +347,7 @@ impl Table for MemoryRepository {
         after: Option<&str>,
         limit: usize,
         order: Order,
-        _read: Read,
+        read: Read,
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         // Every read of this store is consistent.
         let lost = self.begin()?;
@@ -339,7 +360,7 @@ impl Table for MemoryRepository {
             let key = ItemKey::decode(pk, sk).map_err(|e| StoreError::Decode(e.to_string()))?;
             Ok((key, record.clone()))
         };
-        let found = match order {
+        let found: Result<Vec<(ItemKey, Record)>, StoreError> = match order {
             Order::NewestFirst => {
                 let high = match after {
                     Some(sk) => Bound::Excluded((pk.clone(), sk.to_owned())),
@@ -368,6 +389,13 @@ impl Table for MemoryRepository {
                     .collect()
             }
         };
+        if let Ok(found) = &found {
+            let bytes = found
+                .iter()
+                .map(|(_, r)| billing::item_size(&r.to_item()))
+                .sum();
+            self.meter.bill(false, billing::read_units(bytes, read));
+        }
         lost.map_or(found, Err)
     }
 
@@ -379,13 +407,17 @@ impl Table for MemoryRepository {
             .values()
             .filter(|record| matches!(record, Record::Conversation(c) if c.group == group))
             .cloned()
-            .collect();
+            .collect::<Vec<_>>();
+        let bytes = rows.iter().map(|r| billing::item_size(&r.to_item())).sum();
+        // The index is read eventually consistent.
+        self.meter
+            .bill(false, billing::read_units(bytes, Read::Eventual));
         lost.map_or(Ok(rows), Err)
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<(), WriteError> {
         let lost = self.begin()?;
-        self.write_now(writes)?;
+        self.write_now(writes, false)?;
         lost.map_or(Ok(()), |e| Err(e.into()))
     }
 
@@ -393,7 +425,7 @@ impl Table for MemoryRepository {
         let lost = self.begin()?;
         // Like BatchWriteItem: unconditional, in chunks of 25.
         for chunk in records.chunks(25) {
-            self.write_now(chunk.iter().cloned().map(Write::put).collect())
+            self.write_now(chunk.iter().cloned().map(Write::put).collect(), true)
                 .map_err(|e| match e {
                     WriteError::Store(e) => e,
                     WriteError::ConditionFailed { .. } => unreachable!("puts without conditions"),
@@ -412,8 +444,9 @@ impl Table for MemoryRepository {
 }
 
 impl MemoryRepository {
-    /// A write or transaction, all or nothing.
-    fn write_now(&self, writes: Vec<Write>) -> Result<(), WriteError> {
+    /// A write or transaction, all or nothing; with `batch`, a
+    /// BatchWriteItem's puts (billed one by one, not as a transaction).
+    fn write_now(&self, writes: Vec<Write>, batch: bool) -> Result<(), WriteError> {
         if writes.is_empty() || writes.len() > 100 {
             return Err(
                 StoreError::Backend(format!("{} writes in one transaction", writes.len())).into(),
@@ -428,8 +461,35 @@ impl MemoryRepository {
         }
         let mut state = self.state();
         if let Some(index) = writes.iter().position(|w| !Self::check(&state.items, w)) {
+            // A failed single write is billed, by the new item's size.
+            if let [Write::Put { record, .. }] = writes.as_slice() {
+                self.meter
+                    .bill(true, billing::write_units(None, Some(&record.to_item())));
+            }
             return Err(WriteError::ConditionFailed { index });
         }
+        // Each item before and after, for the bill.
+        let items: Vec<(Option<Item>, Option<Item>)> = writes
+            .iter()
+            .zip(&keys)
+            .map(|(write, key)| {
+                let old = state.items.get(&(key.pk(), key.sk())).map(Record::to_item);
+                let new = match write {
+                    Write::Put { record, .. } => Some(record.to_item()),
+                    Write::Delete { .. } => None,
+                };
+                (old, new)
+            })
+            .collect();
+        let pairs = || items.iter().map(|(old, new)| (old.as_ref(), new.as_ref()));
+        let units = if batch || items.len() == 1 {
+            pairs()
+                .map(|(old, new)| billing::single_write(old, new))
+                .sum()
+        } else {
+            billing::transaction(pairs())
+        };
+        self.meter.bill(true, units);
         let changes = writes
             .into_iter()
             .zip(keys)

@@ -52,36 +52,68 @@ pub enum Write {
         record: Record,
         /// Its condition.
         condition: Condition,
+        /// The item it replaces, as the caller read it, when it knows: for
+        /// billing inside a transaction, where DynamoDB returns no old item
+        /// (see [`crate::billing`]). Nothing else reads it.
+        before: Option<Record>,
     },
     /// Delete an item; deleting a missing item is not an error.
     Delete {
         /// The item's key.
         key: ItemKey,
+        /// The item deleted, as the caller read it, when it knows: for
+        /// billing inside a transaction.
+        before: Option<Record>,
     },
 }
 
 impl Write {
     /// A put without a condition.
     pub fn put(record: Record) -> Self {
-        Self::Put {
-            record,
-            condition: Condition::Always,
-        }
+        Self::put_if(record, Condition::Always)
     }
 
     /// A put that fails if the item exists.
     pub fn create(record: Record) -> Self {
+        Self::put_if(record, Condition::NotExists)
+    }
+
+    /// A put under `condition`.
+    pub fn put_if(record: Record, condition: Condition) -> Self {
         Self::Put {
             record,
-            condition: Condition::NotExists,
+            condition,
+            before: None,
         }
+    }
+
+    /// A delete of the item at `key`.
+    pub fn delete(key: ItemKey) -> Self {
+        Self::Delete { key, before: None }
+    }
+
+    /// A delete of `record`, as the caller read it.
+    pub fn delete_of(record: Record) -> Self {
+        Self::Delete {
+            key: record.key(),
+            before: Some(record),
+        }
+    }
+
+    /// This write, replacing `before` (as the caller read it).
+    #[must_use]
+    pub fn replacing(mut self, replaced: Record) -> Self {
+        match &mut self {
+            Self::Put { before, .. } | Self::Delete { before, .. } => *before = Some(replaced),
+        }
+        self
     }
 
     /// The key it writes.
     pub fn key(&self) -> ItemKey {
         match self {
             Self::Put { record, .. } => record.key(),
-            Self::Delete { key } => key.clone(),
+            Self::Delete { key, .. } => key.clone(),
         }
     }
 }

@@ -116,7 +116,7 @@ async fn ttl_removals_move_nothing_and_a_hand_removal_is_a_delete() {
     assert_eq!(after.len(), rows_before.len() - 1, "only the claim went");
     // A message removed by hand (as `aws dynamodb delete-item` would).
     let key = dm_domain::ItemKey::message(first.group, second.reference());
-    dm_store::table::Table::write(&repo, vec![dm_store::table::Write::Delete { key }])
+    dm_store::table::Table::write(&repo, vec![dm_store::table::Write::delete(key)])
         .await
         .unwrap();
     let outcome = feed.step().await.unwrap();

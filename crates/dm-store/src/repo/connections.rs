@@ -26,9 +26,10 @@ pub(super) async fn remove<T: Table + ?Sized>(
     id: &str,
 ) -> StoreResult<()> {
     table
-        .write(vec![Write::Delete {
-            key: ItemKey::Connection(user, id.to_owned()),
-        }])
+        .write(vec![Write::delete(ItemKey::Connection(
+            user,
+            id.to_owned(),
+        ))])
         .await
         .map_err(WriteError::into_store)
 }

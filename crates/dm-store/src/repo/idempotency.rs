@@ -16,10 +16,10 @@ pub(super) async fn claim<T: Table + ?Sized>(
     now: i64,
 ) -> StoreResult<IdempotencyClaim> {
     let key = ItemKey::Idempotency(claim.user, claim.key.clone());
-    let write = Write::Put {
-        record: Record::Idempotency(claim.clone()),
-        condition: Condition::NotExistsOrExpired(now),
-    };
+    let write = Write::put_if(
+        Record::Idempotency(claim.clone()),
+        Condition::NotExistsOrExpired(now),
+    );
     match table.write(vec![write]).await {
         Ok(()) => Ok(claim),
         Err(WriteError::ConditionFailed { .. }) => match table.get(&key).await? {

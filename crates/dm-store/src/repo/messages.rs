@@ -210,10 +210,10 @@ pub(super) async fn edit<T: Table + ?Sized>(
         edited_at: Some(stamp),
         ..current
     };
-    let write = Write::Put {
-        record: Record::Message(edited.clone()),
-        condition: Condition::EditableBefore(stamp),
-    };
+    let write = Write::put_if(
+        Record::Message(edited.clone()),
+        Condition::EditableBefore(stamp),
+    );
     match table.write(vec![write]).await {
         Ok(()) => Ok(edited),
         // Deleted, or edited with a later stamp, since it was read.
@@ -240,10 +240,7 @@ pub(super) async fn delete<T: Table + ?Sized>(
         return Ok(current);
     }
     let tombstone = current.tombstone();
-    let write = Write::Put {
-        record: Record::Message(tombstone.clone()),
-        condition: Condition::NotDeleted,
-    };
+    let write = Write::put_if(Record::Message(tombstone.clone()), Condition::NotDeleted);
     match table.write(vec![write]).await {
         // Deleted by a concurrent request of the same author: the same tombstone.
         Ok(()) | Err(WriteError::ConditionFailed { .. }) => Ok(tombstone),

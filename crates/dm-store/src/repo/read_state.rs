@@ -26,14 +26,14 @@ pub(super) async fn mark<T: Table + ?Sized>(
     if unchecked::message(table, group, through).await?.is_none() {
         return Err(StoreError::NotFound(Missing::Message));
     }
-    let write = Write::Put {
-        record: Record::ReadMarker(ReadMarker {
+    let write = Write::put_if(
+        Record::ReadMarker(ReadMarker {
             group,
             member,
             through,
         }),
-        condition: Condition::MarkerBefore(through),
-    };
+        Condition::MarkerBefore(through),
+    );
     match table.write(vec![write]).await {
         Ok(()) => Ok(through),
         // Already at this message or a newer one: that one stands.

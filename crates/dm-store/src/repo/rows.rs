@@ -77,21 +77,26 @@ pub(super) async fn apply<T: Table + ?Sized>(
             });
         };
         let moved = next.last != group.last;
-        let mut writes = vec![Write::Put {
-            record: Record::Group(next.clone()),
-            condition: Condition::GroupVersionIs(group.version),
-        }];
+        // Each write names the item it replaces, as read, for billing.
+        let mut writes = vec![
+            Write::put_if(
+                Record::Group(next.clone()),
+                Condition::GroupVersionIs(group.version),
+            )
+            .replacing(Record::Group(group.clone())),
+        ];
         for (old, new) in group.rows().into_iter().zip(next.rows()) {
             if old == new {
                 continue;
             }
-            let old_key = Record::Conversation(old).key();
-            let new = Record::Conversation(new);
+            let (old, new) = (Record::Conversation(old), Record::Conversation(new));
             // Two messages of the same microsecond give the row the same key.
-            if old_key != new.key() {
-                writes.push(Write::Delete { key: old_key });
+            if old.key() == new.key() {
+                writes.push(Write::put(new).replacing(old));
+            } else {
+                writes.push(Write::delete_of(old));
+                writes.push(Write::put(new));
             }
-            writes.push(Write::put(new));
         }
         let result = table.write(writes).await;
         if let Some(cache) = cache {
