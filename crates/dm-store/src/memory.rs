@@ -405,7 +405,12 @@ impl Table for MemoryRepository {
             .state()
             .items
             .values()
-            .filter(|record| matches!(record, Record::Conversation(c) if c.group == group))
+            // The index holds the rows that carry `message_group_uuid`: the
+            // seed's (no last message id).
+            .filter(|record| {
+                matches!(record, Record::Conversation(c)
+                    if c.group == group && c.last_message_id.is_none())
+            })
             .cloned()
             .collect::<Vec<_>>();
         let bytes = rows.iter().map(|r| billing::item_size(&r.to_item())).sum();

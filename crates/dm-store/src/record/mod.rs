@@ -8,8 +8,9 @@
 //!
 //! Attribute names follow the seed, so the Cruddur tables and tools keep
 //! working: `message_uuid`, `message`, `user_uuid`, `user_handle`,
-//! `user_display_name`, `message_group_uuid` (only on conversation rows, which
-//! keeps the `message-group-sk-index` sparse).
+//! `user_display_name`, `message_group_uuid` (only on the seed's conversation
+//! rows, which keeps the `message-group-sk-index` sparse: see
+//! `conversation.rs`).
 
 //!
 //! One file per entity holds its item's attribute layout and its
@@ -178,9 +179,9 @@ impl Record {
             ItemKey::Message { group, at, id } => {
                 Self::Message(read::<MessageItem>(item, place)?.decode(group, at, id, place)?)
             }
-            ItemKey::Conversation { owner, at, .. } => {
-                Self::Conversation(read::<ConversationItem>(item, place)?.decode(owner, at))
-            }
+            ItemKey::Conversation { owner, at, group } => Self::Conversation(
+                read::<ConversationItem>(item, place)?.decode(owner, at, group, place)?,
+            ),
             ItemKey::Group(id) => Self::Group(read::<GroupItem>(item, place)?.decode(id, place)?),
             ItemKey::DmPair(low, high) => Self::DmPair {
                 low,
