@@ -46,6 +46,10 @@ use crate::{
     table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
 };
 
+mod request;
+
+use request::{condition_expression, key_of};
+
 /// An item as the SDK holds it.
 type SdkItem = HashMap<String, AttributeValue>;
 
@@ -546,55 +550,6 @@ const TOTAL: ReturnConsumedCapacity = ReturnConsumedCapacity::Total;
 /// A request the SDK's builders refused: a bug here, not the caller's input.
 fn built(err: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(format!("building a request: {err}"))
-}
-
-fn key_of(key: &ItemKey) -> SdkItem {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(key.pk())),
-        ("sk".to_owned(), AttributeValue::S(key.sk())),
-    ])
-}
-
-fn condition_expression(condition: &Condition) -> (Option<&'static str>, Option<SdkItem>) {
-    let values = |pairs: Vec<(&str, AttributeValue)>| {
-        Some(
-            pairs
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v))
-                .collect::<HashMap<_, _>>(),
-        )
-    };
-    match condition {
-        Condition::Always => (None, None),
-        Condition::NotExists => (Some("attribute_not_exists(pk)"), None),
-        Condition::NotExistsOrExpired(now) => (
-            Some("attribute_not_exists(pk) OR expires_at < :now"),
-            values(vec![(":now", AttributeValue::N(now.to_string()))]),
-        ),
-        Condition::GroupVersionIs(0) => (
-            Some("attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)"),
-            values(vec![(":v", AttributeValue::N("0".into()))]),
-        ),
-        Condition::GroupVersionIs(version) => (
-            Some("version = :v"),
-            values(vec![(":v", AttributeValue::N(version.to_string()))]),
-        ),
-        Condition::EditableBefore(at) => (
-            Some(
-                "attribute_exists(pk) AND attribute_not_exists(deleted) \
-                 AND (attribute_not_exists(edited_at) OR edited_at < :edited)",
-            ),
-            values(vec![(":edited", AttributeValue::S(at.to_string()))]),
-        ),
-        Condition::NotDeleted => (
-            Some("attribute_exists(pk) AND attribute_not_exists(deleted)"),
-            None,
-        ),
-        Condition::MarkerBefore(through) => (
-            Some("attribute_not_exists(pk) OR read_through < :through"),
-            values(vec![(":through", AttributeValue::S(through.sort_key()))]),
-        ),
-    }
 }
 
 /// A single PutItem's or DeleteItem's failure: its condition, or the store.
