@@ -97,7 +97,10 @@ const FIELDS: [&str; 3] = ["message", "message_group_uuid", "handle"];
 pub struct NewMessageIn {
     /// 1 to 1024 characters after trimming.
     pub message: String,
-    /// An existing conversation; exactly one of this and `handle`.
+    /// An existing conversation; exactly one of this and `handle`. `@` and a
+    /// handle (`@bayko`, as the Cruddur frontend replies from a
+    /// `/messages/@bayko` page) writes into the caller's conversation with
+    /// that user, starting it if there is none, as `handle` does.
     pub message_group_uuid: Option<String>,
     /// A user to message (with or without `@`); exactly one of this and `message_group_uuid`.
     pub handle: Option<String>,
@@ -123,6 +126,12 @@ pub fn new_message(body: &Map<String, Value>) -> Result<NewMessageBody, ApiError
             None
         }
         (true, false) => match body.get("message_group_uuid") {
+            // `@handle`: the Cruddur frontend's reply to a conversation it
+            // opened from a `/messages/@handle` link.
+            Some(Value::String(s)) if s.starts_with('@') => Handle::parse(s)
+                .map(Target::Handle)
+                .map_err(|e| errors.push(e.code().into()))
+                .ok(),
             Some(Value::String(s)) => s
                 .parse()
                 .map(Target::Group)

@@ -55,7 +55,7 @@ pub(super) struct CreatedMessageOut {
 #[utoipa::path(
     get, path = "/api/messages/{message_group_uuid}",
     params(
-        ("message_group_uuid" = String, Path, description = "the conversation"),
+        ("message_group_uuid" = String, Path, description = "the conversation: its uuid, or `@` and the other member's handle (`@bayko`, as the Cruddur frontend links to a conversation) for the caller's one-to-one conversation with them"),
         ("limit" = Option<usize>, Query, description = "1 to 100, default 20"),
         ("cursor" = Option<String>, Query, description = "from the previous page's Link header; goes back in time"),
         ("after_created_at" = Option<String>, Query, description = "catch-up: only messages after the one sent then (the last one the client has), oldest first; `Link` names the next page forward"),
@@ -64,7 +64,7 @@ pub(super) struct CreatedMessageOut {
     responses(
         (status = 200, description = "A page of messages; `Link` names the older page (the newer one, catching up)", body = Vec<MessageJson>),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 404, description = "No such conversation, or the caller is not a member", body = ErrorBody),
+        (status = 404, description = "No such conversation, or the caller is not a member; for `@handle`, no such user (`user_not_found`) or no conversation with them yet (`conversation_not_found`)", body = ErrorBody),
         (status = 503, body = ErrorBody),
     ),
     security(("bearer" = []))
@@ -72,11 +72,11 @@ pub(super) struct CreatedMessageOut {
 pub(super) async fn messages(
     State(state): State<AppState>,
     AuthUser(user): AuthUser,
-    Path(group): Path<String>,
+    Path(segment): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let group = input::group_id(&group)?;
     let page = input::page(query.as_deref())?;
+    let group = conversation_named(&state, &user, &segment).await?;
     if let Some(after) = input::catch_up(query.as_deref())? {
         let found = state
             .repo
@@ -88,7 +88,7 @@ pub(super) async fn messages(
                 .append_pair("after_uuid", &last.id.to_string())
                 .append_pair("limit", &page.limit.to_string())
                 .finish();
-            format!("</api/messages/{group}?{query}>; rel=\"next\"")
+            format!("</api/messages/{segment}?{query}>; rel=\"next\"")
         });
         let items = with_seen(&state, group, user.uuid, found.items).await?;
         let mut response = Json(items).into_response();
@@ -101,10 +101,31 @@ pub(super) async fn messages(
     let items = with_seen(&state, group, user.uuid, found.items).await?;
     Ok(with_next(
         items,
-        &format!("/api/messages/{group}"),
+        &format!("/api/messages/{segment}"),
         page.limit,
         found.next,
     ))
+}
+
+/// The conversation a path names: by its uuid, or `@handle` for the caller's
+/// one-to-one conversation with that user (the Cruddur frontend's message
+/// links). A handle with no conversation yet is `conversation_not_found`.
+async fn conversation_named(
+    state: &AppState,
+    caller: &dm_domain::User,
+    segment: &str,
+) -> Result<GroupId, ApiError> {
+    if !segment.starts_with('@') {
+        return input::group_id(segment);
+    }
+    let handle = input::path_handle(segment)?;
+    let other = state.repo.user_by_handle(&handle).await?;
+    state
+        .repo
+        .conversation_between(caller.uuid, other.uuid)
+        .await?
+        .filter(|_| other.uuid != caller.uuid)
+        .ok_or(ApiError::NotFound("conversation_not_found"))
 }
 
 /// The messages, with `seen` on `reader`'s own: read by every other member,

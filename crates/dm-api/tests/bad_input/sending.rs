@@ -275,5 +275,18 @@ pub(crate) fn cases(group: &str, foreign_group: &str) -> Vec<Case> {
         "conversation_not_found",
     ));
 
+    // A conversation named by the other member's handle, broken.
+    for (name, target) in [
+        ("an empty handle as the conversation", "@"),
+        ("a handle with a space as the conversation", "@no way"),
+        ("two @ as the conversation", "@@bayko"),
+    ] {
+        cases.push(json_case(
+            name,
+            json!({"message": "hi", "message_group_uuid": target}),
+            422,
+            "handle_invalid",
+        ));
+    }
     cases
 }

@@ -180,3 +180,105 @@ async fn catching_up_pages_forward_from_the_last_message_had() {
         .await;
     assert_eq!(reply.status, StatusCode::NOT_FOUND);
 }
+
+/// The Cruddur frontend links to a conversation by the other member's handle
+/// (`/messages/@bayko`), reads it with `GET /api/messages/@bayko` and replies
+/// with `"message_group_uuid": "@bayko"`.
+#[tokio::test]
+async fn a_conversation_is_found_by_the_other_members_handle() {
+    let app = seeded().await;
+    let group = andrews_group(&app).await;
+    let by_uuid = app
+        .get(&format!("/api/messages/{group}?limit=5"), "andrewbrown")
+        .await;
+    let by_handle = app.get("/api/messages/@bayko?limit=5", "andrewbrown").await;
+    assert_eq!(by_handle.status, StatusCode::OK, "{}", by_handle.json);
+    assert_eq!(by_handle.json, by_uuid.json);
+    // Its Link goes on by handle, and pages back as the uuid's does.
+    let link = next_link(&by_handle.headers).expect("a next page");
+    assert!(link.starts_with("/api/messages/@bayko?"), "{link}");
+    let older = app.get(&link, "andrewbrown").await;
+    let older_by_uuid = app
+        .get(&next_link(&by_uuid.headers).unwrap(), "andrewbrown")
+        .await;
+    assert_eq!(older.json, older_by_uuid.json);
+    // In any case, and for the other member the other way round (`seen`
+    // then marks the other member's own messages).
+    let uuids = |page: &Value| -> Vec<Value> {
+        page.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["uuid"].clone())
+            .collect()
+    };
+    let bayko = app.get("/api/messages/@AndrewBrown?limit=5", "bayko").await;
+    assert_eq!(uuids(&bayko.json), uuids(&by_uuid.json));
+
+    // A reply by handle goes into the same conversation.
+    let reply = app
+        .post(
+            "/api/messages",
+            "andrewbrown",
+            json!({"message": "by handle", "message_group_uuid": "@bayko"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+    assert_eq!(reply.json["message_group_uuid"], group);
+
+    // No conversation with @londo yet: 404; the first reply starts it.
+    let none = app.get("/api/messages/@londo", "andrewbrown").await;
+    assert_eq!(
+        (none.status, &none.json),
+        (
+            StatusCode::NOT_FOUND,
+            &json!({"errors": ["conversation_not_found"]})
+        )
+    );
+    let started = app
+        .post(
+            "/api/messages",
+            "andrewbrown",
+            json!({"message": "hello londo", "message_group_uuid": "@londo"}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.json);
+    let with_londo = app.get("/api/messages/@londo", "andrewbrown").await;
+    assert_eq!(with_londo.status, StatusCode::OK);
+    assert_eq!(with_londo.json[0]["message"], "hello londo");
+
+    // Unknown users, oneself and broken handles.
+    for (path, status, code) in [
+        (
+            "/api/messages/@nobody",
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+        ),
+        (
+            "/api/messages/@andrewbrown",
+            StatusCode::NOT_FOUND,
+            "conversation_not_found",
+        ),
+        ("/api/messages/@", StatusCode::BAD_REQUEST, "handle_invalid"),
+        (
+            "/api/messages/@no%20way",
+            StatusCode::BAD_REQUEST,
+            "handle_invalid",
+        ),
+    ] {
+        let reply = app.get(path, "andrewbrown").await;
+        assert_eq!(
+            (reply.status, &reply.json),
+            (status, &json!({"errors": [code]})),
+            "{path}"
+        );
+    }
+    let to_self = app
+        .post(
+            "/api/messages",
+            "andrewbrown",
+            json!({"message": "me", "message_group_uuid": "@andrewbrown"}),
+        )
+        .await;
+    assert_eq!(to_self.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(to_self.json, json!({"errors": ["self_conversation"]}));
+}
