@@ -9,6 +9,7 @@
 
 mod local;
 mod package;
+mod postgres;
 mod tables;
 mod users;
 

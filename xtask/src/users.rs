@@ -66,7 +66,9 @@ struct ListArgs {
 struct ImportArgs {
     #[command(flatten)]
     target: Target,
-    /// Cruddur's database, as `postgresql://user:password@host:5432/cruddur` (no TLS).
+    /// Cruddur's database, as `postgresql://user:password@host:5432/cruddur`;
+    /// `?sslmode=verify-full&sslrootcert=global-bundle.pem` for RDS (libpq's
+    /// `sslmode`: disable, prefer (the default), require, verify-ca, verify-full).
     #[arg(long, env = "CONNECTION_URL")]
     postgres_url: String,
 }
@@ -210,10 +212,9 @@ struct ImportReport {
 }
 
 async fn import(args: &ImportArgs) -> anyhow::Result<()> {
-    let (client, connection) = tokio_postgres::connect(&args.postgres_url, tokio_postgres::NoTls)
+    let (client, connection) = crate::postgres::connect(&args.postgres_url)
         .await
         .context("connecting to Cruddur's Postgres (--postgres-url)")?;
-    let connection = tokio::spawn(connection);
     let rows = client
         .query(
             "SELECT uuid::text, handle, display_name, cognito_user_id \

@@ -93,16 +93,36 @@ impl Postgres {
     ///
     /// When PostgreSQL is not installed, or does not start.
     pub fn start() -> Result<Self, Error> {
+        Self::start_with(None)
+    }
+
+    /// Creates a cluster that speaks TLS with this certificate and key (PEM)
+    /// and refuses plain connections over TCP, as RDS does with
+    /// `rds.force_ssl`, and starts it.
+    ///
+    /// # Errors
+    ///
+    /// When PostgreSQL is not installed, or does not start.
+    pub fn start_tls(cert: &Path, key: &Path) -> Result<Self, Error> {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&Path, &Path)>) -> Result<Self, Error> {
         let bin = bin_dir()?;
         let port = free_port()?;
         let dir = std::env::temp_dir().join(format!("dm-postgres-{}-{port}", std::process::id()));
         fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-        Self::start_in(&bin, port, dir.clone()).inspect_err(|_| {
+        Self::start_in(&bin, port, dir.clone(), tls).inspect_err(|_| {
             let _ = fs::remove_dir_all(&dir);
         })
     }
 
-    fn start_in(bin: &Path, port: u16, dir: PathBuf) -> Result<Self, Error> {
+    fn start_in(
+        bin: &Path,
+        port: u16,
+        dir: PathBuf,
+        tls: Option<(&Path, &Path)>,
+    ) -> Result<Self, Error> {
         if is_root() {
             let status = Command::new("chown")
                 .args(["postgres:postgres", &dir.display().to_string()])
@@ -137,23 +157,35 @@ impl Postgres {
                 String::from_utf8_lossy(&init.stderr)
             )));
         }
+        let mut settings = vec![
+            "listen_addresses=127.0.0.1".to_owned(),
+            "fsync=off".to_owned(),
+        ];
+        if let Some((cert, key)) = tls {
+            Self::require_tls(&data, cert, key)?;
+            settings.extend(
+                [
+                    "ssl=on",
+                    "ssl_cert_file=server.crt",
+                    "ssl_key_file=server.key",
+                ]
+                .map(String::from),
+            );
+        }
         let log = dir.join("postgres.log");
         let log_file = fs::File::create(&log).map_err(io("creating the PostgreSQL log"))?;
-        let server = as_postgres(
-            &bin.join("postgres"),
-            &[
-                "-D".into(),
-                data.display().to_string(),
-                "-p".into(),
-                port.to_string(),
-                "-k".into(),
-                dir.display().to_string(),
-                "-c".into(),
-                "listen_addresses=127.0.0.1".into(),
-                "-c".into(),
-                "fsync=off".into(),
-            ],
-        );
+        let mut args = vec![
+            "-D".into(),
+            data.display().to_string(),
+            "-p".into(),
+            port.to_string(),
+            "-k".into(),
+            dir.display().to_string(),
+        ];
+        for setting in settings {
+            args.extend(["-c".to_owned(), setting]);
+        }
+        let server = as_postgres(&bin.join("postgres"), &args);
         // The watchdog, as for DynamoDB Local (see the crate docs).
         let script = r#"exec 3<&0; "$@" </dev/null & c=$!; (read -r _ <&3; kill "$c" 2>/dev/null) & wait "$c""#;
         let child = Command::new("sh")
@@ -201,6 +233,36 @@ impl Postgres {
         }
     }
 
+    /// Puts the certificate and key in the cluster (owned by its user, the
+    /// key readable by it alone, as PostgreSQL demands) and allows TCP
+    /// connections over TLS only.
+    fn require_tls(data: &Path, cert: &Path, key: &Path) -> Result<(), Error> {
+        use std::os::unix::fs::PermissionsExt;
+        let (server_cert, server_key) = (data.join("server.crt"), data.join("server.key"));
+        fs::copy(cert, &server_cert).map_err(io("copying the TLS certificate"))?;
+        fs::copy(key, &server_key).map_err(io("copying the TLS key"))?;
+        fs::set_permissions(&server_key, fs::Permissions::from_mode(0o600))
+            .map_err(io("restricting the TLS key"))?;
+        let hba = data.join("pg_hba.conf");
+        fs::write(
+            &hba,
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 0.0.0.0/0 reject\n",
+        )
+        .map_err(io("writing pg_hba.conf"))?;
+        if is_root() {
+            for file in [&server_cert, &server_key, &hba] {
+                let status = Command::new("chown")
+                    .args(["postgres:postgres", &file.display().to_string()])
+                    .status()
+                    .map_err(io("chown of the TLS files"))?;
+                if !status.success() {
+                    return Err(missing(format!("chown postgres {} failed", file.display())));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The port it listens on, on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port
@@ -209,6 +271,17 @@ impl Postgres {
     /// A connection URL for database `database` as the `postgres` user.
     pub fn url(&self, database: &str) -> String {
         format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A connection string for database `database` as the `postgres` user
+    /// through the server's Unix socket, which a TLS-only server (see
+    /// [`Postgres::start_tls`]) still accepts without TLS.
+    pub fn socket_config(&self, database: &str) -> String {
+        format!(
+            "host={} port={} user=postgres dbname={database}",
+            self.dir.display(),
+            self.port
+        )
     }
 }
 

@@ -1,0 +1,205 @@
+//! `cargo xtask users import` from a PostgreSQL that refuses plain
+//! connections, as RDS for PostgreSQL 15 does (`rds.force_ssl`): a server
+//! with a certificate this test makes with `openssl`, TLS-only over TCP.
+//! Plain is refused with the server's reason; `sslmode=require` encrypts;
+//! `verify-full` with `sslrootcert` checks the chain and the name, and
+//! `verify-ca` the chain only.
+
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
+
+use dm_local::postgres::Postgres;
+
+/// Cruddur's week-4 users table and two of its users.
+const SCHEMA_AND_USERS: &str = r#"
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+CREATE TABLE public.users (
+  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
+  display_name text NOT NULL,
+  handle text NOT NULL,
+  email text NOT NULL,
+  cognito_user_id text NOT NULL,
+  created_at TIMESTAMP default current_timestamp NOT NULL
+);
+INSERT INTO public.users (display_name, handle, email, cognito_user_id)
+VALUES
+  ('Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),
+  ('Na Toth', 'natoth', 'na@example.com', '8d3c8f6b-4a1f-4a7b-8a4f-3e7b2d2cae22');
+"#;
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is needed to make the test's certificates");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A certificate authority: `{name}-ca.pem` and its key.
+fn ca(dir: &Path, name: &str) {
+    let (key, pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    let subject = format!("/CN={name} test CA");
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+            "-keyout", &key, "-out", &pem,
+        ],
+    );
+}
+
+/// A server certificate for `localhost` only (`server.pem`, `server.key`),
+/// signed by CA `name`.
+fn server(dir: &Path, name: &str) {
+    let (ca_key, ca_pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
+fn import(endpoint: &str, table: &str, url: &str) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["users", "import", "--postgres-url", url])
+        .args(["--endpoint-url", endpoint, "--table", table])
+        .output()
+        .unwrap();
+    eprintln!(
+        "$ cargo xtask users import --postgres-url {url}\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn last_line(out: &Output) -> String {
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn refused(out: &Output, reason: &str) {
+    assert!(!out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("connecting to Cruddur's Postgres"),
+        "{stderr}"
+    );
+    assert!(stderr.contains(reason), "expected {reason:?} in {stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_over_tls_from_a_server_that_refuses_plain_connections() {
+    let certs = tempfile::tempdir().unwrap();
+    ca(certs.path(), "right");
+    ca(certs.path(), "other");
+    server(certs.path(), "right");
+    let postgres = Postgres::start_tls(
+        &certs.path().join("server.pem"),
+        &certs.path().join("server.key"),
+    )
+    .unwrap();
+    let (admin, connection) =
+        tokio_postgres::connect(&postgres.socket_config("postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    admin
+        .batch_execute("CREATE DATABASE cruddur")
+        .await
+        .unwrap();
+    let (cruddur, connection) =
+        tokio_postgres::connect(&postgres.socket_config("cruddur"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    cruddur.batch_execute(SCHEMA_AND_USERS).await.unwrap();
+
+    let repo = dm_store::testing::fresh_table().await;
+    let endpoint = dm_local::shared();
+    let table = repo.table().to_owned();
+    let port = postgres.port();
+    let at =
+        |host: &str, query: &str| format!("postgresql://postgres@{host}:{port}/cruddur?{query}");
+    let right = certs.path().join("right-ca.pem");
+    let other = certs.path().join("other-ca.pem");
+    let root = |ca: &Path| format!("sslrootcert={}", ca.display());
+
+    // Plain: refused by the server, which says why.
+    refused(
+        &import(endpoint, &table, &at("127.0.0.1", "sslmode=disable")),
+        "no encryption",
+    );
+    // Encrypted, the certificate unchecked: in.
+    assert_eq!(
+        last_line(&import(
+            endpoint,
+            &table,
+            &at("127.0.0.1", "sslmode=require")
+        )),
+        "2 users read: 2 imported, 0 skipped as already present, 0 in conflict, 0 invalid"
+    );
+    // The chain and the name checked against the CA bundle: in, again.
+    let full = format!("sslmode=verify-full&{}", root(&right));
+    assert_eq!(
+        last_line(&import(endpoint, &table, &at("localhost", &full))),
+        "2 users read: 0 imported, 2 skipped as already present, 0 in conflict, 0 invalid"
+    );
+    // The certificate names localhost, not 127.0.0.1: verify-full refuses,
+    // verify-ca (the chain only) accepts.
+    refused(
+        &import(endpoint, &table, &at("127.0.0.1", &full)),
+        "certificate",
+    );
+    let chain = format!("sslmode=verify-ca&{}", root(&right));
+    last_line(&import(endpoint, &table, &at("127.0.0.1", &chain)));
+    // Another CA's bundle: refused.
+    let wrong = format!("sslmode=verify-full&{}", root(&other));
+    refused(
+        &import(endpoint, &table, &at("localhost", &wrong)),
+        "certificate",
+    );
+    // verify-full without a bundle says what is missing.
+    refused(
+        &import(endpoint, &table, &at("localhost", "sslmode=verify-full")),
+        "needs sslrootcert",
+    );
+}
