@@ -100,25 +100,41 @@ pub(crate) struct TokenArgs {
     key_file: std::path::PathBuf,
 }
 
-/// A local token: seeded users by their fixed subject, others looked up in the table.
+/// A local token for the user the table holds under the handle (an
+/// imported user's own Cognito subject); when the table cannot tell (it is
+/// not there, or not reachable: `dm-api --store memory --seed`), a seeded
+/// user's fixed subject.
 pub(crate) async fn token(args: &TokenArgs) -> anyhow::Result<()> {
     let handle =
         Handle::parse(&args.handle).map_err(|e| anyhow::anyhow!("`{}`: {e}", args.handle))?;
     let seeded = dm_store::seed::USERS
         .iter()
         .find(|u| handle.same_as(&Handle::parse(u.handle).unwrap_or_else(|_| handle.clone())));
-    let sub = match seeded {
-        Some(user) => user.sub.to_owned(),
-        None => {
-            let repo = existing_table(&args.target).await?;
-            let user = user_by_handle(&repo, &args.target, &args.handle).await?;
-            user.cognito_user_id.ok_or_else(|| {
-                anyhow::anyhow!(
-                    "@{} has no Cognito subject, so no token can name them",
-                    user.handle
-                )
-            })?
+    let in_table = match existing_table(&args.target).await {
+        Ok(repo) => Some(user_by_handle(&repo, &args.target, &args.handle).await),
+        Err(e) => {
+            if seeded.is_none() {
+                return Err(e);
+            }
+            None
         }
+    };
+    let sub = match (in_table, seeded) {
+        (Some(Ok(user)), _) => user.cognito_user_id.ok_or_else(|| {
+            anyhow::anyhow!(
+                "@{} has no Cognito subject, so no token can name them",
+                user.handle
+            )
+        })?,
+        (Some(Err(e)), None) => return Err(e),
+        (_, Some(user)) => {
+            eprintln!(
+                "@{handle} is not in {}: signing for the seeded user's subject",
+                args.target.describe()
+            );
+            user.sub.to_owned()
+        }
+        (None, None) => unreachable!("without a table only a seeded handle gets here"),
     };
     let verifier = dm_api::auth::LocalVerifier::from_file(&args.key_file)
         .with_context(|| format!("reading the key {}", args.key_file.display()))?;

@@ -118,6 +118,49 @@ fn setup_inspect_and_drop() {
         .block_on(dm_api::auth::TokenVerifier::verify(&verifier, token))
         .unwrap();
     assert_eq!(claims.sub, dm_store::seed::USERS[0].sub);
+
+    // A user imported under a seeded handle, with their own uuid and
+    // subject (as `users import` brings Cruddur's in): the token is theirs.
+    let other_table = dm_store::testing::fresh_table();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let imported = runtime.block_on(async {
+        let repo = other_table.await;
+        use dm_store::Repository;
+        repo.create_user(dm_domain::NewUser {
+            uuid: dm_domain::UserId::new(),
+            handle: dm_domain::Handle::parse("andrewbrown").unwrap(),
+            display_name: dm_domain::DisplayName::parse("Andrew Brown").unwrap(),
+            cognito_user_id: Some("their-own-cognito-sub".into()),
+        })
+        .await
+        .unwrap();
+        repo.table().to_owned()
+    });
+    let printed = ok(xtask(
+        endpoint,
+        &imported,
+        &["token", "@andrewbrown", "--key-file", key.to_str().unwrap()],
+    ));
+    let claims = runtime
+        .block_on(dm_api::auth::TokenVerifier::verify(
+            &verifier,
+            printed.lines().last().unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(claims.sub, "their-own-cognito-sub");
+    // No table at all (the memory store's seed): the seeded subject.
+    let printed = ok(xtask(
+        endpoint,
+        "no-such-table",
+        &["token", "@andrewbrown", "--key-file", key.to_str().unwrap()],
+    ));
+    let claims = runtime
+        .block_on(dm_api::auth::TokenVerifier::verify(
+            &verifier,
+            printed.lines().last().unwrap(),
+        ))
+        .unwrap();
+    assert_eq!(claims.sub, dm_store::seed::USERS[0].sub);
     let _ = std::fs::remove_file(&key);
 
     // Without a terminal, drop refuses unless --yes.
