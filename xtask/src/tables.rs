@@ -192,10 +192,32 @@ pub(crate) async fn schema_load(args: &SchemaLoadArgs) -> anyhow::Result<()> {
         .map_err(|e| explain(&args.target, e))?
     {
         Created::Created => println!("created {} (active)", args.target.describe()),
-        Created::AlreadyExists => println!(
-            "{} already exists; left as it is (drop it first with `cargo xtask drop` to recreate it)",
-            args.target.describe()
-        ),
+        Created::AlreadyExists => {
+            // Cruddur's own schema-load makes no stream and no time to live:
+            // turn them on, and leave every item as it is.
+            let done = schema::complete_table(&client, &args.target.table)
+                .await
+                .map_err(|e| explain(&args.target, e))?;
+            let turned_on: Vec<&str> = done
+                .iter()
+                .map(|c| match c {
+                    schema::Completed::Stream => "its stream (new images)",
+                    schema::Completed::TimeToLive => "time to live on expires_at",
+                })
+                .collect();
+            if turned_on.is_empty() {
+                println!(
+                    "{} already exists, with all this project needs; left as it is",
+                    args.target.describe()
+                );
+            } else {
+                println!(
+                    "{} already exists: turned on {}; its items are left as they are",
+                    args.target.describe(),
+                    turned_on.join(" and ")
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
         Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType,
         StreamSpecification, StreamViewType, TableDescription, TimeToLiveSpecification,
+        TimeToLiveStatus,
     },
 };
 
@@ -173,6 +174,100 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
         .await
         .map_err(map_sdk_error)?;
     Ok(Created::Created)
+}
+
+/// What [`complete_table`] turned on in a table that existed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Completed {
+    /// Its stream, with new images (Cruddur's own schema-load makes none).
+    Stream,
+    /// Time to live on [`TTL_ATTRIBUTE`].
+    TimeToLive,
+}
+
+/// Brings a table that exists (Cruddur's, or an older one of this project)
+/// to what the design needs, without touching an item: its stream with new
+/// images, and time to live on [`TTL_ATTRIBUTE`]. Returns what it turned on
+/// (nothing when all was there). A table whose keys are not `pk`/`sk`
+/// strings, or whose stream carries no new images, is refused: that needs a
+/// person.
+pub async fn complete_table(client: &Client, name: &str) -> Result<Vec<Completed>, StoreError> {
+    let Some(table) = describe_table(client, name).await? else {
+        return Err(StoreError::Invalid("table_missing"));
+    };
+    let keys: Vec<(&str, KeyType)> = table
+        .key_schema()
+        .iter()
+        .map(|k| (k.attribute_name(), k.key_type().clone()))
+        .collect();
+    if keys != [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        return Err(StoreError::Backend(format!(
+            "table {name} is not keyed by pk and sk, as this design's is"
+        )));
+    }
+    let mut done = Vec::new();
+    match table.stream_specification() {
+        Some(stream) if stream.stream_enabled() => {
+            let view = stream.stream_view_type();
+            if !matches!(
+                view,
+                Some(StreamViewType::NewImage | StreamViewType::NewAndOldImages)
+            ) {
+                return Err(StoreError::Backend(format!(
+                    "the stream of {name} carries no new images ({view:?}): turn it off and on again with NEW_IMAGE"
+                )));
+            }
+        }
+        _ => {
+            client
+                .update_table()
+                .table_name(name)
+                .stream_specification(built(
+                    StreamSpecification::builder()
+                        .stream_enabled(true)
+                        .stream_view_type(StreamViewType::NewImage)
+                        .build(),
+                )?)
+                .send()
+                .await
+                .map_err(map_sdk_error)?;
+            client
+                .wait_until_table_exists()
+                .table_name(name)
+                .wait(WAIT)
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("waiting for {name}: {e}")))?;
+            done.push(Completed::Stream);
+        }
+    }
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(name)
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
+    let status = ttl
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status().cloned());
+    if !matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
+        client
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(built(
+                TimeToLiveSpecification::builder()
+                    .attribute_name(TTL_ATTRIBUTE)
+                    .enabled(true)
+                    .build(),
+            )?)
+            .send()
+            .await
+            .map_err(map_sdk_error)?;
+        done.push(Completed::TimeToLive);
+    }
+    Ok(done)
 }
 
 /// The table's description, or `None` if it does not exist.

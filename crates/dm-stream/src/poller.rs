@@ -249,7 +249,7 @@ impl Poller {
         match table.table.and_then(|t| t.latest_stream_arn) {
             Some(arn) => Ok(arn),
             None => Err(PollError::Stream(format!(
-                "table {} has no stream; create it with `cargo xtask schema-load`",
+                "table {} has no stream; turn it on with `cargo xtask schema-load`, which leaves its items as they are",
                 self.config.table
             ))),
         }
