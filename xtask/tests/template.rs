@@ -299,3 +299,46 @@ fn every_http_route_is_in_the_template() {
         }
     }
 }
+
+/// Deployed over an existing table (`ExistingTableName`), the stack creates
+/// no table: every use of the table's name, ARN, index or stream goes
+/// through the `CreateTable` condition, and a rule demands the stream's ARN.
+#[test]
+fn the_stack_can_deploy_over_an_existing_table() {
+    let template = template();
+    assert_eq!(
+        template["Resources"]["Table"]["Condition"].as_str(),
+        Some("CreateTable")
+    );
+    for parameter in ["ExistingTableName", "ExistingTableStreamArn"] {
+        assert_eq!(
+            template["Parameters"][parameter]["Default"].as_str(),
+            Some(""),
+            "{parameter}"
+        );
+    }
+    assert!(
+        !template["Rules"]["ExistingTableNeedsItsStream"]["Assertions"].is_null(),
+        "a rule demands the stream's ARN"
+    );
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../deploy/template.yaml"
+    ))
+    .unwrap();
+    let uses: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            line.contains("Table.Arn")
+                || line.contains("Table.StreamArn")
+                || line.trim_end().ends_with("!Ref Table")
+        })
+        .collect();
+    assert!(uses.len() >= 10, "{uses:?}");
+    for line in uses {
+        assert!(
+            line.contains("!If [CreateTable, "),
+            "the table used without its condition: {line}"
+        );
+    }
+}
