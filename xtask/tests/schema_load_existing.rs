@@ -4,33 +4,13 @@
 //! are turned on, every item stays as it was, and a second run changes
 //! nothing and says so.
 
-use std::process::{Command, Output};
+mod common;
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, GlobalSecondaryIndex, KeySchemaElement, KeyType,
     Projection, ProjectionType, ProvisionedThroughput, ScalarAttributeType, StreamViewType,
     TimeToLiveStatus,
 };
-
-fn xtask(endpoint: &str, table: &str, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .args(["--endpoint-url", endpoint, "--table", table])
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ cargo xtask {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn stdout(out: &Output) -> String {
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schema_load_turns_on_what_cruddurs_table_lacks_and_keeps_its_items() {
@@ -104,7 +84,7 @@ async fn schema_load_turns_on_what_cruddurs_table_lacks_and_keeps_its_items() {
         .await
         .unwrap();
 
-    let first = stdout(&xtask(endpoint, &table, &["schema-load"]));
+    let first = common::ok(&common::xtask(endpoint, &table, &["schema-load"]));
     assert!(
         first.contains("already exists: turned on its stream (new images) and time to live on expires_at; its items are left as they are"),
         "{first}"
@@ -139,7 +119,7 @@ async fn schema_load_turns_on_what_cruddurs_table_lacks_and_keeps_its_items() {
         AttributeValue::S("Hello from Toronto".into())
     );
 
-    let again = stdout(&xtask(endpoint, &table, &["schema-load"]));
+    let again = common::ok(&common::xtask(endpoint, &table, &["schema-load"]));
     assert!(
         again.contains("already exists, with all this project needs; left as it is"),
         "{again}"

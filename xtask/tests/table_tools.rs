@@ -1,25 +1,11 @@
 //! The table tools end to end: the xtask binary against DynamoDB Local.
 
-use std::process::{Command, Output};
+mod common;
 
-fn xtask(endpoint: &str, table: &str, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .args(["--endpoint-url", endpoint, "--table", table])
-        .env_remove("AWS_ENDPOINT_URL_DYNAMODB")
-        .env_remove("DM_TABLE")
-        .output()
-        .expect("running xtask")
-}
+use common::xtask;
 
-fn ok(out: Output) -> String {
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "failed: {stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+fn ok(out: std::process::Output) -> String {
+    common::ok(&out)
 }
 
 #[test]
@@ -136,31 +122,22 @@ fn setup_inspect_and_drop() {
         .unwrap();
         repo.table().to_owned()
     });
-    let printed = ok(xtask(
-        endpoint,
-        &imported,
-        &["token", "@andrewbrown", "--key-file", key.to_str().unwrap()],
-    ));
-    let claims = runtime
-        .block_on(dm_api::auth::TokenVerifier::verify(
-            &verifier,
-            printed.lines().last().unwrap(),
-        ))
-        .unwrap();
-    assert_eq!(claims.sub, "their-own-cognito-sub");
+    // The subject of the token `token @andrewbrown` prints for `table`.
+    let subject_of = |table: &str| {
+        let printed = ok(xtask(
+            endpoint,
+            table,
+            &["token", "@andrewbrown", "--key-file", key.to_str().unwrap()],
+        ));
+        let token = printed.lines().last().unwrap();
+        runtime
+            .block_on(dm_api::auth::TokenVerifier::verify(&verifier, token))
+            .unwrap()
+            .sub
+    };
+    assert_eq!(subject_of(&imported), "their-own-cognito-sub");
     // No table at all (the memory store's seed): the seeded subject.
-    let printed = ok(xtask(
-        endpoint,
-        "no-such-table",
-        &["token", "@andrewbrown", "--key-file", key.to_str().unwrap()],
-    ));
-    let claims = runtime
-        .block_on(dm_api::auth::TokenVerifier::verify(
-            &verifier,
-            printed.lines().last().unwrap(),
-        ))
-        .unwrap();
-    assert_eq!(claims.sub, dm_store::seed::USERS[0].sub);
+    assert_eq!(subject_of("no-such-table"), dm_store::seed::USERS[0].sub);
     let _ = std::fs::remove_file(&key);
 
     // Without a terminal, drop refuses unless --yes.

@@ -3,7 +3,11 @@
 //! `list`, against DynamoDB Local. Imports keep Cruddur's uuids, are safe to
 //! re-run, and report what they imported, skipped and could not import.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Command;
+
+use common::{last_line as summary, xtask};
 
 use dm_domain::{Handle, UserId};
 use dm_local::postgres::Postgres;
@@ -33,30 +37,6 @@ VALUES
   ('Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),
   ('Bad Handle', 'bad.handle', 'bad@example.com', 'e0a2a0c4-1111-4222-8333-944455556666');
 "#;
-
-fn xtask(endpoint: &str, table: &str, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(args)
-        .args(["--endpoint-url", endpoint, "--table", table])
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ cargo xtask {}\n{}{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn summary(out: &Output) -> String {
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned()
-}
 
 async fn sql(url: &str, statements: &str) -> Vec<tokio_postgres::Row> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)

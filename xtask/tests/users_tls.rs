@@ -5,10 +5,14 @@
 //! `verify-full` with `sslrootcert` checks the chain and the name, and
 //! `verify-ca` the chain only.
 
+mod common;
+
 use std::{
     path::Path,
     process::{Command, Output},
 };
+
+use common::last_line;
 
 use dm_local::postgres::Postgres;
 
@@ -94,26 +98,7 @@ fn server(dir: &Path, name: &str) {
 }
 
 fn import(endpoint: &str, table: &str, url: &str) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["users", "import", "--postgres-url", url])
-        .args(["--endpoint-url", endpoint, "--table", table])
-        .output()
-        .unwrap();
-    eprintln!(
-        "$ cargo xtask users import --postgres-url {url}\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn last_line(out: &Output) -> String {
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_owned()
+    common::xtask(endpoint, table, &["users", "import", "--postgres-url", url])
 }
 
 fn refused(out: &Output, reason: &str) {

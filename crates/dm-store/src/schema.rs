@@ -137,12 +137,7 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
             Billing::OnDemand => BillingMode::PayPerRequest,
         })
         .set_provisioned_throughput(throughput)
-        .stream_specification(built(
-            StreamSpecification::builder()
-                .stream_enabled(true)
-                .stream_view_type(StreamViewType::NewImage)
-                .build(),
-        )?);
+        .stream_specification(new_image_stream()?);
     match request.send().await {
         Ok(_) => {}
         Err(e)
@@ -161,9 +156,25 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
         .map_err(|e| {
             StoreError::Unavailable(format!("waiting for {} to be active: {e}", spec.name))
         })?;
+    enable_time_to_live(client, &spec.name).await?;
+    Ok(Created::Created)
+}
+
+/// The stream the design needs: on, with new images.
+fn new_image_stream() -> Result<StreamSpecification, StoreError> {
+    built(
+        StreamSpecification::builder()
+            .stream_enabled(true)
+            .stream_view_type(StreamViewType::NewImage)
+            .build(),
+    )
+}
+
+/// Turns time to live on, on [`TTL_ATTRIBUTE`].
+async fn enable_time_to_live(client: &Client, name: &str) -> Result<(), StoreError> {
     client
         .update_time_to_live()
-        .table_name(&spec.name)
+        .table_name(name)
         .time_to_live_specification(built(
             TimeToLiveSpecification::builder()
                 .attribute_name(TTL_ATTRIBUTE)
@@ -173,7 +184,7 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
         .send()
         .await
         .map_err(map_sdk_error)?;
-    Ok(Created::Created)
+    Ok(())
 }
 
 /// What [`complete_table`] turned on in a table that existed.
@@ -222,12 +233,7 @@ pub async fn complete_table(client: &Client, name: &str) -> Result<Vec<Completed
             client
                 .update_table()
                 .table_name(name)
-                .stream_specification(built(
-                    StreamSpecification::builder()
-                        .stream_enabled(true)
-                        .stream_view_type(StreamViewType::NewImage)
-                        .build(),
-                )?)
+                .stream_specification(new_image_stream()?)
                 .send()
                 .await
                 .map_err(map_sdk_error)?;
@@ -253,18 +259,7 @@ pub async fn complete_table(client: &Client, name: &str) -> Result<Vec<Completed
         status,
         Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
     ) {
-        client
-            .update_time_to_live()
-            .table_name(name)
-            .time_to_live_specification(built(
-                TimeToLiveSpecification::builder()
-                    .attribute_name(TTL_ATTRIBUTE)
-                    .enabled(true)
-                    .build(),
-            )?)
-            .send()
-            .await
-            .map_err(map_sdk_error)?;
+        enable_time_to_live(client, name).await?;
         done.push(Completed::TimeToLive);
     }
     Ok(done)
