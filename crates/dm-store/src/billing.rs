@@ -53,6 +53,37 @@ pub fn item_size(item: &Item) -> u64 {
         .sum()
 }
 
+/// The size of an item as the SDK holds it (a query's page), as
+/// [`item_size`] computes it, without converting it.
+pub fn sdk_item_size(
+    item: &std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+) -> u64 {
+    item.iter()
+        .map(|(name, value)| name.len() as u64 + sdk_value_size(value))
+        .sum()
+}
+
+fn sdk_value_size(value: &aws_sdk_dynamodb::types::AttributeValue) -> u64 {
+    use aws_sdk_dynamodb::types::AttributeValue as V;
+    match value {
+        V::S(s) => s.len() as u64,
+        V::N(n) => number_size(n),
+        V::B(b) => b.as_ref().len() as u64,
+        V::Ss(set) => set.iter().map(|s| s.len() as u64).sum(),
+        V::Ns(set) => set.iter().map(|n| number_size(n)).sum(),
+        V::Bs(set) => set.iter().map(|b| b.as_ref().len() as u64).sum(),
+        V::L(list) => 3 + list.iter().map(|v| 1 + sdk_value_size(v)).sum::<u64>(),
+        V::M(map) => {
+            3 + map
+                .iter()
+                .map(|(name, v)| 1 + name.len() as u64 + sdk_value_size(v))
+                .sum::<u64>()
+        }
+        // Bool, Null, and any kind added later: one byte.
+        _ => 1,
+    }
+}
+
 /// The size of a value without its name.
 fn value_size(value: &AttributeValue) -> u64 {
     match value {
@@ -206,6 +237,21 @@ mod tests {
         assert_eq!(item_size(&item(&[("l", list)])), 1 + 3 + (1 + 1) + (1 + 2));
         // UTF-8 bytes, not characters.
         assert_eq!(item_size(&item(&[("é", s("ü"))])), 4);
+    }
+
+    #[test]
+    fn the_sdks_items_measure_the_same() {
+        let map = AttributeValue::M(HashMap::from([("k".to_owned(), s("vv"))]));
+        let list = AttributeValue::L(vec![s("a"), AttributeValue::N("1234".into())]);
+        let item = item(&[
+            ("pk", s("MSG#x")),
+            ("n", AttributeValue::N("1712345678".into())),
+            ("b", AttributeValue::Bool(true)),
+            ("m", map),
+            ("l", list),
+        ]);
+        let sdk: HashMap<String, aws_sdk_dynamodb::types::AttributeValue> = item.clone().into();
+        assert_eq!(sdk_item_size(&sdk), item_size(&item));
     }
 
     #[test]

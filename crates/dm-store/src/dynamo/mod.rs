@@ -340,10 +340,7 @@ impl DynamoRepository {
                 .map_err(map_sdk_error)?;
             self.account(false, out.consumed_capacity());
             let items = out.items.unwrap_or_default();
-            let bytes = items
-                .iter()
-                .map(|item| billing::item_size(&Item::from(item.clone())))
-                .sum();
+            let bytes = items.iter().map(billing::sdk_item_size).sum();
             self.bill(false, billing::read_units(bytes, read));
             taken += items.len();
             take(items)?;
