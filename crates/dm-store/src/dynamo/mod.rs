@@ -171,34 +171,38 @@ impl DynamoRepository {
     }
 
     async fn transact(&self, writes: Vec<Write>) -> Result<(), WriteError> {
-        // Each item before and after, for the bill.
-        let bill: Vec<(Option<Item>, Option<Item>)> = writes
-            .iter()
-            .map(|write| match write {
-                Write::Put { record, before, .. } => {
-                    (before.as_ref().map(Record::to_item), Some(record.to_item()))
-                }
-                Write::Delete { before, .. } => (before.as_ref().map(Record::to_item), None),
-            })
-            .collect();
+        // Each item is encoded once: for the request, and for the bill (the
+        // item before, as the write names it, and after).
+        let mut units = 0.0;
         let items = writes
             .into_iter()
             .map(|write| {
                 Ok(match write {
                     Write::Put {
-                        record, condition, ..
-                    } => TransactWriteItem::builder()
-                        .put(self.put(&record, &condition)?)
-                        .build(),
-                    Write::Delete { key, .. } => TransactWriteItem::builder()
-                        .delete(
-                            Delete::builder()
-                                .table_name(&*self.table)
-                                .set_key(Some(key_of(&key)))
-                                .build()
-                                .map_err(built)?,
-                        )
-                        .build(),
+                        record,
+                        condition,
+                        before,
+                    } => {
+                        let item = record.to_item();
+                        let before = before.as_ref().map(Record::to_item);
+                        units += billing::transaction([(before.as_ref(), Some(&item))]);
+                        TransactWriteItem::builder()
+                            .put(self.put(item, &condition)?)
+                            .build()
+                    }
+                    Write::Delete { key, before } => {
+                        let before = before.as_ref().map(Record::to_item);
+                        units += billing::transaction([(before.as_ref(), None)]);
+                        TransactWriteItem::builder()
+                            .delete(
+                                Delete::builder()
+                                    .table_name(&*self.table)
+                                    .set_key(Some(key_of(&key)))
+                                    .build()
+                                    .map_err(built)?,
+                            )
+                            .build()
+                    }
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -212,12 +216,7 @@ impl DynamoRepository {
         match result {
             Ok(out) => {
                 self.account(true, out.consumed_capacity());
-                self.bill(
-                    true,
-                    billing::transaction(
-                        bill.iter().map(|(old, new)| (old.as_ref(), new.as_ref())),
-                    ),
-                );
+                self.bill(true, units);
                 Ok(())
             }
             Err(err) => {
@@ -295,12 +294,12 @@ impl DynamoRepository {
         }
     }
 
-    /// A put as a transaction item.
-    fn put(&self, record: &Record, condition: &Condition) -> Result<Put, StoreError> {
+    /// A put of `item`, encoded already, as a transaction item.
+    fn put(&self, item: Item, condition: &Condition) -> Result<Put, StoreError> {
         let (expression, values) = condition_expression(condition);
         Put::builder()
             .table_name(&*self.table)
-            .set_item(Some(record.to_item().into()))
+            .set_item(Some(item.into()))
             .set_condition_expression(expression.map(str::to_owned))
             .set_expression_attribute_values(values)
             .build()
