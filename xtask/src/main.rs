@@ -8,6 +8,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB`), and on real DynamoDB with `--prod`.
 
 mod local;
+mod migrate;
 mod package;
 mod postgres;
 mod tables;
@@ -58,6 +59,8 @@ enum Command {
     Test(local::TestArgs),
     /// Create the table (keys, GSI, stream) and wait until it is active.
     SchemaLoad(tables::SchemaLoadArgs),
+    /// Bring an existing table to the current layout (rows keyed by conversation, listed through conversations-by-recency); safe to re-run and while the API and the stream run.
+    Migrate(migrate::MigrateArgs),
     /// Delete the table.
     Drop(tables::ConfirmArgs),
     /// List the tables.
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
             Command::Stream(args) => local::stream(args).await,
             Command::Token(args) => tables::token(&args).await,
             Command::SchemaLoad(args) => tables::schema_load(&args).await,
+            Command::Migrate(args) => migrate::migrate(&args).await,
             Command::Drop(args) | Command::Teardown(args) => tables::drop(&args).await,
             Command::ListTables(args) => tables::list_tables(&args).await,
             Command::Scan(args) => tables::scan(&args).await,

@@ -203,6 +203,9 @@ pub(crate) async fn schema_load(args: &SchemaLoadArgs) -> anyhow::Result<()> {
                 .map(|c| match c {
                     schema::Completed::Stream => "its stream (new images)",
                     schema::Completed::TimeToLive => "time to live on expires_at",
+                    schema::Completed::RecencyIndex => {
+                        "the index conversations-by-recency (run `cargo xtask migrate` next)"
+                    }
                 })
                 .collect();
             if turned_on.is_empty() {
@@ -342,8 +345,8 @@ fn summarize(record: &Record) -> String {
         ),
         Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.preview)),
         Record::Group(g) => format!(
-            "@{} and @{}, last {}",
-            g.members[0].handle, g.members[1].handle, g.last.at
+            "@{} and @{}, since {}",
+            g.members[0].handle, g.members[1].handle, g.created_at
         ),
         Record::DmPair { group, .. } => format!("conversation {group}"),
         Record::User(u) => format!("@{} ({})", u.handle, u.display_name),

@@ -16,7 +16,7 @@ use dm_domain::{GroupId, ItemKey, Partition};
 use dm_store::{
     MemoryRepository, Record, Repository, StoreError,
     seed::USERS,
-    table::{Order, Read, Table, Write, WriteError},
+    table::{Order, Read, ScanPage, Table, Write, WriteError},
     testing::{FaultInjector, Injected},
 };
 use http_body_util::BodyExt;
@@ -54,6 +54,10 @@ impl Table for Slow {
     }
     async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError> {
         self.0.put_batch(records).await
+    }
+    async fn scan_page(&self, start: Option<ItemKey>) -> Result<ScanPage, StoreError> {
+        tokio::time::sleep(self.1).await;
+        self.0.scan_page(start).await
     }
     async fn ping(&self) -> Result<(), StoreError> {
         tokio::time::sleep(self.1).await;

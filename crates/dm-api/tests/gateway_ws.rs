@@ -220,7 +220,11 @@ async fn connect_is_notified_then_disconnect_forgets(backend: Backend) {
         .notify(&Update {
             group,
             members: written.members.iter().map(|m| m.uuid).collect(),
-            rows: written.rows().to_vec(),
+            rows: repo
+                .conversations(andrew, &PageRequest::default())
+                .await
+                .unwrap()
+                .items,
             messages: vec![message.clone()],
             rows_show: Some(message.clone()),
             marks: vec![],

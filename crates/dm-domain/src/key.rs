@@ -80,7 +80,18 @@ pub enum ItemKey {
         /// Its id, when the key carries it.
         id: Option<MessageId>,
     },
-    /// A member's conversation row; `group` is `None` for the seed's items.
+    /// A member's conversation row, by its conversation: where the row is
+    /// stored, whatever its last message (written since issue 25).
+    Row {
+        /// The member whose list it is in.
+        owner: UserId,
+        /// The conversation.
+        group: GroupId,
+    },
+    /// A conversation row's place in its owner's list, `{last_message_at}#{group}`:
+    /// the sort key of the index `conversations-by-recency`, and the key the
+    /// seed's rows (a bare timestamp, `group` `None`) and this project's rows
+    /// before issue 25 were stored under.
     Conversation {
         /// The member whose list it is in.
         owner: UserId,
@@ -105,6 +116,15 @@ pub enum ItemKey {
     Connection(UserId, String),
     /// A member's read marker in a conversation.
     ReadMarker(GroupId, UserId),
+    /// An item's key exactly as stored, when that is not the form this
+    /// project writes (the seed's `2023-03-22T22:52:11+00:00`, without a
+    /// fraction): what deletes such an item. Never decoded.
+    Stored {
+        /// The partition key, as stored.
+        pk: String,
+        /// The sort key, as stored.
+        sk: String,
+    },
 }
 
 impl ItemKey {
@@ -117,7 +137,7 @@ impl ItemKey {
         }
     }
 
-    /// The key of `owner`'s row for `group` whose last message is `at`.
+    /// The place in `owner`'s list of the row for `group` whose last message is `at`.
     pub fn conversation(owner: UserId, group: GroupId, at: Timestamp) -> Self {
         Self::Conversation {
             owner,
@@ -139,7 +159,9 @@ impl ItemKey {
     pub fn pk(&self) -> String {
         match self {
             Self::Message { group, .. } => Partition::Messages(*group).pk(),
-            Self::Conversation { owner, .. } => Partition::Conversations(*owner).pk(),
+            Self::Conversation { owner, .. } | Self::Row { owner, .. } => {
+                Partition::Conversations(*owner).pk()
+            }
             Self::Group(group) => format!("GROUP#{group}"),
             Self::DmPair(a, b) => format!("DM#{a}#{b}"),
             Self::User(user) => format!("USER#{user}"),
@@ -148,6 +170,7 @@ impl ItemKey {
             Self::Idempotency(user, key) => format!("IDEMP#{user}#{key}"),
             Self::Connection(user, _) => Partition::Connections(*user).pk(),
             Self::ReadMarker(group, _) => Partition::ReadMarkers(*group).pk(),
+            Self::Stored { pk, .. } => pk.clone(),
         }
     }
 
@@ -156,6 +179,7 @@ impl ItemKey {
         match self {
             Self::Message { at, id, .. } => with_suffix(at, id.as_ref()),
             Self::Conversation { at, group, .. } => with_suffix(at, group.as_ref()),
+            Self::Row { group, .. } => group.to_string(),
             Self::Group(_) => GROUP_SK.into(),
             Self::DmPair(..) => DM_SK.into(),
             Self::User(_) => USER_SK.into(),
@@ -164,6 +188,7 @@ impl ItemKey {
             Self::Idempotency(..) => IDEMPOTENCY_SK.into(),
             Self::Connection(_, id) => id.clone(),
             Self::ReadMarker(_, member) => member.to_string(),
+            Self::Stored { sk, .. } => sk.clone(),
         }
     }
 
@@ -194,6 +219,10 @@ impl ItemKey {
                     id,
                 }
             }
+            ("GRP", _) if sk.parse::<GroupId>().is_ok() => Self::Row {
+                owner: rest.parse().map_err(|_| err())?,
+                group: sk.parse().map_err(|_| err())?,
+            },
             ("GRP", _) => {
                 let (at, group) = split_suffix(sk).ok_or_else(err)?;
                 Self::Conversation {
@@ -289,6 +318,14 @@ mod tests {
             &format!("GRP#{U1}"),
             &format!("{AT}#{G}"),
             ItemKey::conversation(U1.parse().unwrap(), G.parse().unwrap(), at),
+        );
+        check(
+            &format!("GRP#{U1}"),
+            G,
+            ItemKey::Row {
+                owner: U1.parse().unwrap(),
+                group: G.parse().unwrap(),
+            },
         );
         check(
             &format!("GROUP#{G}"),

@@ -30,7 +30,7 @@ pub use key::{
 };
 pub use model::{
     Connection, Conversation, Group, IdempotencyClaim, Message, MessageRef, NewUser, Page,
-    ReadMarker, ReadState, UNREAD_CAP, User, UserSummary,
+    ReadMarker, UNREAD_CAP, User, UserSummary,
 };
 pub use text::{
     DISPLAY_NAME_MAX_CHARS, DisplayName, HANDLE_MAX_CHARS, Handle, MESSAGE_MAX_CHARS, MessageText,

@@ -149,7 +149,10 @@ pub enum Revision {
     Deleted,
 }
 
-/// One member's view of a conversation: the row of their conversation list.
+/// One member's view of a conversation: the row of their conversation list,
+/// and that member's own state in it. Each member's row is theirs alone: what
+/// a message changes is written to each row on its own, so nothing written on
+/// every message is shared by all members.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conversation {
     /// The conversation.
@@ -163,14 +166,38 @@ pub struct Conversation {
     pub preview: String,
     /// The last message's id; `None` on rows the seed wrote.
     pub last_message_id: Option<MessageId>,
-    /// When the last message was sent.
+    /// When the last message was sent: with its id, where the row stands in
+    /// its owner's list. Only a newer message moves it, never an edit or a
+    /// delete.
     pub last_message_at: Timestamp,
     /// The other members' messages newer than the owner's read marker, up to
     /// [`UNREAD_CAP`] + 1 (which stands for "more than [`UNREAD_CAP`]").
     pub unread: u32,
+    /// The message the preview shows: the newest one up to the last that is
+    /// not deleted; `None` when none remains.
+    pub shown: Option<MessageRef>,
+    /// When the shown message was last edited, if it was: which of its texts
+    /// the preview has.
+    pub shown_edited_at: Option<Timestamp>,
+    /// The newest message the owner marked read, as applied to `unread`.
+    pub read_through: Option<MessageRef>,
+    /// Bumped by every write of the row: the stream handler's writes are
+    /// conditioned on the version they read.
+    pub version: u64,
 }
 
-/// A conversation itself: its members and the newest message its rows show.
+impl Conversation {
+    /// The last message's place, when the row names it (not on the seed's rows).
+    pub fn last(&self) -> Option<MessageRef> {
+        self.last_message_id.map(|id| MessageRef {
+            at: self.last_message_at,
+            id,
+        })
+    }
+}
+
+/// A conversation itself: who is in it. Written when it starts; messages do
+/// not change it (each member's row keeps their own state).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// The conversation.
@@ -179,39 +206,11 @@ pub struct Group {
     pub members: [UserSummary; 2],
     /// When it was started.
     pub created_at: Timestamp,
-    /// The newest message applied to the members' conversation rows, deleted
-    /// or not: where the rows stand in their owners' lists. Only new messages
-    /// move it, never an edit or a delete.
-    pub last: MessageRef,
-    /// The message the rows' preview shows: the newest one up to `last` that
-    /// is not deleted; `None` when none remains.
-    pub shown: Option<MessageRef>,
-    /// When the shown message was last edited, if it was: which of its texts
-    /// the preview has.
-    pub shown_edited_at: Option<Timestamp>,
-    /// The preview: the shown message's current text, or empty.
-    pub preview: String,
-    /// Each member's read state, in the order of `members`.
-    pub reads: [ReadState; 2],
-    /// Bumped by every write of the group item: the stream handler's writes
-    /// are conditioned on the version they read.
-    pub version: u64,
 }
 
 /// Unread counts are exact up to this; a count above it is stored and shown
 /// as `UNREAD_CAP + 1` ("99+").
 pub const UNREAD_CAP: u32 = 99;
-
-/// One member's read state in a conversation, as the stream handler applied it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct ReadState {
-    /// The newest message the member marked read, if any.
-    pub through: Option<MessageRef>,
-    /// The other members' messages newer than `through`, capped at
-    /// [`UNREAD_CAP`] + 1; `None` when never counted (a group item written
-    /// before read state existed), which the next change counts.
-    pub unread: Option<u32>,
-}
 
 /// A member's read marker as the API records it: the newest message they have
 /// seen. It only moves forward; the stream handler applies it to the counts.
@@ -240,24 +239,24 @@ impl Group {
         }
     }
 
-    /// The index of `user` in `members`.
-    pub fn member_index(&self, user: UserId) -> Option<usize> {
-        self.members.iter().position(|m| m.uuid == user)
-    }
-
-    /// The conversation rows this group should have: one per member.
-    pub fn rows(&self) -> [Conversation; 2] {
-        let row = |owner: &UserSummary, other: &UserSummary, read: &ReadState| Conversation {
+    /// The rows of a conversation started with `first`: one per member,
+    /// showing it, unread for everyone but its sender.
+    pub fn first_rows(&self, first: &Message) -> [Conversation; 2] {
+        let row = |owner: &UserSummary, other: &UserSummary| Conversation {
             group: self.id,
             owner: owner.uuid,
             other: other.clone(),
-            preview: self.preview.clone(),
-            last_message_id: Some(self.last.id),
-            last_message_at: self.last.at,
-            unread: read.unread.unwrap_or(0),
+            preview: first.text.clone(),
+            last_message_id: Some(first.id),
+            last_message_at: first.created_at,
+            unread: u32::from(owner.uuid != first.sender.uuid),
+            shown: Some(first.reference()),
+            shown_edited_at: None,
+            read_through: None,
+            version: 0,
         };
         let [a, b] = &self.members;
-        [row(a, b, &self.reads[0]), row(b, a, &self.reads[1])]
+        [row(a, b), row(b, a)]
     }
 }
 
@@ -319,26 +318,26 @@ mod tests {
             id: GroupId::new(),
             members: [a.clone(), b.clone()],
             created_at: Timestamp::now(),
-            last: MessageRef {
-                at: Timestamp::now(),
-                id: MessageId::new(),
-            },
-            shown: None,
-            shown_edited_at: None,
-            preview: "hi".into(),
-            reads: [
-                ReadState {
-                    through: None,
-                    unread: Some(3),
-                },
-                ReadState::default(),
-            ],
-            version: 0,
         };
-        let [ra, rb] = group.rows();
-        assert_eq!((ra.unread, rb.unread), (3, 0));
+        let first = Message {
+            id: MessageId::new(),
+            group: group.id,
+            created_at: Timestamp::now(),
+            text: "hi".into(),
+            sender: a.clone(),
+            edited_at: None,
+            deleted: false,
+        };
+        let [ra, rb] = group.first_rows(&first);
+        assert_eq!(
+            (ra.unread, rb.unread),
+            (0, 1),
+            "unread for the recipient only"
+        );
         assert_eq!((ra.owner, &ra.other), (a.uuid, &b));
         assert_eq!((rb.owner, &rb.other), (b.uuid, &a));
+        assert_eq!(ra.last(), Some(first.reference()));
+        assert_eq!(rb.shown, Some(first.reference()));
         assert_eq!(group.other_member(a.uuid), Some(&b));
         assert_eq!(group.other_member(UserId::new()), None);
         assert!(!group.has_member(UserId::new()));

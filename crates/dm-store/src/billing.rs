@@ -13,8 +13,7 @@
 //! - Every global secondary index an item enters, leaves or changes in adds
 //!   writes of its entry: one to put or delete it, one to update it in
 //!   place, two (a delete and a put) when its index key changes
-//!   ([`index_writes`]). The project's one index, `message-group-sk-index`
-//!   (`message_group_uuid`, `sk`, projection ALL), is the only one there is.
+//!   ([`index_writes`]). The table's two indexes are [`INDEXES`].
 //!
 //! DynamoDB Local reports single calls this way, and the tests hold the two
 //! equal; it bills any small transaction 2 units in all, which is why the
@@ -39,11 +38,20 @@ pub struct Index {
     pub range: &'static str,
 }
 
-/// The table's indexes: `message-group-sk-index`, projection ALL.
-pub const INDEXES: [Index; 1] = [Index {
-    hash: "message_group_uuid",
-    range: "sk",
-}];
+/// The table's indexes, both projection ALL: `message-group-sk-index`
+/// (`message_group_uuid`, `sk`: the seed's rows only) and
+/// `conversations-by-recency` (`pk`, `recency`: every row written since
+/// issue 25).
+pub const INDEXES: [Index; 2] = [
+    Index {
+        hash: "message_group_uuid",
+        range: "sk",
+    },
+    Index {
+        hash: "pk",
+        range: crate::schema::RECENCY_ATTRIBUTE,
+    },
+];
 
 /// The size of an item in bytes, as DynamoDB computes it for capacity.
 pub fn item_size(item: &Item) -> u64 {
@@ -105,7 +113,8 @@ fn value_size(value: &AttributeValue) -> u64 {
 }
 
 /// A number's size: one byte per two significant digits (leading and
-/// trailing zeros trimmed), plus one.
+/// trailing zeros trimmed), plus one; zero has none, and is one byte (as
+/// DynamoDB Local reports it).
 fn number_size(number: &str) -> u64 {
     let digits: String = number
         .split(['e', 'E'])
@@ -115,7 +124,7 @@ fn number_size(number: &str) -> u64 {
         .filter(char::is_ascii_digit)
         .collect();
     let significant = digits.trim_start_matches('0').trim_end_matches('0').len();
-    (significant.max(1) as u64).div_ceil(2) + 1
+    (significant as u64).div_ceil(2) + 1
 }
 
 /// Write units of one item's write in the table (not its indexes): one per
@@ -218,7 +227,7 @@ mod tests {
         assert_eq!(item_size(&item(&[("pk", s("abc"))])), 5);
         // Numbers: one byte per two significant digits, plus one.
         for (n, size) in [
-            ("0", 2),
+            ("0", 1),
             ("7", 2),
             ("12", 2),
             ("123", 3),

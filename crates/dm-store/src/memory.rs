@@ -49,7 +49,7 @@ use tokio::sync::Notify;
 use crate::{
     ChangeEvent, ChangeKind, Record, StoreError, billing,
     capacity::{CapacityMeter, Consumed},
-    table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Read, ScanPage, Scanned, Table, Write, WriteError},
 };
 
 /// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
@@ -306,8 +306,8 @@ impl MemoryRepository {
         match condition {
             Condition::Always => true,
             Condition::NotExists => current.is_none(),
-            Condition::GroupVersionIs(version) => {
-                matches!(current, Some(Record::Group(g)) if g.version == *version)
+            Condition::RowVersionIs(version) => {
+                matches!(current, Some(Record::Conversation(c)) if c.version == *version)
             }
             Condition::MarkerBefore(through) => match current {
                 None => true,
@@ -351,6 +351,10 @@ impl Table for MemoryRepository {
     ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
         // Every read of this store is consistent.
         let lost = self.begin()?;
+        if let Partition::Conversations(owner) = partition {
+            let found = self.rows_by_recency(owner, after, limit, order);
+            return lost.map_or(Ok(found), Err);
+        }
         let pk = partition.pk();
         let state = self.state();
         // The first slot past every sort key of the partition.
@@ -443,12 +447,96 @@ impl Table for MemoryRepository {
         self.begin()?.map_or(Ok(()), Err)
     }
 
+    async fn scan_page(&self, start: Option<ItemKey>) -> Result<ScanPage, StoreError> {
+        const PAGE: usize = 100;
+        let lost = self.begin()?;
+        let state = self.state();
+        let low = match &start {
+            Some(key) => Bound::Excluded((key.pk(), key.sk())),
+            None => Bound::Unbounded,
+        };
+        let mut page = ScanPage::default();
+        let mut bytes = 0;
+        for ((pk, sk), record) in state.items.range((low, Bound::Unbounded)).take(PAGE) {
+            bytes += billing::item_size(&record.to_item());
+            match ItemKey::decode(pk, sk) {
+                Ok(key) => page.items.push(Scanned {
+                    key,
+                    stored: ItemKey::Stored {
+                        pk: pk.clone(),
+                        sk: sk.clone(),
+                    },
+                    record: record.clone(),
+                }),
+                Err(_) => page.foreign += 1,
+            }
+            page.next = Some(ItemKey::Stored {
+                pk: pk.clone(),
+                sk: sk.clone(),
+            });
+        }
+        if page.items.len() + page.foreign < PAGE {
+            page.next = None;
+        }
+        self.meter
+            .bill(false, billing::read_units(bytes, Read::Eventual));
+        lost.map_or(Ok(page), Err)
+    }
+
     fn group_cache(&self) -> Option<&GroupCache> {
         Some(&self.groups)
     }
 }
 
 impl MemoryRepository {
+    /// `owner`'s rows as the index `conversations-by-recency` holds them: the
+    /// rows that carry a last message id, ordered by their place in the
+    /// list, each with that place as its key. Billed as an eventually
+    /// consistent query of the index.
+    fn rows_by_recency(
+        &self,
+        owner: dm_domain::UserId,
+        after: Option<&str>,
+        limit: usize,
+        order: Order,
+    ) -> Vec<(ItemKey, Record)> {
+        let pk = Partition::Conversations(owner).pk();
+        let state = self.state();
+        let mut rows: Vec<(String, ItemKey, &Record)> = state
+            .items
+            .range((pk.clone(), String::new())..)
+            .take_while(|((p, _), _)| *p == pk)
+            .filter_map(|(_, record)| match record {
+                Record::Conversation(c) if c.last_message_id.is_some() => {
+                    let place = ItemKey::conversation(c.owner, c.group, c.last_message_at);
+                    Some((place.sk(), place, record))
+                }
+                _ => None,
+            })
+            .collect();
+        rows.sort_by(|a, b| a.0.cmp(&b.0));
+        if order == Order::NewestFirst {
+            rows.reverse();
+        }
+        let found: Vec<(ItemKey, Record)> = rows
+            .into_iter()
+            .filter(|(sk, ..)| match (after, order) {
+                (None, _) => true,
+                (Some(after), Order::NewestFirst) => sk.as_str() < after,
+                (Some(after), Order::OldestFirst) => sk.as_str() > after,
+            })
+            .take(limit)
+            .map(|(_, key, record)| (key, record.clone()))
+            .collect();
+        let bytes = found
+            .iter()
+            .map(|(_, r)| billing::item_size(&r.to_item()))
+            .sum();
+        self.meter
+            .bill(false, billing::read_units(bytes, Read::Eventual));
+        found
+    }
+
     /// A write or transaction, all or nothing; with `batch`, a
     /// BatchWriteItem's puts (billed one by one, not as a transaction).
     fn write_now(&self, writes: Vec<Write>, batch: bool) -> Result<(), WriteError> {

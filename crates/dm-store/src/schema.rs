@@ -21,8 +21,15 @@ use crate::{StoreError, sdk_error::map_sdk_error};
 
 /// The table name when none is given, as in the seed.
 pub const DEFAULT_TABLE: &str = "cruddur-messages";
-/// The sparse index of conversation rows by conversation.
+/// The sparse index of conversation rows by conversation: the seed's, which
+/// holds only the seed's rows (see `record/conversation.rs`).
 pub const GROUP_INDEX: &str = "message-group-sk-index";
+/// The index of each user's conversation rows by recency (`pk`, `recency`):
+/// what lists a user's conversations (pattern B), while the rows themselves
+/// are keyed by conversation and updated in place.
+pub const RECENCY_INDEX: &str = "conversations-by-recency";
+/// The sort key attribute of [`RECENCY_INDEX`]: `{last_message_at}#{group}`.
+pub const RECENCY_ATTRIBUTE: &str = "recency";
 /// The attribute whose epoch seconds DynamoDB's time to live expires items by.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// How long creation and deletion may take before giving up.
@@ -81,26 +88,48 @@ fn built<T>(r: Result<T, aws_smithy_types::error::operation::BuildError>) -> Res
     r.map_err(|e| StoreError::Backend(format!("building a request: {e}")))
 }
 
+fn attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
+    built(
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build(),
+    )
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    built(
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build(),
+    )
+}
+
+/// [`RECENCY_INDEX`], projection ALL (a list page reads nothing else).
+fn recency_index(
+    throughput: Option<ProvisionedThroughput>,
+) -> Result<GlobalSecondaryIndex, StoreError> {
+    built(
+        GlobalSecondaryIndex::builder()
+            .index_name(RECENCY_INDEX)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key(RECENCY_ATTRIBUTE, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .set_provisioned_throughput(throughput)
+            .build(),
+    )
+}
+
 /// Creates the table of the design (keys `pk`/`sk`, the sparse index
-/// `message-group-sk-index`, the stream with new images), waits until it is
-/// active, and enables time to live on [`TTL_ATTRIBUTE`].
+/// `message-group-sk-index`, the index [`RECENCY_INDEX`], the stream with new
+/// images), waits until it is active, and enables time to live on
+/// [`TTL_ATTRIBUTE`].
 pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, StoreError> {
-    let attribute = |name: &str| {
-        built(
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build(),
-        )
-    };
-    let key = |name: &str, kind: KeyType| {
-        built(
-            KeySchemaElement::builder()
-                .attribute_name(name)
-                .key_type(kind)
-                .build(),
-        )
-    };
     let throughput = match spec.billing {
         Billing::Provisioned { read, write } => Some(built(
             ProvisionedThroughput::builder()
@@ -129,9 +158,11 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
         .attribute_definitions(attribute("pk")?)
         .attribute_definitions(attribute("sk")?)
         .attribute_definitions(attribute("message_group_uuid")?)
+        .attribute_definitions(attribute(RECENCY_ATTRIBUTE)?)
         .key_schema(key("pk", KeyType::Hash)?)
         .key_schema(key("sk", KeyType::Range)?)
         .global_secondary_indexes(index)
+        .global_secondary_indexes(recency_index(throughput.clone())?)
         .billing_mode(match spec.billing {
             Billing::Provisioned { .. } => BillingMode::Provisioned,
             Billing::OnDemand => BillingMode::PayPerRequest,
@@ -194,11 +225,15 @@ pub enum Completed {
     Stream,
     /// Time to live on [`TTL_ATTRIBUTE`].
     TimeToLive,
+    /// The index [`RECENCY_INDEX`] (tables written before issue 25).
+    RecencyIndex,
 }
 
 /// Brings a table that exists (Cruddur's, or an older one of this project)
 /// to what the design needs, without touching an item: its stream with new
-/// images, and time to live on [`TTL_ATTRIBUTE`]. Returns what it turned on
+/// images, time to live on [`TTL_ATTRIBUTE`], and the index
+/// [`RECENCY_INDEX`] (created with the table's provisioned throughput, if it
+/// has one, and waited for until it is active). Returns what it turned on
 /// (nothing when all was there). A table whose keys are not `pk`/`sk`
 /// strings, or whose stream carries no new images, is refused: that needs a
 /// person.
@@ -262,7 +297,86 @@ pub async fn complete_table(client: &Client, name: &str) -> Result<Vec<Completed
         enable_time_to_live(client, name).await?;
         done.push(Completed::TimeToLive);
     }
+    if !has_recency_index(&table) {
+        add_recency_index(client, &table).await?;
+        done.push(Completed::RecencyIndex);
+    }
     Ok(done)
+}
+
+fn has_recency_index(table: &TableDescription) -> bool {
+    table
+        .global_secondary_indexes()
+        .iter()
+        .any(|i| i.index_name() == Some(RECENCY_INDEX))
+}
+
+/// Creates [`RECENCY_INDEX`] on a table that lacks it and waits until it is
+/// active (DynamoDB fills it from the items already there).
+async fn add_recency_index(client: &Client, table: &TableDescription) -> Result<(), StoreError> {
+    let name = table.table_name().unwrap_or_default();
+    let provisioned = table.billing_mode_summary().and_then(|b| b.billing_mode())
+        != Some(&BillingMode::PayPerRequest);
+    let throughput = match table.provisioned_throughput() {
+        Some(t) if provisioned => Some(built(
+            ProvisionedThroughput::builder()
+                .read_capacity_units(t.read_capacity_units().unwrap_or(5).max(1))
+                .write_capacity_units(t.write_capacity_units().unwrap_or(5).max(1))
+                .build(),
+        )?),
+        _ => None,
+    };
+    let create = built(
+        aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
+            .index_name(RECENCY_INDEX)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key(RECENCY_ATTRIBUTE, KeyType::Range)?)
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .set_provisioned_throughput(throughput)
+            .build(),
+    )?;
+    client
+        .update_table()
+        .table_name(name)
+        .attribute_definitions(attribute("pk")?)
+        .attribute_definitions(attribute(RECENCY_ATTRIBUTE)?)
+        .global_secondary_index_updates(
+            aws_sdk_dynamodb::types::GlobalSecondaryIndexUpdate::builder()
+                .create(create)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(map_sdk_error)?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let active = describe_table(client, name).await?.is_some_and(|t| {
+            t.global_secondary_indexes().iter().any(|i| {
+                i.index_name() == Some(RECENCY_INDEX)
+                    && i.index_status() == Some(&aws_sdk_dynamodb::types::IndexStatus::Active)
+            })
+        });
+        if active {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            // On AWS an index over many items can take longer: the command
+            // can be run again. DynamoDB Local builds indexes on a fixed pool
+            // of job threads that each table with time to live on holds one
+            // of, so with a few such tables it never builds one.
+            return Err(StoreError::Unavailable(format!(
+                "the index {RECENCY_INDEX} of {name} is still being created after {}s; run this again \
+                 when it is ACTIVE (on DynamoDB Local, which never finishes it once a few tables have \
+                 time to live on: restart it, or drop the tables you do not need)",
+                WAIT.as_secs()
+            )));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 /// The table's description, or `None` if it does not exist.

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use dm_domain::{Group, GroupId, ItemKey, MessageRef, Partition, Timestamp, UserId};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, MessageRef, Partition, Timestamp, UserId};
 
 use crate::{Record, StoreError};
 
@@ -22,9 +22,10 @@ pub enum Condition {
     Always,
     /// The item must not exist (`attribute_not_exists(pk)`).
     NotExists,
-    /// The group item must exist at exactly this version (0: written before
-    /// versions existed, or never since).
-    GroupVersionIs(u64),
+    /// A conversation row must exist at exactly this version (0: written
+    /// when the conversation started, or by `cargo xtask migrate`, and never
+    /// since).
+    RowVersionIs(u64),
     /// A read marker: absent, or at a message older than this one (markers
     /// only move forward).
     MarkerBefore(MessageRef),
@@ -176,6 +177,12 @@ pub trait Table: Send + Sync + fmt::Debug {
     /// Reads up to `limit` items of a partition in `order` of their sort
     /// keys, starting after `after` (a sort key of that partition), each with
     /// the key it is stored under.
+    ///
+    /// A user's conversation rows ([`Partition::Conversations`]) are read
+    /// through the index `conversations-by-recency` instead (eventually
+    /// consistent on DynamoDB), in the order of their places in the list,
+    /// and each comes with its place ([`ItemKey::Conversation`]) as its key,
+    /// which is what `after` names. Rows of the older forms are not in it.
     async fn query(
         &self,
         partition: Partition,
@@ -194,6 +201,12 @@ pub trait Table: Send + Sync + fmt::Debug {
     /// different item.
     async fn write(&self, writes: Vec<Write>) -> Result<(), WriteError>;
 
+    /// One page of a scan of the whole table from after `start`: the items
+    /// in the table's own order, each with its key, and where the next page
+    /// starts (`None` after the last). Items that do not decode are skipped
+    /// and counted. For `cargo xtask migrate`.
+    async fn scan_page(&self, start: Option<ItemKey>) -> Result<ScanPage, StoreError>;
+
     /// Puts many items without conditions, in batches, retrying what the
     /// backend leaves unprocessed.
     async fn put_batch(&self, records: Vec<Record>) -> Result<(), StoreError>;
@@ -208,23 +221,49 @@ pub trait Table: Send + Sync + fmt::Debug {
     }
 }
 
-/// Conversations as this process last read or wrote them: a bounded cache
-/// (moka; least recently used entries go first once [`Self::CAPACITY`] is
-/// reached) whose entries expire [`Self::TIME_TO_LIVE`] after they were written.
+/// A page of [`Table::scan_page`].
+#[derive(Debug, Clone, Default)]
+pub struct ScanPage {
+    /// The items that decoded.
+    pub items: Vec<Scanned>,
+    /// How many items did not decode (not this project's, nor the seed's).
+    pub foreign: usize,
+    /// Where the next page starts.
+    pub next: Option<ItemKey>,
+}
+
+/// An item a scan read.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// Its key, decoded.
+    pub key: ItemKey,
+    /// Its key exactly as stored ([`ItemKey::Stored`]), which deletes it
+    /// whatever form its sort key has.
+    pub stored: ItemKey,
+    /// The item.
+    pub record: Record,
+}
+
+/// Conversations and rows as this process last read or wrote them: two
+/// bounded caches (moka; least recently used entries go first once
+/// [`Self::CAPACITY`] is reached) whose entries expire
+/// [`Self::TIME_TO_LIVE`] after they were written.
 ///
-/// Two uses, both safe when an entry is out of date:
-/// - the membership check of a send trusts an entry. A one-to-one
+/// Both uses are safe when an entry is out of date:
+/// - the membership check of a send trusts a group entry. A one-to-one
 ///   conversation's members never change; once group conversations can change
 ///   members, an entry is trusted for at most [`Self::TIME_TO_LIVE`] (the
 ///   entries expire rather than being verified on each use, which would cost
 ///   the read the cache saves), and a membership change forgets it in the
 ///   process that made it;
-/// - the stream handler takes an entry as its guess of a conversation's last
-///   message, which the transaction moving the rows checks atomically (a wrong
-///   guess fails it, and the handler reads the group item and tries again).
+/// - the stream handler takes a row entry as its guess of the row, which the
+///   row's write checks atomically (its version): a wrong guess fails it,
+///   and the handler reads the row and tries again. So a steady conversation
+///   costs the handler no reads.
 #[derive(Debug)]
 pub struct GroupCache {
     entries: moka::sync::Cache<GroupId, Group>,
+    rows: moka::sync::Cache<(UserId, GroupId), Conversation>,
 }
 
 impl Default for GroupCache {
@@ -234,12 +273,16 @@ impl Default for GroupCache {
                 .max_capacity(Self::CAPACITY)
                 .time_to_live(Self::TIME_TO_LIVE)
                 .build(),
+            rows: moka::sync::Cache::builder()
+                .max_capacity(2 * Self::CAPACITY)
+                .time_to_live(Self::TIME_TO_LIVE)
+                .build(),
         }
     }
 }
 
 impl GroupCache {
-    /// Entries kept at most (a few MB).
+    /// Conversations kept at most (a few MB), and twice as many rows.
     pub const CAPACITY: u64 = 16_384;
     /// How long an entry is trusted after it was written.
     pub const TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(60);
@@ -264,5 +307,20 @@ impl GroupCache {
     /// Forgets a conversation, when what was remembered may be out of date.
     pub fn forget(&self, group: GroupId) {
         self.entries.invalidate(&group);
+    }
+
+    /// `owner`'s row of `group`, as last seen.
+    pub fn row(&self, owner: UserId, group: GroupId) -> Option<Conversation> {
+        self.rows.get(&(owner, group))
+    }
+
+    /// Remembers a row as it was read or written.
+    pub fn insert_row(&self, row: Conversation) {
+        self.rows.insert((row.owner, row.group), row);
+    }
+
+    /// Forgets a row, when what was remembered may be out of date.
+    pub fn forget_row(&self, owner: UserId, group: GroupId) {
+        self.rows.invalidate(&(owner, group));
     }
 }

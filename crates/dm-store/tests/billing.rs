@@ -53,12 +53,110 @@ fn row_of(owner: UserId, group: GroupId, bytes: u64) -> Record {
         last_message_id: None,
         last_message_at: Timestamp::now(),
         unread: 3,
+        shown: None,
+        shown_edited_at: None,
+        read_through: None,
+        version: 0,
     };
     let base = item_size(&Record::Conversation(row.clone()).to_item());
     row.preview = "p".repeat(usize::try_from(bytes - base).unwrap());
     let record = Record::Conversation(row);
     assert_eq!(item_size(&record.to_item()), bytes);
     record
+}
+
+/// A conversation row as written since issue 25 (keyed by its conversation,
+/// in `conversations-by-recency`) of exactly `bytes` bytes, standing at `at`.
+fn listed_row_of(owner: UserId, group: GroupId, bytes: u64, at: Timestamp) -> Record {
+    let Record::Conversation(seed) = row_of(owner, group, 600) else {
+        unreachable!()
+    };
+    let mut row = Conversation {
+        last_message_id: Some(MessageId::new()),
+        last_message_at: at,
+        preview: String::new(),
+        ..seed
+    };
+    row.shown = row.last();
+    let base = item_size(&Record::Conversation(row.clone()).to_item());
+    row.preview = "p".repeat(usize::try_from(bytes - base).unwrap());
+    let record = Record::Conversation(row);
+    assert_eq!(item_size(&record.to_item()), bytes);
+    record
+}
+
+#[tokio::test]
+async fn rows_in_the_recency_index_are_billed_as_dynamodb_reports_them() {
+    let repo = dm_store::testing::fresh_table().await;
+    let (owner, group) = (UserId::new(), GroupId::new());
+    let at = Timestamp::now();
+    let later = at.plus(chrono::TimeDelta::seconds(1));
+    for (bytes, units) in [(900, 1.0), (1025, 2.0)] {
+        let row = listed_row_of(owner, group, bytes, at);
+        // The index entry is as large as the item (projection ALL).
+        billed_as_reported(
+            &repo,
+            "a new row: the item and its index entry",
+            2.0 * units,
+            async {
+                repo.write(vec![Write::put(row.clone())]).await.unwrap();
+            },
+        )
+        .await;
+        let moved = listed_row_of(owner, group, bytes, later);
+        billed_as_reported(
+            &repo,
+            "a row moved in place: the item, and its index entry deleted and put",
+            3.0 * units,
+            async {
+                repo.write(vec![Write::put(moved.clone())]).await.unwrap();
+            },
+        )
+        .await;
+        let Record::Conversation(mut counted) = moved.clone() else {
+            unreachable!()
+        };
+        counted.unread += 1;
+        billed_as_reported(
+            &repo,
+            "a row counted in place: the item and its index entry",
+            2.0 * units,
+            async {
+                repo.write(vec![Write::put(Record::Conversation(counted))])
+                    .await
+                    .unwrap();
+            },
+        )
+        .await;
+        billed_as_reported(&repo, "a row deleted", 2.0 * units, async {
+            repo.write(vec![Write::delete(moved.key())]).await.unwrap();
+        })
+        .await;
+    }
+    for bytes in [1500, 3000] {
+        repo.write(vec![Write::put(listed_row_of(
+            owner,
+            GroupId::new(),
+            bytes,
+            Timestamp::now(),
+        ))])
+        .await
+        .unwrap();
+    }
+    billed_as_reported(&repo, "a page of the list, through the index", 1.0, async {
+        let page = repo
+            .query(
+                Partition::Conversations(owner),
+                None,
+                10,
+                Order::NewestFirst,
+                Read::Eventual,
+            )
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 2);
+    })
+    .await;
 }
 
 /// The billed and reported units of what `call` consumed.
@@ -319,6 +417,20 @@ async fn memory_bills_what_dynamodb_bills() {
         repo.group_rows(group).await.unwrap();
         repo.put_batch(vec![message_of(group, 2100)]).await.unwrap();
         repo.write(vec![Write::delete(row.key())]).await.unwrap();
+        let at = Timestamp::now();
+        let listed = listed_row_of(owner, group, 700, at);
+        repo.write(vec![Write::put(listed)]).await.unwrap();
+        let moved = listed_row_of(owner, group, 800, at.plus(chrono::TimeDelta::seconds(1)));
+        repo.write(vec![Write::put(moved)]).await.unwrap();
+        repo.query(
+            Partition::Conversations(owner),
+            None,
+            5,
+            Order::NewestFirst,
+            Read::Eventual,
+        )
+        .await
+        .unwrap();
     }
     let dynamo = dm_store::testing::fresh_table().await;
     run(&dynamo).await;
@@ -326,5 +438,8 @@ async fn memory_bills_what_dynamodb_bills() {
     run(&memory).await;
     let (d, m): (Consumed, Consumed) = (dynamo.capacity(), memory.capacity());
     assert_eq!(d.billed, m.billed);
-    assert_eq!(d.billed.total(), 2.0 + 2.0 + 1.0 + 0.5 + 0.5 + 3.0 + 2.0);
+    assert_eq!(
+        d.billed.total(),
+        2.0 + 2.0 + 1.0 + 0.5 + 0.5 + 3.0 + 2.0 + 2.0 + 3.0 + 0.5
+    );
 }

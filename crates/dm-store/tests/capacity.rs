@@ -80,9 +80,9 @@ async fn membership_is_read_once_then_remembered() {
     );
 }
 
-/// What the stream handler spends applying one new message (the group as
-/// remembered, one transaction: the group item, both rows moved), and what
-/// an edit and a delete of it cost at the API and on the stream side.
+/// What the stream handler spends applying one new message (the group and
+/// rows as remembered, each row written in place on its own), and what an
+/// edit and a delete of it cost at the API and on the stream side.
 #[tokio::test]
 async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
     let repo = dm_store::testing::fresh_table().await;
@@ -104,8 +104,8 @@ async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
     let applied = repo.capacity();
     assert_eq!(
         spent(before, applied),
-        ((0.0, 10.0), (0.0, 2.0)),
-        "a send's stream application: no read (the group is remembered), one transaction of 5 items (the group, both rows deleted and put again: 10 units), no index write (rows stay out of message-group-sk-index); DynamoDB Local reports the transaction as 2"
+        ((0.0, 6.0), (0.0, 6.0)),
+        "a send's stream application: no read (the group and the rows are remembered), each row put in place under its version (1), its entry in conversations-by-recency moved (2): no transaction, so DynamoDB Local reports the same"
     );
     // b edits it: the API reads it and writes it; the stream rewrites the rows.
     let lookup = dm_store::MessageLookup {
@@ -132,8 +132,8 @@ async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
     let stream = repo.capacity();
     assert_eq!(
         spent(api, stream),
-        ((1.0, 6.0), (1.0, 2.0)),
-        "the edit on the stream: a's count recounted (the reply is unread for a), the group and both rows rewritten in place (3 items, 6 units)"
+        ((0.0, 4.0), (0.0, 4.0)),
+        "the edit on the stream: no read (an edit changes no count), both rows rewritten in place (1 each) with their index entries (1 each)"
     );
     // b deletes it: the stream reads the newest message left.
     let tombstone = repo.delete_message(group, b.uuid, lookup).await.unwrap();
@@ -147,7 +147,7 @@ async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
     let stream2 = repo.capacity();
     assert_eq!(
         spent(api2, stream2),
-        ((2.0, 6.0), (2.0, 2.0)),
-        "the delete on the stream: the newest message left and a's recount, the group and both rows rewritten in place"
+        ((1.0, 4.0), (1.0, 4.0)),
+        "the delete on the stream: one page of the newest messages (the newest left, and a's recount from it), both rows rewritten in place with their index entries"
     );
 }

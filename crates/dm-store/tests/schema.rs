@@ -5,7 +5,8 @@ use aws_sdk_dynamodb::types::{
     BillingMode, KeyType, ProjectionType, ScalarAttributeType, StreamViewType,
 };
 use dm_store::schema::{
-    Billing, Created, GROUP_INDEX, TableSpec, create_table, delete_table, describe_table,
+    Billing, Created, GROUP_INDEX, RECENCY_INDEX, TableSpec, create_table, delete_table,
+    describe_table,
 };
 
 fn keys(schema: &[aws_sdk_dynamodb::types::KeySchemaElement]) -> Vec<(String, KeyType)> {
@@ -39,6 +40,7 @@ async fn the_table_is_created_as_designed() {
         [
             ("message_group_uuid".into(), ScalarAttributeType::S),
             ("pk".into(), ScalarAttributeType::S),
+            ("recency".into(), ScalarAttributeType::S),
             ("sk".into(), ScalarAttributeType::S),
         ]
     );
@@ -52,9 +54,23 @@ async fn the_table_is_created_as_designed() {
         (Some(5), Some(5))
     );
 
-    let [index] = table.global_secondary_indexes() else {
-        panic!("one GSI expected")
+    let mut indexes = table.global_secondary_indexes().to_vec();
+    indexes.sort_by(|a, b| a.index_name().cmp(&b.index_name()));
+    let [recency, index] = indexes.as_slice() else {
+        panic!("two GSIs expected")
     };
+    assert_eq!(recency.index_name(), Some(RECENCY_INDEX));
+    assert_eq!(
+        keys(recency.key_schema()),
+        [
+            ("pk".into(), KeyType::Hash),
+            ("recency".into(), KeyType::Range)
+        ]
+    );
+    assert_eq!(
+        recency.projection().and_then(|p| p.projection_type()),
+        Some(&ProjectionType::All)
+    );
     assert_eq!(index.index_name(), Some(GROUP_INDEX));
     assert_eq!(
         keys(index.key_schema()),

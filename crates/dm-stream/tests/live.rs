@@ -245,11 +245,19 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     // As the handler does: the rows first, then the frames.
     repo.apply_message(&newest).await.unwrap();
     let written = repo.group(newest.group, a.uuid).await.unwrap();
+    let mut rows = Vec::new();
+    for member in [&a, &b] {
+        let page = repo
+            .conversations(member.uuid, &dm_store::PageRequest::default())
+            .await
+            .unwrap();
+        rows.extend(page.items.into_iter().filter(|r| r.group == newest.group));
+    }
     notifier
         .notify(&Update {
             group: newest.group,
             members: written.members.iter().map(|m| m.uuid).collect(),
-            rows: written.rows().to_vec(),
+            rows: rows.clone(),
             messages: vec![newest.clone()],
             rows_show: Some(newest.clone()),
             marks: vec![],
@@ -261,12 +269,6 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     let posted = post.posted.lock().unwrap().clone();
     let to = |id: &str| frames_to(&posted, id);
     let message = Frame::message(&newest);
-    let rows = repo
-        .group_unchecked(newest.group)
-        .await
-        .unwrap()
-        .unwrap()
-        .rows();
     for (id, member) in [("a-tab", &a), ("a-phone", &a), ("b-tab", &b)] {
         let row = rows.iter().find(|r| r.owner == member.uuid).unwrap();
         assert_eq!(to(id), [message.clone(), Frame::conversation(row)], "{id}");

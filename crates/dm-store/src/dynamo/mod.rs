@@ -41,9 +41,9 @@ use serde_dynamo::Item;
 use crate::{
     Record, StoreError, billing,
     capacity::{CapacityMeter, Consumed},
-    schema::GROUP_INDEX,
+    schema::{GROUP_INDEX, RECENCY_ATTRIBUTE, RECENCY_INDEX},
     sdk_error::map_sdk_error,
-    table::{Condition, GroupCache, Order, Read, Table, Write, WriteError},
+    table::{Condition, GroupCache, Order, Read, ScanPage, Scanned, Table, Write, WriteError},
 };
 
 mod request;
@@ -294,6 +294,61 @@ impl DynamoRepository {
         }
     }
 
+    /// `owner`'s rows through `conversations-by-recency` (eventually
+    /// consistent, as every read of a global secondary index), each with its
+    /// place in the list as its key.
+    async fn rows_by_recency(
+        &self,
+        owner: dm_domain::UserId,
+        after: Option<&str>,
+        limit: usize,
+        order: Order,
+    ) -> Result<Vec<(ItemKey, Record)>, StoreError> {
+        let pk = Partition::Conversations(owner).pk();
+        // An index's start key names the item's table key too: the row's sort
+        // key is its conversation, the place's suffix.
+        let start = match after {
+            Some(place) => {
+                let Ok(ItemKey::Conversation {
+                    group: Some(group), ..
+                }) = ItemKey::decode(&pk, place)
+                else {
+                    return Err(StoreError::Cursor(dm_domain::CursorError::WrongPartition));
+                };
+                Some(HashMap::from([
+                    ("pk".to_owned(), AttributeValue::S(pk.clone())),
+                    ("sk".to_owned(), AttributeValue::S(group.to_string())),
+                    (
+                        RECENCY_ATTRIBUTE.to_owned(),
+                        AttributeValue::S(place.to_owned()),
+                    ),
+                ]))
+            }
+            None => None,
+        };
+        let values = HashMap::from([(":pk".to_owned(), AttributeValue::S(pk))]);
+        let query = self
+            .query_of("pk = :pk", values)
+            .index_name(RECENCY_INDEX)
+            .scan_index_forward(order == Order::OldestFirst);
+        let mut rows = Vec::with_capacity(limit);
+        self.query_pages(query, Read::Eventual, start, Some(limit), |items| {
+            for item in items {
+                match Record::from_item(item)? {
+                    Record::Conversation(c) => rows.push((
+                        ItemKey::conversation(c.owner, c.group, c.last_message_at),
+                        Record::Conversation(c),
+                    )),
+                    other => return Err(other.unexpected()),
+                }
+            }
+            Ok(())
+        })
+        .instrument(self.span("Query"))
+        .await?;
+        Ok(rows)
+    }
+
     /// A put of `item`, encoded already, as a transaction item.
     fn put(&self, item: Item, condition: &Condition) -> Result<Put, StoreError> {
         let (expression, values) = condition_expression(condition);
@@ -391,6 +446,9 @@ impl Table for DynamoRepository {
         if limit == 0 {
             return Ok(Vec::new());
         }
+        if let Partition::Conversations(owner) = partition {
+            return self.rows_by_recency(owner, after, limit, order).await;
+        }
         let pk = partition.pk();
         let start = after.map(|sk| {
             HashMap::from([
@@ -413,6 +471,54 @@ impl Table for DynamoRepository {
         .instrument(self.span("Query"))
         .await?;
         Ok(records)
+    }
+
+    async fn scan_page(&self, start: Option<ItemKey>) -> Result<ScanPage, StoreError> {
+        let out = self
+            .client
+            .scan()
+            .table_name(&*self.table)
+            .set_exclusive_start_key(start.as_ref().map(key_of))
+            .limit(100)
+            .return_consumed_capacity(TOTAL)
+            .send()
+            .instrument(self.span("Scan"))
+            .await
+            .map_err(map_sdk_error)?;
+        self.account(false, out.consumed_capacity());
+        let items = out.items.unwrap_or_default();
+        let bytes = items.iter().map(billing::sdk_item_size).sum();
+        self.bill(false, billing::read_units(bytes, Read::Eventual));
+        let mut page = ScanPage::default();
+        for item in items {
+            let text = |name: &str| match item.get(name) {
+                Some(AttributeValue::S(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let stored = ItemKey::Stored {
+                pk: text("pk"),
+                sk: text("sk"),
+            };
+            match Record::from_item_with_key(item) {
+                Ok((key, record)) => page.items.push(Scanned {
+                    key,
+                    stored,
+                    record,
+                }),
+                Err(_) => page.foreign += 1,
+            }
+        }
+        page.next = out.last_evaluated_key.and_then(|key| {
+            let text = |name: &str| match key.get(name) {
+                Some(AttributeValue::S(s)) => Some(s.clone()),
+                _ => None,
+            };
+            Some(ItemKey::Stored {
+                pk: text("pk")?,
+                sk: text("sk")?,
+            })
+        });
+        Ok(page)
     }
 
     async fn group_rows(&self, group: GroupId) -> Result<Vec<Record>, StoreError> {

@@ -37,11 +37,7 @@ pub(super) fn condition_expression(
             Some("attribute_not_exists(pk) OR expires_at < :now"),
             values(vec![(":now", AttributeValue::N(now.to_string()))]),
         ),
-        Condition::GroupVersionIs(0) => (
-            Some("attribute_exists(pk) AND (attribute_not_exists(version) OR version = :v)"),
-            values(vec![(":v", AttributeValue::N("0".into()))]),
-        ),
-        Condition::GroupVersionIs(version) => (
+        Condition::RowVersionIs(version) => (
             Some("version = :v"),
             values(vec![(":v", AttributeValue::N(version.to_string()))]),
         ),

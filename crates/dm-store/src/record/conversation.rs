@@ -1,18 +1,21 @@
-//! A member's conversation row: `GRP#{owner_uuid}` /
-//! `{last_message_at}#{group_uuid}`. The seed's rows have a bare timestamp
-//! for a sort key, no `last_message_*`, and `message_group_uuid`, which puts
-//! them in `message-group-sk-index`: the seed's own way to find a
-//! conversation's rows, which reads them only for conversations without a
-//! group item. Rows written here name their conversation in their sort key
-//! and carry no `message_group_uuid`, so they stay out of that index: every
-//! move of a row would cost two index writes more (see
-//! `docs/access-patterns.md`). Rows written so before stay in the index
-//! until their next move, and read the same.
+//! A member's conversation row: `GRP#{owner_uuid}` / `{group_uuid}`, updated
+//! in place, listed through the index `conversations-by-recency` (`pk`,
+//! `recency` = `{last_message_at}#{group_uuid}`). The row carries its owner's
+//! whole state in the conversation: what it shows (`message`, and `preview`,
+//! the shown message's sort key when it is not the last), the owner's read
+//! marker as applied (`read_through`) and unread count, and the `version` the
+//! stream handler's writes are conditioned on.
+//!
+//! Two older forms decode too, for `cargo xtask migrate` to bring in: the
+//! seed's rows (a bare timestamp for a sort key, no `last_message_*`, and
+//! `message_group_uuid`, which puts them in `message-group-sk-index`), and
+//! this project's rows before issue 25 (`{last_message_at}#{group_uuid}` for
+//! a sort key, moved by a delete and a put).
 
-use dm_domain::{Conversation, GroupId, MessageId, Timestamp, UserId, UserSummary};
+use dm_domain::{Conversation, GroupId, MessageId, MessageRef, Timestamp, UserId, UserSummary};
 use serde::{Deserialize, Serialize};
 
-use super::At;
+use super::{At, parse_ref};
 use crate::StoreResult;
 
 #[derive(Serialize, Deserialize)]
@@ -36,6 +39,23 @@ pub(super) struct ConversationItem {
     /// The owner's unread count; absent on rows written before read state.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     unread_count: Option<u32>,
+    /// The row's place in its owner's list, the sort key of
+    /// `conversations-by-recency`; absent on the older forms.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    recency: Option<String>,
+    /// The sort key of the message the preview shows, empty when none
+    /// remains; absent when it is the last message.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    preview: Option<String>,
+    /// When that message was last edited.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    preview_edited_at: Option<Timestamp>,
+    /// The sort key of the newest message the owner marked read, as applied.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    read_through: Option<String>,
+    /// Absent on the older forms: 0.
+    #[serde(default)]
+    version: u64,
 }
 
 impl ConversationItem {
@@ -54,18 +74,49 @@ impl ConversationItem {
             user_handle: c.other.handle.clone(),
             user_display_name: c.other.display_name.clone(),
             unread_count: Some(c.unread),
+            recency: c
+                .last_message_id
+                .map(|_| format!("{}#{}", c.last_message_at, c.group)),
+            // Only when it is not the last message (after an edit or a
+            // delete): the row a send rewrites stays its size.
+            preview: (c.shown != c.last())
+                .then(|| c.shown.map(|r| r.sort_key()).unwrap_or_default()),
+            preview_edited_at: c.shown_edited_at,
+            read_through: c.read_through.map(|r| r.sort_key()),
+            version: c.version,
         }
     }
 
-    /// `owner`'s row, whose key stands at `at` and names `group` when it
-    /// carries one.
+    /// `owner`'s row, whose key names `group` when it carries one, and stands
+    /// at `at` in the older forms (`None`: the row is keyed by its group and
+    /// carries `last_message_at`).
     pub(super) fn decode(
         self,
         owner: UserId,
-        at: Timestamp,
+        at: Option<Timestamp>,
         group: Option<GroupId>,
         place: At<'_>,
     ) -> StoreResult<Conversation> {
+        let Some(at) = self.last_message_at.or(at) else {
+            return Err(place.error("a row without `last_message_at`"));
+        };
+        let last_message_at = at;
+        let last = self.last_message_uuid.map(|id| MessageRef {
+            at: last_message_at,
+            id,
+        });
+        // Absent: the preview is the last message.
+        let shown = match self.preview.as_deref() {
+            None => last,
+            Some("") => None,
+            Some(sk) => Some(parse_ref(sk).map_err(|e| place.error(e))?),
+        };
+        let read_through = self
+            .read_through
+            .as_deref()
+            .map(parse_ref)
+            .transpose()
+            .map_err(|e| place.error(e))?;
         Ok(Conversation {
             group: self
                 .message_group_uuid
@@ -79,8 +130,12 @@ impl ConversationItem {
             },
             preview: self.message,
             last_message_id: self.last_message_uuid,
-            last_message_at: self.last_message_at.unwrap_or(at),
+            last_message_at,
             unread: self.unread_count.unwrap_or(0),
+            shown,
+            shown_edited_at: self.preview_edited_at,
+            read_through,
+            version: self.version,
         })
     }
 }

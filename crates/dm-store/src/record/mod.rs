@@ -53,7 +53,7 @@ pub enum Record {
     Message(Message),
     /// A member's conversation row.
     Conversation(Conversation),
-    /// A conversation's own item: members and the newest message applied.
+    /// A conversation's own item: its members.
     Group(Group),
     /// The claim that makes one conversation per pair of users.
     DmPair {
@@ -93,11 +93,15 @@ impl Record {
     pub fn key(&self) -> ItemKey {
         match self {
             Self::Message(m) => ItemKey::message(m.group, m.reference()),
-            Self::Conversation(c) => ItemKey::Conversation {
+            // Rows the seed wrote (no message id) stay where the seed put them.
+            Self::Conversation(c) if c.last_message_id.is_none() => ItemKey::Conversation {
                 owner: c.owner,
                 at: c.last_message_at,
-                // Rows the seed wrote have no message id and no group suffix.
-                group: c.last_message_id.map(|_| c.group),
+                group: None,
+            },
+            Self::Conversation(c) => ItemKey::Row {
+                owner: c.owner,
+                group: c.group,
             },
             Self::Group(g) => ItemKey::Group(g.id),
             Self::DmPair { low, high, .. } => ItemKey::DmPair(*low, *high),
@@ -180,7 +184,10 @@ impl Record {
                 Self::Message(read::<MessageItem>(item, place)?.decode(group, at, id, place)?)
             }
             ItemKey::Conversation { owner, at, group } => Self::Conversation(
-                read::<ConversationItem>(item, place)?.decode(owner, at, group, place)?,
+                read::<ConversationItem>(item, place)?.decode(owner, Some(at), group, place)?,
+            ),
+            ItemKey::Row { owner, group } => Self::Conversation(
+                read::<ConversationItem>(item, place)?.decode(owner, None, Some(group), place)?,
             ),
             ItemKey::Group(id) => Self::Group(read::<GroupItem>(item, place)?.decode(id, place)?),
             ItemKey::DmPair(low, high) => Self::DmPair {
@@ -206,6 +213,7 @@ impl Record {
             ItemKey::Idempotency(user, key) => {
                 Self::Idempotency(read::<IdempotencyItem>(item, place)?.decode(user, key))
             }
+            ItemKey::Stored { .. } => return Err(place.error("not a key this table holds")),
         };
         Ok((key, record))
     }

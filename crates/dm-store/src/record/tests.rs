@@ -83,31 +83,17 @@ fn every_record_round_trips() {
         edited_at: None,
         deleted: false,
     };
-    check_round_trip(Record::Message(message));
+    check_round_trip(Record::Message(message.clone()));
     let g = Group {
         id: group,
         members: [a.clone(), b.clone()],
         created_at: last.at,
-        last,
-        preview: "hi".into(),
-        reads: [
-            dm_domain::ReadState {
-                through: Some(last),
-                unread: Some(0),
-            },
-            dm_domain::ReadState {
-                through: None,
-                unread: Some(100),
-            },
-        ],
-        version: 7,
-        shown: None,
-        shown_edited_at: None,
     };
-    for row in g.rows() {
-        check_round_trip(Record::Conversation(row));
-    }
-    // The preview: none left, the last message (no attribute), an older one.
+    check_round_trip(Record::Group(g.clone()));
+    let [row, other] = g.first_rows(&message);
+    check_round_trip(Record::Conversation(other));
+    // The preview: none left, the last message (no attribute), an older one;
+    // a read marker and counts applied.
     let older = MessageRef {
         at: last.at.plus(chrono::TimeDelta::seconds(-5)),
         id: MessageId::new(),
@@ -117,14 +103,17 @@ fn every_record_round_trips() {
         (Some(last), None),
         (Some(older), Some(last.at)),
     ] {
-        let g = Group {
+        let row = dm_domain::Conversation {
             shown,
             shown_edited_at: edited,
-            ..g.clone()
+            read_through: Some(older),
+            unread: 100,
+            version: 7,
+            ..row.clone()
         };
-        let item = Record::Group(g.clone()).to_item();
+        let item = Record::Conversation(row.clone()).to_item();
         assert_eq!(item.contains_key("preview"), shown != Some(last));
-        check_round_trip(Record::Group(g));
+        check_round_trip(Record::Conversation(row));
     }
     check_round_trip(Record::ReadMarker(ReadMarker {
         group,
@@ -164,12 +153,6 @@ fn group_items_stay_out_of_the_sparse_index() {
         id: GroupId::new(),
         members: [a, b],
         created_at: last.at,
-        last,
-        preview: "x".into(),
-        reads: Default::default(),
-        version: 0,
-        shown: None,
-        shown_edited_at: None,
     };
     let item = Record::Group(g.clone()).to_item();
     assert!(!item.as_ref().contains_key("message_group_uuid"));
@@ -183,9 +166,12 @@ fn group_items_stay_out_of_the_sparse_index() {
         deleted: false,
     });
     assert!(!msg.to_item().as_ref().contains_key("message_group_uuid"));
-    // Rows written here name their conversation in their sort key and stay
-    // out of the index too; only a row written the seed's way carries it.
-    let [row, _] = g.rows();
+    // Rows written here are keyed by their conversation and stay out of the
+    // index too; only a row written the seed's way carries it.
+    let Record::Message(first) = &msg else {
+        unreachable!()
+    };
+    let [row, _] = g.first_rows(first);
     assert!(
         !Record::Conversation(row.clone())
             .to_item()

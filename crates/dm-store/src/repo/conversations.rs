@@ -1,9 +1,7 @@
 //! Conversations: a user's list of rows (pattern B), the pair's conversation,
 //! and starting one with a user (pattern E).
 
-use dm_domain::{
-    Conversation, Group, GroupId, ItemKey, Page, Partition, ReadState, UserId, UserSummary,
-};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, Page, Partition, UserId, UserSummary};
 
 use super::{
     messages::{self, NewMessage},
@@ -90,24 +88,9 @@ pub(super) async fn start<T: Table + ?Sized>(
             id: group_id,
             members: [sender.clone(), recipient.clone()],
             created_at: stored.created_at,
-            last: stored.reference(),
-            shown: Some(stored.reference()),
-            shown_edited_at: None,
-            preview: stored.text.clone(),
-            // The recipient has the first message to read.
-            reads: [
-                ReadState {
-                    through: None,
-                    unread: Some(0),
-                },
-                ReadState {
-                    through: None,
-                    unread: Some(1),
-                },
-            ],
-            version: 0,
         };
-        let [row_a, row_b] = group.rows();
+        // The recipient has the first message to read.
+        let [row_a, row_b] = group.first_rows(&stored);
         let writes = vec![
             Write::create(Record::DmPair {
                 low,

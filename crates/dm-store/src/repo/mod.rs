@@ -23,6 +23,7 @@ mod conversations;
 mod idempotency;
 mod membership;
 mod messages;
+mod migrate;
 mod paging;
 mod plan;
 mod read_state;
@@ -38,6 +39,7 @@ use dm_domain::{
 
 pub use conversations::Sent;
 pub use messages::{MessageBound, MessageLookup, NewMessage};
+pub use migrate::{Migrated, migrate};
 pub use paging::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
 pub use plan::Changes;
 pub use rows::{Applied, Written};
@@ -256,6 +258,15 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// For the stream's notifier.
     async fn members_unchecked(&self, group: GroupId) -> StoreResult<Vec<UserSummary>>;
 
+    /// Brings a table written before issue 25 (or by the seed) to the
+    /// current layout ([`migrate`]); with `dry_run`, only counts what it
+    /// would do. `progress` is told the items scanned so far.
+    async fn migrate_layout(
+        &self,
+        dry_run: bool,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> StoreResult<Migrated>;
+
     /// Checks that the store can be reached.
     async fn ping(&self) -> StoreResult<()>;
 }
@@ -403,6 +414,14 @@ impl<T: Table> Repository for T {
 
     async fn import_messages(&self, group: GroupId, messages: Vec<Message>) -> StoreResult<()> {
         rows::import(self, group, messages).await
+    }
+
+    async fn migrate_layout(
+        &self,
+        dry_run: bool,
+        progress: &mut (dyn FnMut(usize) + Send),
+    ) -> StoreResult<Migrated> {
+        migrate::migrate(self, dry_run, progress).await
     }
 
     async fn conversation_between(&self, a: UserId, b: UserId) -> StoreResult<Option<GroupId>> {

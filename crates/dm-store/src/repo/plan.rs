@@ -1,14 +1,18 @@
-//! The read-state arithmetic of the row update: what a group item becomes
-//! with a batch's changes ([`plan`]): where its rows stand, what they show,
-//! and each member's unread count, recounted from the messages
+//! The read-state arithmetic of the row update: what one member's row
+//! becomes with a batch's changes ([`plan`]): where it stands, what it shows,
+//! and the member's unread count, recounted from the messages
 //! ([`count_unread`]) only when the arithmetic cannot tell.
 
-use dm_domain::{Group, GroupId, Message, MessageRef, ReadMarker, ReadState, UNREAD_CAP, UserId};
+use dm_domain::{
+    Conversation, Group, GroupId, Message, MessageRef, ReadMarker, UNREAD_CAP, UserId,
+};
+
+use dm_domain::Partition;
 
 use super::{messages::scan, paging::PAGE_MAX};
 use crate::{
-    StoreResult,
-    table::{Order, Table},
+    Record, StoreError, StoreResult,
+    table::{Order, Read, Table},
 };
 
 /// A conversation's changes as a stream batch carries them, for
@@ -25,11 +29,116 @@ pub struct Changes {
     pub marks: Vec<ReadMarker>,
 }
 
-/// What a group becomes with a batch's changes, or `None` when it already
+/// What the members' plans of one batch share: the newest messages up to a
+/// place, read once (one page, newest first) for all the rows that need the
+/// newest one not deleted, and for the recounts it covers.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    newest: Option<Newest>,
+}
+
+/// One page of a conversation's newest messages up to `upto`.
+#[derive(Debug)]
+struct Newest {
+    upto: MessageRef,
+    /// Newest first, as stored (strongly consistent).
+    page: Vec<Message>,
+    /// Whether the page holds every message up to `upto`.
+    whole: bool,
+}
+
+impl Shared {
+    /// The newest message of `group` up to `last` that is not deleted.
+    async fn newest_live<T: Table + ?Sized>(
+        &mut self,
+        table: &T,
+        group: GroupId,
+        last: MessageRef,
+    ) -> StoreResult<Option<Message>> {
+        let newest = self.newest(table, group, last).await?;
+        if let Some(m) = newest.page.iter().find(|m| !m.deleted) {
+            return Ok(Some(m.clone()));
+        }
+        if newest.whole {
+            return Ok(None);
+        }
+        newest_live(table, group, last).await
+    }
+
+    /// `member`'s unread count after `through` up to `last`, from the page of
+    /// newest messages when it reaches back to `through`, else read.
+    async fn count_unread<T: Table + ?Sized>(
+        &mut self,
+        table: &T,
+        group: GroupId,
+        member: UserId,
+        through: Option<MessageRef>,
+        last: MessageRef,
+    ) -> StoreResult<u32> {
+        if let Some(newest) = &self.newest
+            && newest.upto == last
+        {
+            let after = |m: &&Message| through.is_none_or(|t| m.reference() > t);
+            let covers = newest.whole || newest.page.last().is_some_and(|m| !after(&m));
+            if covers {
+                let count = newest
+                    .page
+                    .iter()
+                    .filter(after)
+                    .filter(|m| m.sender.uuid != member && !m.deleted)
+                    .count();
+                return Ok(u32::try_from(count).unwrap_or(u32::MAX).min(UNREAD_CAP + 1));
+            }
+        }
+        count_unread(table, group, member, through, last).await
+    }
+
+    /// The page of newest messages up to `last`, read once.
+    async fn newest<T: Table + ?Sized>(
+        &mut self,
+        table: &T,
+        group: GroupId,
+        last: MessageRef,
+    ) -> StoreResult<&Newest> {
+        if self.newest.as_ref().is_none_or(|n| n.upto != last) {
+            // From just past `last` (sort keys of `last`'s time and id order
+            // first).
+            let start = format!("{}~", last.sort_key());
+            let found = table
+                .query(
+                    Partition::Messages(group),
+                    Some(&start),
+                    LIVE_PAGE,
+                    Order::NewestFirst,
+                    Read::Consistent,
+                )
+                .await?;
+            let whole = found.len() < LIVE_PAGE;
+            let page = found
+                .into_iter()
+                .filter_map(|(_, record)| match record {
+                    Record::Message(m) if m.reference() <= last => Some(m),
+                    _ => None,
+                })
+                .collect();
+            self.newest = Some(Newest {
+                upto: last,
+                page,
+                whole,
+            });
+        }
+        Ok(self
+            .newest
+            .as_ref()
+            .unwrap_or_else(|| unreachable!("just read")))
+    }
+}
+
+/// What `row` becomes with a batch's changes, or `None` when it already
 /// reflects them.
 ///
-/// The place: the rows stand at the newest message ever applied, deleted or
-/// not; only a newer message moves them.
+/// The place: the row stands at the newest message ever applied, deleted or
+/// not; only a newer message moves it.
 ///
 /// The preview: the newest message up to the place that is not deleted. Of
 /// several records of one message, the latest state counts (sent, then each
@@ -41,19 +150,28 @@ pub struct Changes {
 /// one, or a replay of one since deleted), the preview is read again from the
 /// table.
 ///
-/// Unread counts stay exact without reading messages in the common case: a
-/// message newer than the group's last one was never applied, so it adds one
-/// for each member it is unread for (unless deleted). A member's count is
-/// read again from the messages (up to the cap) when their marker moved, when
-/// a record comes of an older message that is unread for them (a replay, a
-/// late one, an edit or a delete), and in a group never counted. A recount
-/// covers only messages up to the group's new last one, which the rows then
-/// show: a newer message is counted once, when it is applied.
+/// The unread count stays exact without reading messages in the common case:
+/// a message newer than the row's last one was never applied to it, so it
+/// adds one if it is unread for the owner (unless deleted). The count is read
+/// again from the messages (up to the cap) when the owner's marker moved, or
+/// when a record comes of an older message that is unread for them (a
+/// replay, a late one, an edit or a delete). A recount covers only messages
+/// up to the row's new last one: a newer message is counted once, when it is
+/// applied.
 pub(super) async fn plan<T: Table + ?Sized>(
     table: &T,
     group: &Group,
+    row: &Conversation,
     changes: &Changes,
-) -> StoreResult<Option<Group>> {
+    shared: &mut Shared,
+) -> StoreResult<Option<Conversation>> {
+    let Some(last) = row.last() else {
+        return Err(StoreError::Backend(format!(
+            "the row of {} in {} names no last message",
+            row.owner, row.group
+        )));
+    };
+    let owner = row.owner;
     // The latest state of each message of the batch.
     let messages = Message::latest_states(
         changes
@@ -62,22 +180,25 @@ pub(super) async fn plan<T: Table + ?Sized>(
             .filter(|m| m.group == group.id && group.has_member(m.sender.uuid)),
     );
     let removed = &changes.removed;
-    let mut next = group.clone();
-    // A message removed outright does not move the rows: it is gone.
+    let mut next = row.clone();
+    // A message removed outright does not move the row: it is gone.
+    let mut next_last = last;
     if let Some(newest) = messages.iter().map(|m| m.reference()).max()
-        && newest > group.last
+        && newest > last
     {
-        next.last = newest;
+        next_last = newest;
+        next.last_message_at = newest.at;
+        next.last_message_id = Some(newest.id);
     }
-    let shown_gone = group.shown.is_some_and(|shown| {
+    let shown_gone = row.shown.is_some_and(|shown| {
         removed.contains(&shown) || messages.iter().any(|m| m.reference() == shown && m.deleted)
     });
     let between = messages.iter().any(|m| {
         let at = m.reference();
-        at <= group.last && group.shown.is_none_or(|shown| at > shown)
+        at <= last && row.shown.is_none_or(|shown| at > shown)
     });
     if shown_gone || between {
-        match newest_live(table, group.id, next.last).await? {
+        match shared.newest_live(table, group.id, next_last).await? {
             Some(m) => show(&mut next, &m),
             None => {
                 next.shown = None;
@@ -87,66 +208,67 @@ pub(super) async fn plan<T: Table + ?Sized>(
         }
     } else if let Some(fresh) = messages
         .iter()
-        .filter(|m| m.reference() > group.last && !m.deleted)
+        .filter(|m| m.reference() > last && !m.deleted)
         .max_by_key(|m| m.reference())
     {
         show(&mut next, fresh);
     } else if let Some(edit) = messages.iter().find(|m| {
-        Some(m.reference()) == group.shown && !m.deleted && m.edited_at > group.shown_edited_at
+        Some(m.reference()) == row.shown && !m.deleted && m.edited_at > row.shown_edited_at
     }) {
         show(&mut next, edit);
     }
-    for (index, member) in group.members.iter().enumerate() {
-        let was = group.reads[index];
-        let through = changes
-            .marks
+    let was = row.read_through;
+    let through = changes
+        .marks
+        .iter()
+        .filter(|r| r.group == group.id && r.member == owner)
+        .map(|r| r.through)
+        .chain(was)
+        .max();
+    let after_marker = |at: MessageRef| through.is_none_or(|t| at > t);
+    let unread_for = |m: &Message| m.sender.uuid != owner && after_marker(m.reference());
+    // Of the records of older messages, a message's own record and its
+    // tombstone change counts; an edit of one does not (its message's own
+    // record, earlier on the stream, counted it or recounts when it comes).
+    let late = changes
+        .messages
+        .iter()
+        .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
+        .any(|m| m.edited_at.is_none() && m.reference() <= last && unread_for(m))
+        || removed
             .iter()
-            .filter(|r| r.group == group.id && r.member == member.uuid)
-            .map(|r| r.through)
-            .chain(was.through)
-            .max();
-        let after_marker = |at: MessageRef| through.is_none_or(|t| at > t);
-        let unread_for = |m: &Message| m.sender.uuid != member.uuid && after_marker(m.reference());
-        let late = messages
+            .any(|&at| at <= next_last && after_marker(at));
+    next.unread = if through == was && !late {
+        let fresh = messages
             .iter()
-            .any(|m| m.reference() <= group.last && unread_for(m))
-            || removed
-                .iter()
-                .any(|&at| at <= next.last && after_marker(at));
-        let unread = match was.unread {
-            Some(count) if through == was.through && !late => {
-                let fresh = messages
-                    .iter()
-                    .filter(|m| m.reference() > group.last && !m.deleted && unread_for(m))
-                    .count();
-                count
-                    .saturating_add(u32::try_from(fresh).unwrap_or(u32::MAX))
-                    .min(UNREAD_CAP + 1)
-            }
-            _ => count_unread(table, group.id, member.uuid, through, next.last).await?,
-        };
-        next.reads[index] = ReadState {
-            through,
-            unread: Some(unread),
-        };
-    }
-    if next == *group {
+            .filter(|m| m.reference() > last && !m.deleted && unread_for(m))
+            .count();
+        row.unread
+            .saturating_add(u32::try_from(fresh).unwrap_or(u32::MAX))
+            .min(UNREAD_CAP + 1)
+    } else {
+        shared
+            .count_unread(table, group.id, owner, through, next_last)
+            .await?
+    };
+    next.read_through = through;
+    if next == *row {
         return Ok(None);
     }
-    next.version = group.version + 1;
+    next.version = row.version + 1;
     Ok(Some(next))
 }
 
-/// Makes `message` (not deleted) the group's preview.
-fn show(group: &mut Group, message: &Message) {
-    group.shown = Some(message.reference());
-    group.shown_edited_at = message.edited_at;
-    group.preview.clone_from(&message.text);
+/// Makes `message` (not deleted) the row's preview.
+fn show(row: &mut Conversation, message: &Message) {
+    row.shown = Some(message.reference());
+    row.shown_edited_at = message.edited_at;
+    row.preview.clone_from(&message.text);
 }
 
 /// The newest message of `group` up to `last` that is not deleted, as stored
 /// now (strongly consistent).
-async fn newest_live<T: Table + ?Sized>(
+pub(super) async fn newest_live<T: Table + ?Sized>(
     table: &T,
     group: GroupId,
     last: MessageRef,
@@ -172,7 +294,7 @@ const LIVE_PAGE: usize = 10;
 /// The messages of `group` after `through`, up to `last`, that others sent,
 /// counted up to the cap (`UNREAD_CAP + 1` stands for more). Strongly
 /// consistent, so every message the stream has delivered is seen.
-async fn count_unread<T: Table + ?Sized>(
+pub(super) async fn count_unread<T: Table + ?Sized>(
     table: &T,
     group: GroupId,
     member: UserId,

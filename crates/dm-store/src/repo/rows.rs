@@ -1,42 +1,46 @@
 //! The stream's row update (pattern D): a conversation's changes applied to
-//! its group item and its members' rows in one transaction, conditioned on
-//! the group item's version. What the group becomes is [`super::plan`]'s.
+//! each member's row on its own, conditioned on that row's version. What a
+//! row becomes is [`super::plan`]'s. No write is shared by the members, and
+//! none is a transaction: a crash between two members' writes leaves the
+//! second to the retry, which finds the first already current.
 
-use dm_domain::{Group, GroupId, Message};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, Partition, UserId};
 
 use super::{
     membership::load_group,
-    plan::{Changes, plan},
+    plan::{Changes, Shared, count_unread, newest_live, plan},
+    unchecked,
 };
 use crate::{
     Missing, Record, StoreError, StoreResult,
     retry::{RACE_ATTEMPTS, race_backoff},
-    table::{Condition, Table, Write, WriteError},
+    table::{Condition, Order, Read, Table, Write, WriteError},
 };
 
 /// What [`crate::Repository::apply_changes`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Applied {
-    /// The members' rows now show the newest of the messages (and their
-    /// read state is current).
-    Moved,
+    /// Everything already reflected the changes; nothing was written.
+    AlreadyCurrent,
     /// The rows kept their place; their preview (an edit or a delete),
     /// read markers or unread counts changed.
     Counted,
-    /// Everything already reflected the changes; nothing was written.
-    AlreadyCurrent,
+    /// The members' rows now show the newest of the messages (and their
+    /// read state is current).
+    Moved,
 }
 
-/// What [`crate::Repository::apply_changes`] did, and the group item it
-/// leaves: as written, or as found when it already reflected the changes.
-/// Its rows ([`Group::rows`]) are the members' rows as they now stand, so a
-/// notifier needs no read of its own.
+/// What [`crate::Repository::apply_changes`] did, the conversation, and its
+/// members' rows as they now stand (as written, or as found when they
+/// already reflected the changes), so a notifier needs no read of its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Written {
-    /// What was done.
+    /// What was done: the most any row had done to it.
     pub applied: Applied,
-    /// The group item as it now stands.
+    /// The conversation.
     pub group: Group,
+    /// Each member's row, in the order of the group's members.
+    pub rows: Vec<Conversation>,
 }
 
 /// Applies a conversation's changes; see [`crate::Repository::apply_changes`].
@@ -45,86 +49,88 @@ pub(super) async fn apply<T: Table + ?Sized>(
     group_id: GroupId,
     changes: &Changes,
 ) -> StoreResult<Written> {
+    let Some(group) = unchecked::group(table, group_id).await? else {
+        return Err(StoreError::NotFound(Missing::Conversation));
+    };
+    if !changes.messages.is_empty()
+        && changes
+            .messages
+            .iter()
+            .all(|m| m.group != group.id || !group.has_member(m.sender.uuid))
+        && changes.marks.is_empty()
+        && changes.removed.is_empty()
+    {
+        return Err(StoreError::Invalid("sender_not_member"));
+    }
+    let mut shared = Shared::default();
+    let mut applied = Applied::AlreadyCurrent;
+    let mut rows = Vec::with_capacity(group.members.len());
+    for member in &group.members {
+        let (row, done) = apply_to_row(table, &group, member.uuid, changes, &mut shared).await?;
+        applied = applied.max(done);
+        rows.push(row);
+    }
+    Ok(Written {
+        applied,
+        group,
+        rows,
+    })
+}
+
+/// Applies the changes to `owner`'s row: one conditional write, or none.
+async fn apply_to_row<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    owner: UserId,
+    changes: &Changes,
+    shared: &mut Shared,
+) -> StoreResult<(Conversation, Applied)> {
     let cache = table.group_cache();
-    // The group as last seen is a guess the transaction's condition (its
-    // version) checks.
-    let mut guess = cache.and_then(|c| c.get(group_id));
+    // The row as last seen is a guess its write's condition (its version)
+    // checks.
+    let mut guess = cache.and_then(|c| c.row(owner, group.id));
     let mut races = race_backoff();
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let group = match guess.take() {
-            Some(group) => group,
-            None => match load_group(table, group_id).await? {
-                Some(group) => group,
-                None => return Err(StoreError::NotFound(Missing::Conversation)),
-            },
+        let row = match guess.take() {
+            Some(row) => row,
+            None => load_row(table, group, owner).await?,
         };
-        if !changes.messages.is_empty()
-            && changes
-                .messages
-                .iter()
-                .all(|m| m.group != group.id || !group.has_member(m.sender.uuid))
-            && changes.marks.is_empty()
-            && changes.removed.is_empty()
-        {
-            return Err(StoreError::Invalid("sender_not_member"));
-        }
-        let Some(next) = plan(table, &group, changes).await? else {
-            return Ok(Written {
-                applied: Applied::AlreadyCurrent,
-                group,
-            });
+        let Some(next) = plan(table, group, &row, changes, shared).await? else {
+            if let Some(cache) = cache {
+                cache.insert_row(row.clone());
+            }
+            return Ok((row, Applied::AlreadyCurrent));
         };
-        let moved = next.last != group.last;
-        // Each write names the item it replaces, as read, for billing.
-        let mut writes = vec![
-            Write::put_if(
-                Record::Group(next.clone()),
-                Condition::GroupVersionIs(group.version),
-            )
-            .replacing(Record::Group(group.clone())),
-        ];
-        for (old, new) in group.rows().into_iter().zip(next.rows()) {
-            if old == new {
-                continue;
-            }
-            let (old, new) = (Record::Conversation(old), Record::Conversation(new));
-            // Two messages of the same microsecond give the row the same key.
-            if old.key() == new.key() {
-                writes.push(Write::put(new).replacing(old));
-            } else {
-                writes.push(Write::delete_of(old));
-                writes.push(Write::put(new));
-            }
-        }
-        let result = table.write(writes).await;
+        let applied = if next.last() == row.last() {
+            Applied::Counted
+        } else {
+            Applied::Moved
+        };
+        let write = Write::put_if(
+            Record::Conversation(next.clone()),
+            Condition::RowVersionIs(row.version),
+        )
+        .replacing(Record::Conversation(row));
+        let result = table.write(vec![write]).await;
         if let Some(cache) = cache {
             match result {
-                Ok(()) => cache.insert(next.clone()),
-                // The group may have changed (or a lost response may hide
-                // that it did): read it next time.
-                Err(_) => cache.forget(group_id),
+                Ok(()) => cache.insert_row(next.clone()),
+                // The row may have changed (or a lost response may hide that
+                // it did): read it next time.
+                Err(_) => cache.forget_row(owner, group.id),
             }
         }
         match result {
-            Ok(()) => {
-                let applied = if moved {
-                    Applied::Moved
-                } else {
-                    Applied::Counted
-                };
-                return Ok(Written {
-                    applied,
-                    group: next,
-                });
-            }
-            // Another handler changed the group since we read it (or the
-            // guess was out of date): look again, at once the first time
-            // (a stale guess), after a jittered pause from then on
-            // (contenders). Other failures go back to the stream handler,
-            // whose retry policy decides.
+            Ok(()) => return Ok((next, applied)),
+            // Another handler changed the row since we read it (or the guess
+            // was out of date): look again, at once the first time (a stale
+            // guess), after a jittered pause from then on (contenders). What
+            // was read for the plan may be out of date too. Other failures go
+            // back to the stream handler, whose retry policy decides.
             Err(WriteError::ConditionFailed { .. }) if attempt < RACE_ATTEMPTS => {
+                *shared = Shared::default();
                 if attempt > 1
                     && let Some(delay) = races.next()
                 {
@@ -139,6 +145,90 @@ pub(super) async fn apply<T: Table + ?Sized>(
             Err(WriteError::Store(e)) => return Err(e),
         }
     }
+}
+
+/// `owner`'s row of `group` (strongly consistent), made from the
+/// conversation's messages and the owner's marker if it has none yet: a
+/// table written before issue 25, whose rows `cargo xtask migrate` has not
+/// brought in yet.
+pub(super) async fn load_row<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    owner: UserId,
+) -> StoreResult<Conversation> {
+    let key = ItemKey::Row {
+        owner,
+        group: group.id,
+    };
+    if let Some(found) = table.get(&key).await? {
+        return match found {
+            Record::Conversation(row) => Ok(row),
+            other => Err(other.unexpected()),
+        };
+    }
+    let row = rebuild_row(table, group, owner).await?;
+    match table
+        .write(vec![Write::create(Record::Conversation(row.clone()))])
+        .await
+    {
+        Ok(()) => Ok(row),
+        // Made meanwhile by another handler (or the migration): theirs.
+        Err(WriteError::ConditionFailed { .. }) => match table.get(&key).await? {
+            Some(Record::Conversation(row)) => Ok(row),
+            Some(other) => Err(other.unexpected()),
+            None => Err(StoreError::Backend("a conversation row vanished".into())),
+        },
+        Err(WriteError::Store(e)) => Err(e),
+    }
+}
+
+/// What `owner`'s row of `group` is, from the table's messages and the
+/// owner's read marker (strongly consistent): at the newest message, showing
+/// the newest not deleted, counting what is unread after the marker.
+pub(super) async fn rebuild_row<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    owner: UserId,
+) -> StoreResult<Conversation> {
+    let Some(other) = group.other_member(owner).cloned() else {
+        return Err(StoreError::NotFound(Missing::Conversation));
+    };
+    let newest = table
+        .query(
+            Partition::Messages(group.id),
+            None,
+            1,
+            Order::NewestFirst,
+            Read::Consistent,
+        )
+        .await?;
+    let Some((_, Record::Message(newest))) = newest.into_iter().next() else {
+        return Err(StoreError::Backend(format!(
+            "conversation {} has no messages to make a row from",
+            group.id
+        )));
+    };
+    let last: MessageRef = newest.reference();
+    let shown: Option<Message> = newest_live(table, group.id, last).await?;
+    let read_through = match table.get(&ItemKey::ReadMarker(group.id, owner)).await? {
+        Some(Record::ReadMarker(marker)) => Some(marker.through),
+        Some(other) => return Err(other.unexpected()),
+        None => None,
+    };
+    let unread = count_unread(table, group.id, owner, read_through, last).await?;
+    Ok(Conversation {
+        group: group.id,
+        owner,
+        other,
+        preview: shown.as_ref().map(|m| m.text.clone()).unwrap_or_default(),
+        last_message_id: Some(last.id),
+        last_message_at: last.at,
+        unread,
+        shown: shown.as_ref().map(Message::reference),
+        shown_edited_at: shown.and_then(|m| m.edited_at),
+        read_through,
+        version: 0,
+    })
 }
 
 /// Stores many messages of one conversation in batches (no conditions: ids

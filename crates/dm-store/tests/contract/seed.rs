@@ -41,6 +41,26 @@ async fn seed_items_read_back(backend: Store) {
         let item: serde_dynamo::Item = serde_dynamo::to_item(json).unwrap();
         backend.put_raw(item).await;
     }
+    // The seed's rows are listed once the table is migrated.
+    let unlisted = repo
+        .conversations(a.uuid, &PageRequest::default())
+        .await
+        .unwrap();
+    assert!(unlisted.items.is_empty());
+    let planned = repo.migrate_layout(true, &mut |_| {}).await.unwrap();
+    assert_eq!(
+        (
+            planned.groups_made,
+            planned.rows_made,
+            planned.old_rows_removed
+        ),
+        (1, 2, 2),
+        "{planned:?}"
+    );
+    let done = repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+    assert_eq!(done, planned, "the dry run said what the run did");
+    let again = repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+    assert!(!again.changed(), "a second run changes nothing: {again:?}");
     let rows = repo
         .conversations(a.uuid, &PageRequest::default())
         .await
@@ -50,7 +70,10 @@ async fn seed_items_read_back(backend: Store) {
         (rows.items[0].group, rows.items[0].other.uuid),
         (group, b.uuid)
     );
-    assert_eq!(rows.items[0].last_message_id, None);
+    // At the newest message, whose text it shows; the seed never marked
+    // anything read, so b's two messages are unread for a.
+    assert_eq!(rows.items[0].preview, "seed 2");
+    assert_eq!(rows.items[0].unread, 1);
     // Paging over bare-timestamp keys neither skips nor repeats.
     let (messages, pages) = all_messages(&repo, group, b.uuid, 2).await;
     assert_eq!(pages, 2);

@@ -67,7 +67,7 @@ impl Update {
             group: group.id,
             members: group.members.iter().map(|m| m.uuid).collect(),
             rows: if changed {
-                group.rows().to_vec()
+                written.rows.clone()
             } else {
                 Vec::new()
             },

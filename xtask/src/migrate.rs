@@ -1,0 +1,96 @@
+//! `cargo xtask migrate`: brings an existing table to the current layout
+//! (`dm_store::migrate`), after turning on what the design needs (its
+//! stream, time to live, the index `conversations-by-recency`).
+
+use clap::Args;
+use dm_store::{Repository, schema};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::{
+    Target,
+    tables::{existing_table, explain},
+};
+
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    #[command(flatten)]
+    target: Target,
+    /// Say what would change, and change nothing.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
+    let target = &args.target;
+    let repo = existing_table(target).await?;
+    if args.dry_run {
+        let table = schema::describe_table(repo.client(), &target.table)
+            .await
+            .map_err(|e| explain(target, e))?;
+        let indexed = table.is_some_and(|t| {
+            t.global_secondary_indexes()
+                .iter()
+                .any(|i| i.index_name() == Some(schema::RECENCY_INDEX))
+        });
+        if !indexed {
+            println!(
+                "would create the index {} (the rows are listed through it)",
+                schema::RECENCY_INDEX
+            );
+        }
+    } else {
+        for done in schema::complete_table(repo.client(), &target.table)
+            .await
+            .map_err(|e| explain(target, e))?
+        {
+            println!("turned on {done:?}");
+        }
+    }
+    let bar = ProgressBar::new_spinner().with_style(
+        ProgressStyle::with_template("{spinner} migrating: {pos} items read")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    let done = repo
+        .migrate_layout(args.dry_run, &mut |scanned| {
+            bar.set_position(scanned as u64)
+        })
+        .await
+        .map_err(|e| explain(target, e))?;
+    bar.finish_and_clear();
+    let verb = if args.dry_run { "would make" } else { "made" };
+    println!(
+        "{}: {} items read, {} conversations",
+        target.describe(),
+        done.scanned,
+        done.conversations
+    );
+    if done.changed() {
+        println!(
+            "{verb} {} group items (for the seed's conversations) and {} rows; {} {} rows of the older layouts",
+            done.groups_made,
+            done.rows_made,
+            if args.dry_run {
+                "would delete"
+            } else {
+                "deleted"
+            },
+            done.old_rows_removed
+        );
+    } else {
+        println!("nothing to do: every conversation is in the current layout");
+    }
+    if !done.unresolved.is_empty() {
+        println!(
+            "left as they are: {} conversations of the seed whose rows do not name both members: {:?}",
+            done.unresolved.len(),
+            done.unresolved
+        );
+    }
+    if done.foreign > 0 {
+        println!(
+            "left as they are: {} items that are not this project's",
+            done.foreign
+        );
+    }
+    Ok(())
+}
