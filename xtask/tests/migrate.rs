@@ -83,7 +83,7 @@ async fn migrate_brings_rows_of_the_older_layout_to_the_current_one() {
         "pk": format!("DM#{}#{}", a.uuid.min(b.uuid), a.uuid.max(b.uuid)),
         "sk": "DM",
         "entity": "dm_pair",
-        "message_group_uuid": group.to_string(),
+        "group_uuid": group.to_string(),
     }));
     for (owner, other) in [(&a, &b), (&b, &a)] {
         items.push(serde_json::json!({

@@ -178,6 +178,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let sent: Arc<Mutex<Vec<(MessageId, Instant)>>> = Arc::default();
     let stream_messages_before = stream.stats.message_records.load(Ordering::Relaxed);
     let stream_capacity_before = stream.capacity();
+    let live_capacity_before = stream.live_capacity();
     let stream_cpu_before = stream.stats.cpu();
 
     let mut phases = Vec::new();
@@ -223,6 +224,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         (stream.stats.message_records.load(Ordering::Relaxed) - stream_messages_before).max(1);
     let stream_cpu = stream.stats.cpu().since(stream_cpu_before).total();
     let stream_units = stream.capacity() - stream_capacity_before;
+    let live_units = stream.live_capacity() - live_capacity_before;
 
     let meter = Meter {
         stream: &stream,
@@ -269,7 +271,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         .map_err(|_| anyhow::anyhow!("two change phases"))?;
 
     // Everyone online: the same number of sends, each timed to its frame.
-    let stream_units_before_delivery = stream.capacity();
+    let stream_units_before_delivery = stream.capacity() + stream.live_capacity();
     let (mut delivery, delivered_ids) = delivery::measure(
         &server,
         &api_client,
@@ -281,15 +283,17 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     .await?;
     wait_handled(&stream, &delivered_ids, Duration::from_secs(120)).await;
     delivery.stream_units_per_message = per_op(
-        stream.capacity() - stream_units_before_delivery,
+        stream.capacity() + stream.live_capacity() - stream_units_before_delivery,
         delivery.sends,
     )
     .total();
     let stream_per_message = per_op(stream_units, stream_records as usize);
+    let live_per_message = per_op(live_units, stream_records as usize);
     // The same table twice: what AWS bills, and what DynamoDB reported.
     let table = |units_of: fn(&Consumed) -> f64| Capacity {
         send: units_of(&units["send"]),
         stream_per_message: units_of(&stream_per_message),
+        live_per_message: dynamo.is_some().then(|| units_of(&live_per_message)),
         list_groups: units_of(&units["list_groups"]),
         list_messages: units_of(&units["list_messages"]),
         mark_read: Some(units_of(&marks.units)),

@@ -74,6 +74,11 @@ pub struct Capacity {
     pub send: f64,
     /// Per message record handled by the stream (reads and writes of the row update).
     pub stream_per_message: f64,
+    /// Per message record, live delivery's lookups of each member's
+    /// connections (the notifier's own repository); ours only, and only
+    /// where live delivery is wired, as the bench wires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub live_per_message: Option<f64>,
     /// Per conversation list page.
     pub list_groups: f64,
     /// Per message page (the membership read and the query).
@@ -250,6 +255,20 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
         rc.map(|r| r.send + r.stream_per_message),
         "",
     ));
+    if let Some(live) = c.live_per_message {
+        rows.push((
+            "capacity billed: live delivery's connection lookups per message".into(),
+            live,
+            None,
+            "",
+        ));
+        rows.push((
+            "capacity billed: send + stream + live delivery".into(),
+            c.send + c.stream_per_message + live,
+            None,
+            "",
+        ));
+    }
     // Beside the bill, what DynamoDB Local reported. The reference makes
     // single calls only, which DynamoDB Local reports as AWS bills them.
     if let Some(r) = &ours.reported_capacity_units_per_op {

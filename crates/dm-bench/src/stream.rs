@@ -73,15 +73,24 @@ pub enum Source {
     },
 }
 
+/// The stream side's repositories on DynamoDB: the handler's (the row
+/// update) and the notifier's (live delivery).
+#[derive(Debug)]
+struct Repos {
+    rows: DynamoRepository,
+    live: DynamoRepository,
+}
+
 /// The running stream side.
 #[derive(Debug)]
 pub struct StreamSide {
     pub stats: Arc<StreamStats>,
     source: Source,
-    /// The handler's own repository on DynamoDB, for its capacity.
-    repo: Option<DynamoRepository>,
-    /// Capacity spent by the repositories of earlier runs (before a pause).
-    spent: Consumed,
+    /// The handler's own repositories on DynamoDB, for their capacity.
+    repo: Option<Repos>,
+    /// Capacity spent by the repositories of earlier runs (before a pause):
+    /// the row update's, and live delivery's.
+    spent: (Consumed, Consumed),
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -93,7 +102,7 @@ impl StreamSide {
             stats: Arc::new(StreamStats::default()),
             source,
             repo: None,
-            spent: Consumed::default(),
+            spent: (Consumed::default(), Consumed::default()),
             stop: None,
             thread: None,
         };
@@ -131,19 +140,33 @@ impl StreamSide {
     /// Stops reading the stream (no request at all) until [`StreamSide::resume`].
     pub fn pause(&mut self) {
         self.shutdown();
-        if let Some(repo) = self.repo.take() {
-            self.spent = self.spent + repo.capacity();
+        if let Some(repos) = self.repo.take() {
+            self.spent = (
+                self.spent.0 + repos.rows.capacity(),
+                self.spent.1 + repos.live.capacity(),
+            );
         }
     }
 
     /// Capacity units the stream side's handler has consumed so far, billed
     /// and reported.
     pub fn capacity(&self) -> Consumed {
-        self.spent
+        self.spent.0
             + self
                 .repo
                 .as_ref()
-                .map_or_else(Consumed::default, DynamoRepository::capacity)
+                .map_or_else(Consumed::default, |r| r.rows.capacity())
+    }
+
+    /// Capacity units live delivery has consumed so far (each member's
+    /// connections looked up per update), kept apart from the row update's:
+    /// the notifier has a repository of its own.
+    pub fn live_capacity(&self) -> Consumed {
+        self.spent.1
+            + self
+                .repo
+                .as_ref()
+                .map_or_else(Consumed::default, |r| r.live.capacity())
     }
 
     /// Stops it and waits for its thread.
@@ -190,7 +213,7 @@ async fn run(
     source: Source,
     stats: Arc<StreamStats>,
     stopped: tokio::sync::oneshot::Receiver<()>,
-    repo_tx: std::sync::mpsc::Sender<anyhow::Result<Option<DynamoRepository>>>,
+    repo_tx: std::sync::mpsc::Sender<anyhow::Result<Option<Repos>>>,
 ) {
     // This runtime has one thread: sampling its CPU here measures the stream
     // side alone (added to what its earlier runs used).
@@ -228,8 +251,22 @@ async fn run(
                     return;
                 }
             };
-            let handler =
-                Handler::new(Arc::new(repo.clone())).with_observer(observer(stats.clone()));
+            // Live delivery on a repository of its own, so that its
+            // connection lookups are metered apart from the row update.
+            let live_repo = match DynamoRepository::new(&config, &table) {
+                Ok(repo) => repo,
+                Err(e) => {
+                    let _ = repo_tx.send(Err(e.into()));
+                    return;
+                }
+            };
+            let notifier = dm_stream::live::ConnectionNotifier::new(
+                Arc::new(live_repo.clone()),
+                Arc::new(dm_stream::live::ManagementApi::at(&config, &live)),
+            );
+            let handler = Handler::new(Arc::new(repo.clone()))
+                .with_observer(observer(stats.clone()))
+                .with_notifier(Arc::new(notifier));
             let poller = Poller::new(
                 repo.client().clone(),
                 aws_sdk_dynamodbstreams::Client::new(&config),
@@ -240,9 +277,12 @@ async fn run(
                     interval: Duration::from_millis(20),
                 },
             );
-            match poller.map(|poller| poller.with_live_delivery(&config, &live)) {
+            match poller {
                 Ok(poller) => {
-                    let _ = repo_tx.send(Ok(Some(repo)));
+                    let _ = repo_tx.send(Ok(Some(Repos {
+                        rows: repo,
+                        live: live_repo,
+                    })));
                     poller.run(shutdown).await;
                 }
                 Err(e) => {

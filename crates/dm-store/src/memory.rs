@@ -506,6 +506,9 @@ impl MemoryRepository {
             .items
             .range((pk.clone(), String::new())..)
             .take_while(|((p, _), _)| *p == pk)
+            // The index holds the rows keyed by their conversation: those
+            // of the older layouts carry no `recency`.
+            .filter(|((pk, sk), _)| matches!(ItemKey::decode(pk, sk), Ok(ItemKey::Row { .. })))
             .filter_map(|(_, record)| match record {
                 Record::Conversation(c) if c.last_message_id.is_some() => {
                     let place = ItemKey::conversation(c.owner, c.group, c.last_message_at);

@@ -151,3 +151,51 @@ async fn a_message_an_edit_and_a_delete_cost_what_they_should() {
         "the delete on the stream: one page of the newest messages (the newest left, and a's recount from it), both rows rewritten in place with their index entries"
     );
 }
+
+/// What a mark costs at the API (the message's read, the marker's put) and
+/// on the stream (the reader's recount and their row's write; the other
+/// member's row, remembered, is left as it is).
+#[tokio::test]
+async fn a_mark_costs_what_it_should() {
+    let repo = dm_store::testing::fresh_table().await;
+    let (a, b) = (user(&repo, "cost_e").await, user(&repo, "cost_f").await);
+    let first = repo
+        .start_conversation(&a, &b, NewMessage::now(text("hi")))
+        .await
+        .unwrap()
+        .message;
+    let group = first.group;
+    repo.apply_message(&first).await.unwrap();
+    let reply = repo
+        .send_message(group, &a, NewMessage::now(text("are you there?")))
+        .await
+        .unwrap();
+    repo.apply_message(&reply).await.unwrap();
+    let before = repo.capacity();
+    repo.mark_read(group, b.uuid, reply.reference())
+        .await
+        .unwrap();
+    let api = repo.capacity();
+    assert_eq!(
+        spent(before, api),
+        ((1.0, 1.0), (1.0, 1.0)),
+        "a mark: a consistent read of the message, the marker's conditional put"
+    );
+    let marker = dm_domain::ReadMarker {
+        group,
+        member: b.uuid,
+        through: reply.reference(),
+    };
+    let changes = dm_store::Changes {
+        marks: vec![marker],
+        ..dm_store::Changes::default()
+    };
+    let written = repo.apply_changes(group, &changes).await.unwrap();
+    assert_eq!(written.applied, dm_store::Applied::Counted);
+    let stream = repo.capacity();
+    assert_eq!(
+        spent(api, stream),
+        ((1.0, 2.0), (0.0, 2.0)),
+        "the mark on the stream: b's recount (one consistent page past the marker, empty: AWS bills its minimum, 1, DynamoDB Local reports 0), b's row in place with its index entry"
+    );
+}

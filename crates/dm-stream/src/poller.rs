@@ -161,7 +161,14 @@ pub struct Poller {
     checkpoint: Checkpoint,
     /// Iterators of open shards that were caught up, kept between passes.
     iterators: HashMap<String, String>,
+    /// The stream and its shards as last described, and when: described
+    /// again after [`DESCRIBE_EVERY`], or at once when a pass finished a
+    /// shard or failed, so a busy pass is its reads alone.
+    described: Option<(std::time::Instant, String, Vec<Shard>)>,
 }
+
+/// How long the stream's ARN and shard list are reused between passes.
+const DESCRIBE_EVERY: Duration = Duration::from_secs(1);
 
 enum ShardEnd {
     CaughtUp,
@@ -217,6 +224,7 @@ impl Poller {
             config,
             checkpoint,
             iterators: HashMap::new(),
+            described: None,
         })
     }
 
@@ -283,7 +291,15 @@ impl Poller {
 
     /// One pass: reads every ready shard until it is caught up.
     pub async fn poll_once(&mut self) -> Result<Pass, PollError> {
-        let arn = self.stream_arn().await?;
+        let (arn, mut shards) = match self.described.take() {
+            Some((at, arn, shards)) if at.elapsed() < DESCRIBE_EVERY => (arn, shards),
+            _ => {
+                let arn = self.stream_arn().await?;
+                let shards = self.shards(&arn).await?;
+                (arn, shards)
+            }
+        };
+        let described_at = std::time::Instant::now();
         if self.checkpoint.stream_arn != arn {
             if !self.checkpoint.stream_arn.is_empty() {
                 tracing::warn!(old = %self.checkpoint.stream_arn, new = %arn, "the table has a new stream; starting from its beginning");
@@ -294,7 +310,6 @@ impl Poller {
             };
             self.iterators.clear();
         }
-        let mut shards = self.shards(&arn).await?;
         // Parents start before their children.
         shards.sort_by(|a, b| {
             let start = |s: &Shard| {
@@ -336,6 +351,16 @@ impl Poller {
                     ShardEnd::Failed => pass.failed = true,
                 }
             }
+        }
+        // A finished shard may have children the list does not have yet.
+        let finished = shards.iter().any(|s| {
+            s.shard_id()
+                .and_then(|id| self.checkpoint.shards.get(id))
+                .is_some_and(|p| p.finished)
+                && !shards.iter().any(|c| c.parent_shard_id() == s.shard_id())
+        });
+        if !pass.failed && !finished {
+            self.described = Some((described_at, arn, shards));
         }
         Ok(pass)
     }

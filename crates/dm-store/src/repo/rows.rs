@@ -1,10 +1,13 @@
 //! The stream's row update (pattern D): a conversation's changes applied to
 //! each member's row on its own, conditioned on that row's version. What a
-//! row becomes is [`super::plan`]'s. No write is shared by the members, and
-//! none is a transaction: a crash between two members' writes leaves the
+//! row becomes is [`super::plan`]'s. The members' rows are planned first,
+//! then written together (concurrent single writes); a row that lost a race
+//! is read again and retried on its own. No write is shared by the members,
+//! and none is a transaction: a crash between two members' writes leaves the
 //! second to the retry, which finds the first already current.
 
 use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, Partition, UserId};
+use futures::future::join_all;
 
 use super::{
     membership::load_group,
@@ -62,11 +65,60 @@ pub(super) async fn apply<T: Table + ?Sized>(
     {
         return Err(StoreError::Invalid("sender_not_member"));
     }
+    let cache = table.group_cache();
     let mut shared = Shared::default();
-    let mut applied = Applied::AlreadyCurrent;
-    let mut rows = Vec::with_capacity(group.members.len());
+    // Every member's row planned on its guess (the plans share their reads),
+    // then the writes sent together: one round trip for all the members.
+    let mut planned = Vec::with_capacity(group.members.len());
     for member in &group.members {
-        let (row, done) = apply_to_row(table, &group, member.uuid, changes, &mut shared).await?;
+        let row = match cache.and_then(|c| c.row(member.uuid, group.id)) {
+            Some(row) => row,
+            None => load_row(table, &group, member.uuid).await?,
+        };
+        let next = plan(table, &group, &row, changes, &mut shared).await?;
+        planned.push((row, next));
+    }
+    let results = join_all(planned.iter().map(|(row, next)| async move {
+        match next {
+            Some(next) => table.write(vec![row_write(row, next)]).await,
+            None => Ok(()),
+        }
+    }))
+    .await;
+    let mut applied = Applied::AlreadyCurrent;
+    let mut rows = Vec::with_capacity(planned.len());
+    for ((row, next), result) in planned.into_iter().zip(results) {
+        let owner = row.owner;
+        let (row, done) = match (next, result) {
+            (None, _) => {
+                if let Some(cache) = cache {
+                    cache.insert_row(row.clone());
+                }
+                (row, Applied::AlreadyCurrent)
+            }
+            (Some(next), Ok(())) => {
+                if let Some(cache) = cache {
+                    cache.insert_row(next.clone());
+                }
+                let done = moved_or_counted(&row, &next);
+                (next, done)
+            }
+            // The guess was out of date, or another handler got there
+            // first: this row again, on its own, from a fresh read.
+            (Some(_), Err(WriteError::ConditionFailed { .. })) => {
+                if let Some(cache) = cache {
+                    cache.forget_row(owner, group.id);
+                }
+                shared = Shared::default();
+                apply_to_row(table, &group, owner, changes, &mut shared).await?
+            }
+            (Some(_), Err(WriteError::Store(e))) => {
+                if let Some(cache) = cache {
+                    cache.forget_row(owner, group.id);
+                }
+                return Err(e);
+            }
+        };
         applied = applied.max(done);
         rows.push(row);
     }
@@ -77,7 +129,26 @@ pub(super) async fn apply<T: Table + ?Sized>(
     })
 }
 
-/// Applies the changes to `owner`'s row: one conditional write, or none.
+/// The write of `next` over `row`, under the version it was read at.
+fn row_write(row: &Conversation, next: &Conversation) -> Write {
+    Write::put_if(
+        Record::Conversation(next.clone()),
+        Condition::RowVersionIs(row.version),
+    )
+    .replacing(Record::Conversation(row.clone()))
+}
+
+/// Whether writing `next` over `row` moved it, or only counted.
+fn moved_or_counted(row: &Conversation, next: &Conversation) -> Applied {
+    if next.last() == row.last() {
+        Applied::Counted
+    } else {
+        Applied::Moved
+    }
+}
+
+/// Applies the changes to `owner`'s row, reading it again after a lost
+/// race: one conditional write per attempt, or none.
 async fn apply_to_row<T: Table + ?Sized>(
     table: &T,
     group: &Group,
@@ -103,17 +174,8 @@ async fn apply_to_row<T: Table + ?Sized>(
             }
             return Ok((row, Applied::AlreadyCurrent));
         };
-        let applied = if next.last() == row.last() {
-            Applied::Counted
-        } else {
-            Applied::Moved
-        };
-        let write = Write::put_if(
-            Record::Conversation(next.clone()),
-            Condition::RowVersionIs(row.version),
-        )
-        .replacing(Record::Conversation(row));
-        let result = table.write(vec![write]).await;
+        let applied = moved_or_counted(&row, &next);
+        let result = table.write(vec![row_write(&row, &next)]).await;
         if let Some(cache) = cache {
             match result {
                 Ok(()) => cache.insert_row(next.clone()),

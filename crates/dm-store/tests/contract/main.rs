@@ -11,6 +11,7 @@ mod connections;
 mod conversations;
 mod idempotency;
 mod messages;
+mod migrate;
 mod rows;
 mod seed;
 mod support;
