@@ -57,6 +57,21 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| explain(target, e))?;
     bar.finish_and_clear();
+    if !done.missing_users.is_empty() {
+        let mut message = format!(
+            "{}: nothing was changed: {} members of its conversations are not users of the table yet. \
+             Bring them in with `cargo xtask users import` (from Cruddur's Postgres), or one by one:",
+            target.describe(),
+            done.missing_users.len()
+        );
+        for user in &done.missing_users {
+            message.push_str(&format!(
+                "\n  cargo xtask users add {} '{}' --uuid {}",
+                user.handle, user.display_name, user.uuid
+            ));
+        }
+        anyhow::bail!("{message}\nthen run `cargo xtask migrate` again");
+    }
     let verb = if args.dry_run { "would make" } else { "made" };
     println!(
         "{}: {} items read, {} conversations",
@@ -76,6 +91,14 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
             },
             done.old_rows_removed
         );
+        if done.messages_rekeyed + done.claims_made > 0 {
+            println!(
+                "{} {} messages to their keys in UTC, and {} pair claims to each pair's newest conversation",
+                if args.dry_run { "would move" } else { "moved" },
+                done.messages_rekeyed,
+                done.claims_made
+            );
+        }
     } else {
         println!("nothing to do: every conversation is in the current layout");
     }

@@ -1,32 +1,44 @@
-//! `cargo xtask migrate`: brings a table written before issue 25 to the
-//! current layout, item by item, safe to run again and while the API and the
-//! stream handler serve.
+//! `cargo xtask migrate`: brings a table written by Cruddur's Python, by
+//! its seed, or by this project before issue 25 to the current layout, item
+//! by item, safe to run again and while the API and the stream handler serve.
 //!
-//! - Each conversation with a group item gets one row per member keyed by
-//!   the conversation (`GRP#{owner}` / `{group}`, in
-//!   `conversations-by-recency`), made from its messages and the member's
-//!   read marker, as the stream handler makes a row it finds missing
-//!   ([`super::rows::rebuild_row`]). A row that exists is left alone: it is
-//!   current, or the handler keeps it so.
-//! - A conversation the seed wrote (its rows, no group item) gets its group
-//!   item and its pair's claim first, from its two rows, which name each
-//!   other.
-//! - Then the rows of the older forms (sort key `{time}#{group}` or a bare
-//!   time) are deleted: nothing reads or writes them any more.
+//! 1. Every message gets the project's key, `{created_at}#{message_uuid}`,
+//!    its time in UTC (Cruddur's keys are bare timestamps in the writer's
+//!    local offset, without a fraction when it was zero): the message is
+//!    created under its key, then the old item deleted.
+//! 2. A conversation with no group item (the seed's and Cruddur's: two rows
+//!    that name each other) gets one, once both members are users of the
+//!    table; a missing user stops the run before anything is written, and
+//!    is named. A pair with several conversations keeps them all; the pair's
+//!    claim names the newest, which starting a conversation by handle
+//!    reaches.
+//! 3. Each conversation gets one row per member keyed by the conversation
+//!    (in `conversations-by-recency`), made from its messages and the
+//!    member's read marker, as the stream handler makes a row it finds
+//!    missing ([`super::rows::rebuild_row`]); history counts as unread up to
+//!    the member's marker, which Cruddur never wrote (so its conversations'
+//!    other members' messages are unread, capped at 99+). A row that exists
+//!    is left alone: it is current, or the handler keeps it so. Then the rows
+//!    of the older forms are deleted.
 //!
-//! Every write is conditional or idempotent (rows and group items are
-//! created only if absent, old rows deleted), so a run stopped at any point
-//! and started again ends in the same state, and a second run writes
-//! nothing.
+//! Every write is conditional or idempotent (created only if absent, old
+//! items deleted by the key they are stored under), so a run stopped at any
+//! point and started again ends in the same state, and a second run writes
+//! nothing. Its writes, replayed through the stream, change nothing: a
+//! message under its new key is one the rows already reflect, and the
+//! removal of its old item (which has no message id in its key) is ignored.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use dm_domain::{Conversation, Group, GroupId, ItemKey, UserSummary};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, Partition, UserId, UserSummary};
 
-use super::rows::rebuild_row;
+use super::{
+    plan::Changes,
+    rows::{apply, rebuild_row},
+};
 use crate::{
     Record, StoreResult,
-    table::{Scanned, Table, Write, WriteError},
+    table::{Order, Read, Scanned, Table, Write, WriteError},
 };
 
 /// What [`migrate`] found and did (or, in a dry run, would do).
@@ -38,8 +50,12 @@ pub struct Migrated {
     pub foreign: usize,
     /// Conversations found.
     pub conversations: usize,
-    /// Group items made for conversations the seed wrote.
+    /// Messages moved to the project's key (their time in UTC).
+    pub messages_rekeyed: usize,
+    /// Group items made for conversations the seed or Cruddur wrote.
     pub groups_made: usize,
+    /// Pair claims made or moved to a pair's newest conversation.
+    pub claims_made: usize,
     /// Rows made in the current layout.
     pub rows_made: usize,
     /// Rows of the older forms deleted.
@@ -47,13 +63,31 @@ pub struct Migrated {
     /// Conversations the seed wrote whose rows do not name both members,
     /// left as they are.
     pub unresolved: Vec<GroupId>,
+    /// Members of those conversations who are not users of the table: the
+    /// run wrote nothing; bring them in and run it again.
+    pub missing_users: Vec<UserSummary>,
 }
 
 impl Migrated {
     /// Whether the table was (or would be) changed.
     pub fn changed(&self) -> bool {
-        self.groups_made + self.rows_made + self.old_rows_removed > 0
+        self.messages_rekeyed
+            + self.groups_made
+            + self.claims_made
+            + self.rows_made
+            + self.old_rows_removed
+            > 0
     }
+}
+
+/// What the scan found.
+#[derive(Default)]
+struct Found {
+    groups: BTreeMap<GroupId, Group>,
+    rows: HashSet<(GroupId, UserId)>,
+    old_rows: BTreeMap<GroupId, Vec<(ItemKey, Conversation)>>,
+    /// Messages stored under another key than theirs: that key, and the message.
+    rekey: Vec<(ItemKey, Message)>,
 }
 
 /// Brings the table to the current layout; with `dry_run`, only counts what
@@ -64,9 +98,142 @@ pub async fn migrate<T: Table + ?Sized>(
     progress: &mut (dyn FnMut(usize) + Send),
 ) -> StoreResult<Migrated> {
     let mut done = Migrated::default();
-    let mut groups: BTreeMap<GroupId, Group> = BTreeMap::new();
-    let mut old_rows: BTreeMap<GroupId, Vec<(ItemKey, Conversation)>> = BTreeMap::new();
-    let mut rows: Vec<(GroupId, dm_domain::UserId)> = Vec::new();
+    let mut found = scan(table, &mut done, progress).await?;
+    // The conversations without a group item, from their rows.
+    let mut seeds = Vec::new();
+    for (id, rows) in &found.old_rows {
+        if found.groups.contains_key(id) {
+            continue;
+        }
+        match seed_group(*id, rows) {
+            Some(group) => seeds.push(group),
+            None => done.unresolved.push(*id),
+        }
+    }
+    // Their members must be users first; nothing is written otherwise.
+    let mut checked = BTreeSet::new();
+    for member in seeds.iter().flat_map(|g| g.members.iter()) {
+        if checked.insert(member.uuid) && table.get(&ItemKey::User(member.uuid)).await?.is_none() {
+            done.missing_users.push(member.clone());
+        }
+    }
+    if !done.missing_users.is_empty() {
+        return Ok(done);
+    }
+    // 1. Messages under their own keys.
+    for (stored, message) in std::mem::take(&mut found.rekey) {
+        done.messages_rekeyed += 1;
+        if !dry_run {
+            create(table, Record::Message(message)).await?;
+            table
+                .write(vec![Write::delete(stored)])
+                .await
+                .map_err(WriteError::into_store)?;
+        }
+    }
+    // 2. Group items, and each pair's claim on its newest conversation.
+    let mut newest_of_pair: BTreeMap<(UserId, UserId), (dm_domain::Timestamp, GroupId)> =
+        BTreeMap::new();
+    for group in &seeds {
+        done.groups_made += 1;
+        if !dry_run {
+            create(table, Record::Group(group.clone())).await?;
+        }
+        let last = newest_message(table, group.id).await?.map_or_else(
+            || {
+                found.old_rows[&group.id]
+                    .iter()
+                    .map(|(_, r)| r.last_message_at)
+                    .max()
+            },
+            |m| Some(m.created_at),
+        );
+        let ItemKey::DmPair(low, high) =
+            ItemKey::dm_pair(group.members[0].uuid, group.members[1].uuid)
+        else {
+            unreachable!("dm_pair builds a DmPair key")
+        };
+        let entry = newest_of_pair
+            .entry((low, high))
+            .or_insert((group.created_at, group.id));
+        if last.is_some_and(|at| at >= entry.0) {
+            *entry = (last.unwrap_or(group.created_at), group.id);
+        }
+        found.groups.insert(group.id, group.clone());
+    }
+    let seed_ids: HashSet<GroupId> = seeds.iter().map(|g| g.id).collect();
+    for ((low, high), (_, newest)) in newest_of_pair {
+        let pair = ItemKey::DmPair(low, high);
+        let claim = Record::DmPair {
+            low,
+            high,
+            group: newest,
+        };
+        // A claim on another conversation of the pair's, made by the seed's
+        // conversations, moves to the newest; one on a conversation started
+        // here stays.
+        let write = match table.get(&pair).await? {
+            None => Write::create(claim),
+            Some(Record::DmPair { group, .. }) if group != newest && seed_ids.contains(&group) => {
+                Write::put(claim)
+            }
+            Some(_) => continue,
+        };
+        done.claims_made += 1;
+        if !dry_run {
+            match table.write(vec![write]).await {
+                Ok(()) | Err(WriteError::ConditionFailed { .. }) => {}
+                Err(WriteError::Store(e)) => return Err(e),
+            }
+        }
+    }
+    // 3. Rows.
+    done.conversations = found.groups.len();
+    for group in found.groups.values() {
+        let mut made = false;
+        for member in &group.members {
+            if found.rows.contains(&(group.id, member.uuid)) {
+                continue;
+            }
+            done.rows_made += 1;
+            made = true;
+            if !dry_run {
+                let row = rebuild_row(table, group, member.uuid).await?;
+                // Made meanwhile by the stream handler: it is current.
+                create(table, Record::Conversation(row)).await?;
+            }
+        }
+        if made && !dry_run {
+            // A message sent while the rows were made, whose record the
+            // handler saw before the group item existed, is applied now.
+            if let Some(newest) = newest_message(table, group.id).await? {
+                let changes = Changes {
+                    messages: vec![newest],
+                    ..Changes::default()
+                };
+                apply(table, group.id, &changes).await?;
+            }
+        }
+        for (key, _) in found.old_rows.remove(&group.id).unwrap_or_default() {
+            done.old_rows_removed += 1;
+            if !dry_run {
+                table
+                    .write(vec![Write::delete(key)])
+                    .await
+                    .map_err(WriteError::into_store)?;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// Reads the whole table.
+async fn scan<T: Table + ?Sized>(
+    table: &T,
+    done: &mut Migrated,
+    progress: &mut (dyn FnMut(usize) + Send),
+) -> StoreResult<Found> {
+    let mut found = Found::default();
     let mut start = None;
     loop {
         let page = table.scan_page(start.take()).await?;
@@ -80,13 +247,23 @@ pub async fn migrate<T: Table + ?Sized>(
         {
             match (key, record) {
                 (_, Record::Group(group)) => {
-                    groups.insert(group.id, group);
+                    found.groups.insert(group.id, group);
                 }
                 (ItemKey::Row { owner, group }, Record::Conversation(_)) => {
-                    rows.push((group, owner));
+                    found.rows.insert((group, owner));
                 }
                 (ItemKey::Conversation { .. }, Record::Conversation(row)) => {
-                    old_rows.entry(row.group).or_default().push((stored, row));
+                    found
+                        .old_rows
+                        .entry(row.group)
+                        .or_default()
+                        .push((stored, row));
+                }
+                (_, Record::Message(m)) => {
+                    let own = Record::Message(m.clone()).key();
+                    if (own.pk(), own.sk()) != (stored.pk(), stored.sk()) {
+                        found.rekey.push((stored, m));
+                    }
                 }
                 _ => {}
             }
@@ -94,70 +271,38 @@ pub async fn migrate<T: Table + ?Sized>(
         progress(done.scanned);
         match page.next {
             Some(next) => start = Some(next),
-            None => break,
+            None => return Ok(found),
         }
     }
-    // The seed's conversations: a group item from their rows.
-    for (id, found) in &old_rows {
-        if groups.contains_key(id) {
-            continue;
-        }
-        let Some(group) = seed_group(*id, found) else {
-            done.unresolved.push(*id);
-            continue;
-        };
-        done.groups_made += 1;
-        if !dry_run {
-            let [a, b] = &group.members;
-            let ItemKey::DmPair(low, high) = ItemKey::dm_pair(a.uuid, b.uuid) else {
-                unreachable!("dm_pair builds a DmPair key")
-            };
-            // The pair's claim stays with the conversation it names, if any.
-            let claim = Record::DmPair {
-                low,
-                high,
-                group: group.id,
-            };
-            for record in [Record::Group(group.clone()), claim] {
-                match table.write(vec![Write::create(record)]).await {
-                    Ok(()) | Err(WriteError::ConditionFailed { .. }) => {}
-                    Err(WriteError::Store(e)) => return Err(e),
-                }
-            }
-        }
-        groups.insert(*id, group);
+}
+
+/// Creates `record` unless its item exists (made by an earlier run, or by
+/// the service meanwhile).
+async fn create<T: Table + ?Sized>(table: &T, record: Record) -> StoreResult<()> {
+    match table.write(vec![Write::create(record)]).await {
+        Ok(()) | Err(WriteError::ConditionFailed { .. }) => Ok(()),
+        Err(WriteError::Store(e)) => Err(e),
     }
-    done.conversations = groups.len();
-    for group in groups.values() {
-        for member in &group.members {
-            if rows.contains(&(group.id, member.uuid)) {
-                continue;
-            }
-            done.rows_made += 1;
-            if dry_run {
-                continue;
-            }
-            let row = rebuild_row(table, group, member.uuid).await?;
-            match table
-                .write(vec![Write::create(Record::Conversation(row))])
-                .await
-            {
-                // Made meanwhile by the stream handler: it is current.
-                Ok(()) | Err(WriteError::ConditionFailed { .. }) => {}
-                Err(WriteError::Store(e)) => return Err(e),
-            }
-        }
-        for (key, _) in old_rows.remove(&group.id).unwrap_or_default() {
-            done.old_rows_removed += 1;
-            if !dry_run {
-                table
-                    .write(vec![Write::delete(key)])
-                    .await
-                    .map_err(WriteError::into_store)?;
-            }
-        }
-    }
-    Ok(done)
+}
+
+/// The newest message of a conversation (strongly consistent).
+async fn newest_message<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+) -> StoreResult<Option<Message>> {
+    let found = table
+        .query(
+            Partition::Messages(group),
+            None,
+            1,
+            Order::NewestFirst,
+            Read::Consistent,
+        )
+        .await?;
+    Ok(found.into_iter().find_map(|(_, record)| match record {
+        Record::Message(m) => Some(m),
+        _ => None,
+    }))
 }
 
 /// The members of a conversation the seed wrote, from its rows: each names

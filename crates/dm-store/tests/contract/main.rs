@@ -9,6 +9,7 @@
 
 mod connections;
 mod conversations;
+mod cruddur;
 mod idempotency;
 mod messages;
 mod migrate;
