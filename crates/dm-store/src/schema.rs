@@ -106,20 +106,30 @@ fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
     )
 }
 
-/// [`RECENCY_INDEX`], projection ALL (a list page reads nothing else).
+/// The keys of [`RECENCY_INDEX`]: `pk`, then [`RECENCY_ATTRIBUTE`].
+fn recency_keys() -> Result<Vec<KeySchemaElement>, StoreError> {
+    Ok(vec![
+        key("pk", KeyType::Hash)?,
+        key(RECENCY_ATTRIBUTE, KeyType::Range)?,
+    ])
+}
+
+/// Every attribute projected (a list page reads nothing else).
+fn all_attributes() -> Projection {
+    Projection::builder()
+        .projection_type(ProjectionType::All)
+        .build()
+}
+
+/// [`RECENCY_INDEX`], as a new table has it.
 fn recency_index(
     throughput: Option<ProvisionedThroughput>,
 ) -> Result<GlobalSecondaryIndex, StoreError> {
     built(
         GlobalSecondaryIndex::builder()
             .index_name(RECENCY_INDEX)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key(RECENCY_ATTRIBUTE, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .set_key_schema(Some(recency_keys()?))
+            .projection(all_attributes())
             .set_provisioned_throughput(throughput)
             .build(),
     )
@@ -144,11 +154,7 @@ pub async fn create_table(client: &Client, spec: &TableSpec) -> Result<Created, 
             .index_name(GROUP_INDEX)
             .key_schema(key("message_group_uuid", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .projection(all_attributes())
             .set_provisioned_throughput(throughput.clone())
             .build(),
     )?;
@@ -329,13 +335,8 @@ async fn add_recency_index(client: &Client, table: &TableDescription) -> Result<
     let create = built(
         aws_sdk_dynamodb::types::CreateGlobalSecondaryIndexAction::builder()
             .index_name(RECENCY_INDEX)
-            .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key(RECENCY_ATTRIBUTE, KeyType::Range)?)
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
+            .set_key_schema(Some(recency_keys()?))
+            .projection(all_attributes())
             .set_provisioned_throughput(throughput)
             .build(),
     )?;
