@@ -52,6 +52,8 @@ use crate::{
     table::{Condition, GroupCache, Order, Read, ScanPage, Scanned, Table, Write, WriteError},
 };
 
+mod recency;
+
 /// How many change records the feed keeps by default (DynamoDB keeps 24 hours).
 pub const FEED_RETENTION: usize = 100_000;
 
@@ -489,57 +491,6 @@ impl Table for MemoryRepository {
 }
 
 impl MemoryRepository {
-    /// `owner`'s rows as the index `conversations-by-recency` holds them: the
-    /// rows that carry a last message id, ordered by their place in the
-    /// list, each with that place as its key. Billed as an eventually
-    /// consistent query of the index.
-    fn rows_by_recency(
-        &self,
-        owner: dm_domain::UserId,
-        after: Option<&str>,
-        limit: usize,
-        order: Order,
-    ) -> Vec<(ItemKey, Record)> {
-        let pk = Partition::Conversations(owner).pk();
-        let state = self.state();
-        let mut rows: Vec<(String, ItemKey, &Record)> = state
-            .items
-            .range((pk.clone(), String::new())..)
-            .take_while(|((p, _), _)| *p == pk)
-            // The index holds the rows keyed by their conversation: those
-            // of the older layouts carry no `recency`.
-            .filter(|((pk, sk), _)| matches!(ItemKey::decode(pk, sk), Ok(ItemKey::Row { .. })))
-            .filter_map(|(_, record)| match record {
-                Record::Conversation(c) if c.last_message_id.is_some() => {
-                    let place = ItemKey::conversation(c.owner, c.group, c.last_message_at);
-                    Some((place.sk(), place, record))
-                }
-                _ => None,
-            })
-            .collect();
-        rows.sort_by(|a, b| a.0.cmp(&b.0));
-        if order == Order::NewestFirst {
-            rows.reverse();
-        }
-        let found: Vec<(ItemKey, Record)> = rows
-            .into_iter()
-            .filter(|(sk, ..)| match (after, order) {
-                (None, _) => true,
-                (Some(after), Order::NewestFirst) => sk.as_str() < after,
-                (Some(after), Order::OldestFirst) => sk.as_str() > after,
-            })
-            .take(limit)
-            .map(|(_, key, record)| (key, record.clone()))
-            .collect();
-        let bytes = found
-            .iter()
-            .map(|(_, r)| billing::item_size(&r.to_item()))
-            .sum();
-        self.meter
-            .bill(false, billing::read_units(bytes, Read::Eventual));
-        found
-    }
-
     /// A write or transaction, all or nothing; with `batch`, a
     /// BatchWriteItem's puts (billed one by one, not as a transaction).
     fn write_now(&self, writes: Vec<Write>, batch: bool) -> Result<(), WriteError> {
