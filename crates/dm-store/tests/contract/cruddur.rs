@@ -251,6 +251,7 @@ async fn cruddurs_table_works_once_migrated(backend: Store) {
 dm_store::on_both_backends!(
     setup = Store::new;
     cruddurs_table_works_once_migrated,
+    sends_during_the_migration_end_where_they_belong,
 );
 
 /// What a user sees of the table: their rows, and each conversation's
@@ -367,4 +368,173 @@ async fn a_missing_user_stops_the_migration_before_any_write() {
     assert_eq!(done.missing_users, [outsider.summary()], "{done:?}");
     assert!(!done.changed());
     assert_eq!(memory.scan(), before, "nothing was written");
+}
+
+/// The same on DynamoDB Local, through an SDK client that does not retry:
+/// the migration's calls fail in turn (every third one, answered as
+/// throttled before it takes effect, or taking effect with its answer lost).
+#[tokio::test]
+async fn on_dynamodb_a_migration_stopped_anywhere_and_run_again_ends_the_same() {
+    let new_users: Vec<NewUser> = ["kd_a", "kd_b", "kd_c"]
+        .iter()
+        .map(|h| new_user(&format!("{h}{}", short())))
+        .collect();
+    let conversations = fixture();
+    let injector = dm_store::testing::FaultInjector::default();
+    let start = || async {
+        let table = dm_store::testing::fresh_table_with(&injector).await;
+        let repo: Repo = Arc::new(table.clone());
+        let mut users = Vec::new();
+        for u in &new_users {
+            users.push(repo.create_user(u.clone()).await.unwrap());
+        }
+        (Store::Dynamo(table), repo, users)
+    };
+    let (store, repo, users) = start().await;
+    let items = fixture_items(&users, &conversations);
+    for item in &items {
+        store
+            .put_raw(serde_dynamo::to_item::<_, serde_dynamo::Item>(item).unwrap())
+            .await;
+    }
+    let before = injector.calls();
+    repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+    let calls = injector.calls() - before;
+    let expected = seen(&repo, &users).await;
+    for stop in (1..=calls).step_by(3) {
+        let (store, repo, users) = start().await;
+        for item in &items {
+            store
+                .put_raw(serde_dynamo::to_item::<_, serde_dynamo::Item>(item).unwrap())
+                .await;
+        }
+        let fault = if stop % 2 == 0 {
+            dm_store::testing::Injected::LostResponse
+        } else {
+            dm_store::testing::Injected::Throttled
+        };
+        injector.inject(injector.calls() + stop, fault);
+        let first = repo.migrate_layout(false, &mut |_| {}).await;
+        assert!(first.is_err(), "stopped at call {stop} of {calls}");
+        injector.clear();
+        repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+        assert_eq!(
+            seen(&repo, &users).await,
+            expected,
+            "stopped at call {stop}"
+        );
+        let again = repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+        assert!(!again.changed(), "stopped at call {stop}: {again:?}");
+    }
+}
+
+/// The migration's own writes, replayed through the stream handler, change
+/// nothing: messages under their new keys are ones the rows reflect, and
+/// the removals of their old items are ignored.
+#[tokio::test]
+async fn the_migrations_writes_replayed_through_the_stream_change_nothing() {
+    let memory = dm_store::MemoryRepository::new();
+    let repo: Repo = Arc::new(memory.clone());
+    let mut users = Vec::new();
+    for h in ["rp_a", "rp_b", "rp_c"] {
+        users.push(user(&repo, &format!("{h}{}", short())).await);
+    }
+    for item in fixture_items(&users, &fixture()) {
+        memory
+            .put_item(serde_dynamo::to_item::<_, serde_dynamo::Item>(item).unwrap())
+            .unwrap();
+    }
+    let from = memory.changes_after(0, usize::MAX).unwrap().len() as u64;
+    repo.migrate_layout(false, &mut |_| {}).await.unwrap();
+    let after = seen(&repo, &users).await;
+    let items = memory.scan();
+    let records = memory.changes_after(from, usize::MAX).unwrap();
+    assert!(records.len() > 20, "{} records", records.len());
+    assert!(replay(&repo, &records).await > 0);
+    assert_eq!(seen(&repo, &users).await, after);
+    assert_eq!(memory.scan(), items, "no item changed");
+}
+
+/// Applies `records` one by one as the stream handler does (its message
+/// records, and removals of messages whose keys name them; everything else
+/// it ignores). Returns how many it applied.
+async fn replay(repo: &Repo, records: &[dm_store::ChangeEvent]) -> usize {
+    let mut applied = 0;
+    for record in records {
+        match (&record.new_image, &record.key) {
+            (Some(dm_store::Record::Message(m)), _) => {
+                repo.apply_message(m).await.unwrap();
+                applied += 1;
+            }
+            (
+                None,
+                &dm_domain::ItemKey::Message {
+                    group,
+                    at,
+                    id: Some(id),
+                },
+            ) => {
+                let changes = dm_store::Changes {
+                    removed: vec![dm_domain::MessageRef { at, id }],
+                    ..dm_store::Changes::default()
+                };
+                repo.apply_changes(group, &changes).await.unwrap();
+                applied += 1;
+            }
+            _ => {}
+        }
+    }
+    applied
+}
+
+/// Messages sent into one of Cruddur's conversations while another process
+/// migrates, each applied as the stream handler applies it (a record it
+/// cannot apply yet, before the conversation has its group item, is
+/// skipped, as the handler skips it): none is lost, and the rows end at the
+/// newest with exact counts.
+async fn sends_during_the_migration_end_where_they_belong(backend: Store) {
+    let repo = backend.repo();
+    let users = [
+        user(&repo, &format!("cs_a{}", short())).await,
+        user(&repo, &format!("cs_b{}", short())).await,
+        user(&repo, &format!("cs_c{}", short())).await,
+    ];
+    let conversations = fixture();
+    write_fixture(&backend, &users, &conversations).await;
+    let seed = conversations[0].group;
+    let stream = {
+        let repo = repo.clone();
+        let b = users[1].summary();
+        tokio::spawn(async move {
+            let mut sent = Vec::new();
+            for i in 0..6 {
+                let m = repo
+                    .send_message(seed, &b, NewMessage::now(text(&format!("during {i}"))))
+                    .await
+                    .unwrap();
+                match repo.apply_message(&m).await {
+                    Ok(_) | Err(StoreError::NotFound(Missing::Conversation)) => {}
+                    Err(e) => panic!("{e}"),
+                }
+                sent.push(m);
+                tokio::task::yield_now().await;
+            }
+            sent
+        })
+    };
+    let other = backend.another_process().await;
+    other.migrate_layout(false, &mut |_| {}).await.unwrap();
+    let sent = stream.await.unwrap();
+    let newest = sent.last().unwrap();
+    for (owner, unread) in [(&users[0], 1 + 6), (&users[1], 2)] {
+        let rows = repo
+            .conversations(owner.uuid, &PageRequest::default())
+            .await
+            .unwrap()
+            .items;
+        let row = rows.iter().find(|r| r.group == seed).unwrap();
+        assert_eq!(row.last_message_id, Some(newest.id), "@{}", owner.handle);
+        assert_eq!(row.preview, "during 5");
+        assert_eq!(row.unread, unread, "@{}'s count", owner.handle);
+    }
 }
