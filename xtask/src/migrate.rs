@@ -27,11 +27,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
         let table = schema::describe_table(repo.client(), &target.table)
             .await
             .map_err(|e| explain(target, e))?;
-        let indexed = table.is_some_and(|t| {
-            t.global_secondary_indexes()
-                .iter()
-                .any(|i| i.index_name() == Some(schema::RECENCY_INDEX))
-        });
+        let indexed = table.as_ref().is_some_and(schema::has_recency_index);
         if !indexed {
             println!(
                 "would create the index {} (the rows are listed through it)",

@@ -310,7 +310,8 @@ pub async fn complete_table(client: &Client, name: &str) -> Result<Vec<Completed
     Ok(done)
 }
 
-fn has_recency_index(table: &TableDescription) -> bool {
+/// Whether `table` has [`RECENCY_INDEX`] (in any state).
+pub fn has_recency_index(table: &TableDescription) -> bool {
     table
         .global_secondary_indexes()
         .iter()

@@ -45,7 +45,7 @@ use crate::{
 mod request;
 mod write;
 
-use request::key_of;
+use request::{key_of, stored_key};
 
 /// An item as the SDK holds it.
 type SdkItem = HashMap<String, AttributeValue>;
@@ -352,33 +352,16 @@ impl Table for DynamoRepository {
         self.bill(false, billing::read_units(bytes, Read::Eventual));
         let mut page = ScanPage::default();
         for item in items {
-            let text = |name: &str| match item.get(name) {
-                Some(AttributeValue::S(s)) => s.clone(),
-                _ => String::new(),
-            };
-            let stored = ItemKey::Stored {
-                pk: text("pk"),
-                sk: text("sk"),
-            };
-            match Record::from_item_with_key(item) {
-                Ok((key, record)) => page.items.push(Scanned {
+            match (stored_key(&item), Record::from_item_with_key(item)) {
+                (Some(stored), Ok((key, record))) => page.items.push(Scanned {
                     key,
                     stored,
                     record,
                 }),
-                Err(_) => page.foreign += 1,
+                _ => page.foreign += 1,
             }
         }
-        page.next = out.last_evaluated_key.and_then(|key| {
-            let text = |name: &str| match key.get(name) {
-                Some(AttributeValue::S(s)) => Some(s.clone()),
-                _ => None,
-            };
-            Some(ItemKey::Stored {
-                pk: text("pk")?,
-                sk: text("sk")?,
-            })
-        });
+        page.next = out.last_evaluated_key.as_ref().and_then(stored_key);
         Ok(page)
     }
 

@@ -18,6 +18,19 @@ pub(super) fn key_of(key: &ItemKey) -> SdkItem {
     ])
 }
 
+/// An item's key exactly as stored ([`ItemKey::Stored`]), from its `pk` and
+/// `sk`; `None` when either is missing or not a string.
+pub(super) fn stored_key(item: &SdkItem) -> Option<ItemKey> {
+    let text = |name: &str| match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    Some(ItemKey::Stored {
+        pk: text("pk")?,
+        sk: text("sk")?,
+    })
+}
+
 /// The condition expression of `condition`, and the values it names.
 pub(super) fn condition_expression(
     condition: &Condition,

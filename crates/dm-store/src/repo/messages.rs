@@ -305,6 +305,15 @@ async fn locate<T: Table + ?Sized>(
     .await
 }
 
+/// The newest message of `group`, strongly consistent.
+pub(super) async fn newest<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+) -> StoreResult<Option<Message>> {
+    let found = scan(table, group, None, 1, Order::NewestFirst, |_| true).await?;
+    Ok(found.map(|(_, m)| m))
+}
+
 /// The first message of `group`, read in `order` from after the sort key
 /// `start` (or from the partition's first), at which `stop` says to stop,
 /// with its key; read `page` at a time, strongly consistent. The one scan

@@ -30,15 +30,16 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
-use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, Partition, UserId, UserSummary};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, UserId, UserSummary};
 
 use super::{
+    messages,
     plan::Changes,
     rows::{apply, rebuild_row},
 };
 use crate::{
     Record, StoreResult,
-    table::{Order, Read, Scanned, Table, Write, WriteError},
+    table::{Scanned, Table, Write, WriteError},
 };
 
 /// What [`migrate`] found and did (or, in a dry run, would do).
@@ -139,25 +140,25 @@ pub async fn migrate<T: Table + ?Sized>(
         if !dry_run {
             create(table, Record::Group(group.clone())).await?;
         }
-        let last = newest_message(table, group.id).await?.map_or_else(
-            || {
-                found.old_rows[&group.id]
-                    .iter()
-                    .map(|(_, r)| r.last_message_at)
-                    .max()
-            },
-            |m| Some(m.created_at),
-        );
+        // Its newest message, or (a conversation without one) its rows' time.
+        let last = match messages::newest(table, group.id).await? {
+            Some(m) => m.created_at,
+            None => found.old_rows[&group.id]
+                .iter()
+                .map(|(_, r)| r.last_message_at)
+                .max()
+                .unwrap_or(group.created_at),
+        };
         let ItemKey::DmPair(low, high) =
             ItemKey::dm_pair(group.members[0].uuid, group.members[1].uuid)
         else {
             unreachable!("dm_pair builds a DmPair key")
         };
-        let entry = newest_of_pair
+        let newest = newest_of_pair
             .entry((low, high))
-            .or_insert((group.created_at, group.id));
-        if last.is_some_and(|at| at >= entry.0) {
-            *entry = (last.unwrap_or(group.created_at), group.id);
+            .or_insert((last, group.id));
+        if last >= newest.0 {
+            *newest = (last, group.id);
         }
         found.groups.insert(group.id, group.clone());
     }
@@ -206,7 +207,7 @@ pub async fn migrate<T: Table + ?Sized>(
         if made && !dry_run {
             // A message sent while the rows were made, whose record the
             // handler saw before the group item existed, is applied now.
-            if let Some(newest) = newest_message(table, group.id).await? {
+            if let Some(newest) = messages::newest(table, group.id).await? {
                 let changes = Changes {
                     messages: vec![newest],
                     ..Changes::default()
@@ -283,26 +284,6 @@ async fn create<T: Table + ?Sized>(table: &T, record: Record) -> StoreResult<()>
         Ok(()) | Err(WriteError::ConditionFailed { .. }) => Ok(()),
         Err(WriteError::Store(e)) => Err(e),
     }
-}
-
-/// The newest message of a conversation (strongly consistent).
-async fn newest_message<T: Table + ?Sized>(
-    table: &T,
-    group: GroupId,
-) -> StoreResult<Option<Message>> {
-    let found = table
-        .query(
-            Partition::Messages(group),
-            None,
-            1,
-            Order::NewestFirst,
-            Read::Consistent,
-        )
-        .await?;
-    Ok(found.into_iter().find_map(|(_, record)| match record {
-        Record::Message(m) => Some(m),
-        _ => None,
-    }))
 }
 
 /// The members of a conversation the seed wrote, from its rows: each names

@@ -4,10 +4,8 @@
 //! ([`count_unread`]) only when the arithmetic cannot tell.
 
 use dm_domain::{
-    Conversation, Group, GroupId, Message, MessageRef, ReadMarker, UNREAD_CAP, UserId,
+    Conversation, Group, GroupId, Message, MessageRef, Partition, ReadMarker, UNREAD_CAP, UserId,
 };
-
-use dm_domain::Partition;
 
 use super::{messages::scan, paging::PAGE_MAX};
 use crate::{
@@ -62,7 +60,9 @@ impl Shared {
         if newest.whole {
             return Ok(None);
         }
-        newest_live(table, group, last).await
+        // All tombstones: read on from past the page, not the page again.
+        let start = newest.page.last().map(|m| m.reference().sort_key());
+        newest_live_after(table, group, start.unwrap_or_else(|| just_past(last)), last).await
     }
 
     /// `member`'s unread count after `through` up to `last`, from the page of
@@ -101,13 +101,10 @@ impl Shared {
         last: MessageRef,
     ) -> StoreResult<&Newest> {
         if self.newest.as_ref().is_none_or(|n| n.upto != last) {
-            // From just past `last` (sort keys of `last`'s time and id order
-            // first).
-            let start = format!("{}~", last.sort_key());
             let found = table
                 .query(
                     Partition::Messages(group),
-                    Some(&start),
+                    Some(&just_past(last)),
                     LIVE_PAGE,
                     Order::NewestFirst,
                     Read::Consistent,
@@ -273,9 +270,18 @@ pub(super) async fn newest_live<T: Table + ?Sized>(
     group: GroupId,
     last: MessageRef,
 ) -> StoreResult<Option<Message>> {
-    // From just past `last` (sort keys of `last`'s time and id order first),
-    // a few at a time: tombstones are rarely many in a row.
-    let start = format!("{}~", last.sort_key());
+    newest_live_after(table, group, just_past(last), last).await
+}
+
+/// The newest message of `group` up to `last` that is not deleted, read
+/// newest first from after the sort key `start`, a few at a time: tombstones
+/// are rarely many in a row.
+async fn newest_live_after<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    start: String,
+    last: MessageRef,
+) -> StoreResult<Option<Message>> {
     let found = scan(
         table,
         group,
@@ -286,6 +292,12 @@ pub(super) async fn newest_live<T: Table + ?Sized>(
     )
     .await?;
     Ok(found.map(|(_, m)| m))
+}
+
+/// The sort key just past `last`'s, where a newest-first read up to `last`
+/// starts: the sort keys of `last`'s time and id order before it.
+fn just_past(last: MessageRef) -> String {
+    format!("{}~", last.sort_key())
 }
 
 /// Messages read per query when looking for the newest one not deleted.

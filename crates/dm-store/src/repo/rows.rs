@@ -6,18 +6,19 @@
 //! and none is a transaction: a crash between two members' writes leaves the
 //! second to the retry, which finds the first already current.
 
-use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, Partition, UserId};
+use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, UserId};
 use futures::future::join_all;
 
 use super::{
     membership::load_group,
+    messages,
     plan::{Changes, Shared, count_unread, newest_live, plan},
     unchecked,
 };
 use crate::{
     Missing, Record, StoreError, StoreResult,
     retry::{RACE_ATTEMPTS, race_backoff},
-    table::{Condition, Order, Read, Table, Write, WriteError},
+    table::{Condition, Table, Write, WriteError},
 };
 
 /// What [`crate::Repository::apply_changes`] did.
@@ -65,13 +66,15 @@ pub(super) async fn apply<T: Table + ?Sized>(
     {
         return Err(StoreError::Invalid("sender_not_member"));
     }
-    let cache = table.group_cache();
     let mut shared = Shared::default();
     // Every member's row planned on its guess (the plans share their reads),
     // then the writes sent together: one round trip for all the members.
     let mut planned = Vec::with_capacity(group.members.len());
     for member in &group.members {
-        let row = match cache.and_then(|c| c.row(member.uuid, group.id)) {
+        let guess = table
+            .group_cache()
+            .and_then(|c| c.row(member.uuid, group.id));
+        let row = match guess {
             Some(row) => row,
             None => load_row(table, &group, member.uuid).await?,
         };
@@ -91,31 +94,23 @@ pub(super) async fn apply<T: Table + ?Sized>(
         let owner = row.owner;
         let (row, done) = match (next, result) {
             (None, _) => {
-                if let Some(cache) = cache {
-                    cache.insert_row(row.clone());
-                }
+                remember(table, owner, group.id, Some(&row));
                 (row, Applied::AlreadyCurrent)
             }
             (Some(next), Ok(())) => {
-                if let Some(cache) = cache {
-                    cache.insert_row(next.clone());
-                }
+                remember(table, owner, group.id, Some(&next));
                 let done = moved_or_counted(&row, &next);
                 (next, done)
             }
             // The guess was out of date, or another handler got there
             // first: this row again, on its own, from a fresh read.
             (Some(_), Err(WriteError::ConditionFailed { .. })) => {
-                if let Some(cache) = cache {
-                    cache.forget_row(owner, group.id);
-                }
+                remember(table, owner, group.id, None);
                 shared = Shared::default();
                 apply_to_row(table, &group, owner, changes, &mut shared).await?
             }
             (Some(_), Err(WriteError::Store(e))) => {
-                if let Some(cache) = cache {
-                    cache.forget_row(owner, group.id);
-                }
+                remember(table, owner, group.id, None);
                 return Err(e);
             }
         };
@@ -127,6 +122,23 @@ pub(super) async fn apply<T: Table + ?Sized>(
         group,
         rows,
     })
+}
+
+/// Remembers `owner`'s row of `group` as written or found, or (`None`: a
+/// write failed, and may or may not have taken effect) forgets it, so that
+/// the next guess is read.
+fn remember<T: Table + ?Sized>(
+    table: &T,
+    owner: UserId,
+    group: GroupId,
+    row: Option<&Conversation>,
+) {
+    if let Some(cache) = table.group_cache() {
+        match row {
+            Some(row) => cache.insert_row(row.clone()),
+            None => cache.forget_row(owner, group),
+        }
+    }
 }
 
 /// The write of `next` over `row`, under the version it was read at.
@@ -156,10 +168,9 @@ async fn apply_to_row<T: Table + ?Sized>(
     changes: &Changes,
     shared: &mut Shared,
 ) -> StoreResult<(Conversation, Applied)> {
-    let cache = table.group_cache();
     // The row as last seen is a guess its write's condition (its version)
     // checks.
-    let mut guess = cache.and_then(|c| c.row(owner, group.id));
+    let mut guess = table.group_cache().and_then(|c| c.row(owner, group.id));
     let mut races = race_backoff();
     let mut attempt = 0;
     loop {
@@ -169,21 +180,12 @@ async fn apply_to_row<T: Table + ?Sized>(
             None => load_row(table, group, owner).await?,
         };
         let Some(next) = plan(table, group, &row, changes, shared).await? else {
-            if let Some(cache) = cache {
-                cache.insert_row(row.clone());
-            }
+            remember(table, owner, group.id, Some(&row));
             return Ok((row, Applied::AlreadyCurrent));
         };
         let applied = moved_or_counted(&row, &next);
         let result = table.write(vec![row_write(&row, &next)]).await;
-        if let Some(cache) = cache {
-            match result {
-                Ok(()) => cache.insert_row(next.clone()),
-                // The row may have changed (or a lost response may hide that
-                // it did): read it next time.
-                Err(_) => cache.forget_row(owner, group.id),
-            }
-        }
+        remember(table, owner, group.id, result.is_ok().then_some(&next));
         match result {
             Ok(()) => return Ok((next, applied)),
             // Another handler changed the row since we read it (or the guess
@@ -255,16 +257,7 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
     let Some(other) = group.other_member(owner).cloned() else {
         return Err(StoreError::NotFound(Missing::Conversation));
     };
-    let newest = table
-        .query(
-            Partition::Messages(group.id),
-            None,
-            1,
-            Order::NewestFirst,
-            Read::Consistent,
-        )
-        .await?;
-    let Some((_, Record::Message(newest))) = newest.into_iter().next() else {
+    let Some(newest) = messages::newest(table, group.id).await? else {
         return Err(StoreError::Backend(format!(
             "conversation {} has no messages to make a row from",
             group.id
