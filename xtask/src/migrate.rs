@@ -3,7 +3,7 @@
 //! stream, time to live, the index `conversations-by-recency`).
 
 use clap::Args;
-use dm_store::{Repository, schema};
+use dm_store::{MigrationProgress, Repository, schema};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::{
@@ -23,17 +23,17 @@ pub(crate) struct MigrateArgs {
 pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
     let target = &args.target;
     let repo = existing_table(target).await?;
-    if args.dry_run {
+    let table = if args.dry_run {
         let table = schema::describe_table(repo.client(), &target.table)
             .await
             .map_err(|e| explain(target, e))?;
-        let indexed = table.as_ref().is_some_and(schema::has_recency_index);
-        if !indexed {
+        if !table.as_ref().is_some_and(schema::has_recency_index) {
             println!(
                 "would create the index {} (the rows are listed through it)",
                 schema::RECENCY_INDEX
             );
         }
+        table
     } else {
         for done in schema::complete_table(repo.client(), &target.table)
             .await
@@ -41,14 +41,36 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
         {
             println!("turned on {done:?}");
         }
-    }
-    let bar = ProgressBar::new_spinner().with_style(
-        ProgressStyle::with_template("{spinner} migrating: {pos} items read")
-            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
-    );
+        schema::describe_table(repo.client(), &target.table)
+            .await
+            .map_err(|e| explain(target, e))?
+    };
+    // DynamoDB updates a table's item count every six hours or so: the bar's
+    // length while reading is an estimate, stretched when passed.
+    let estimate = table.and_then(|t| t.item_count).unwrap_or(0).max(0) as u64;
+    let bar = ProgressBar::new(estimate).with_style(style("reading   {bar:30} {pos}/~{len} items"));
+    let mut converting = false;
     let done = repo
-        .migrate_layout(args.dry_run, &mut |scanned| {
-            bar.set_position(scanned as u64)
+        .migrate_layout(args.dry_run, &mut |progress| match progress {
+            MigrationProgress::Reading { items } => {
+                let items = items as u64;
+                if items > bar.length().unwrap_or(0) {
+                    bar.set_length(items);
+                }
+                bar.set_position(items);
+            }
+            MigrationProgress::Converting { done, of } => {
+                if !converting {
+                    converting = true;
+                    bar.set_style(style(if args.dry_run {
+                        "checking  {bar:30} {pos}/{len} messages and conversations"
+                    } else {
+                        "migrating {bar:30} {pos}/{len} messages and conversations"
+                    }));
+                    bar.set_length(of as u64);
+                }
+                bar.set_position(done as u64);
+            }
         })
         .await
         .map_err(|e| explain(target, e))?;
@@ -77,7 +99,7 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
     );
     if done.changed() {
         println!(
-            "{verb} {} group items (for the seed's conversations) and {} rows; {} {} rows of the older layouts",
+            "{verb} {} group items (for conversations Cruddur or the seed wrote) and {} rows; {} {} rows of the older layouts",
             done.groups_made,
             done.rows_made,
             if args.dry_run {
@@ -112,4 +134,8 @@ pub(crate) async fn migrate(args: &MigrateArgs) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar())
 }

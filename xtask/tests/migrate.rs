@@ -131,14 +131,14 @@ async fn migrate_brings_rows_of_the_older_layout_to_the_current_one() {
 
     let dry = common::ok(&common::xtask(endpoint, &table, &["migrate", "--dry-run"]));
     assert!(
-        dry.contains("would make 0 group items (for the seed's conversations) and 2 rows; would delete 2 rows of the older layouts"),
+        dry.contains("would make 0 group items (for conversations Cruddur or the seed wrote) and 2 rows; would delete 2 rows of the older layouts"),
         "{dry}"
     );
     assert_eq!(count().await, before, "a dry run writes nothing");
 
     let run = common::ok(&common::xtask(endpoint, &table, &["migrate"]));
     assert!(
-        run.contains("made 0 group items (for the seed's conversations) and 2 rows; deleted 2 rows of the older layouts"),
+        run.contains("made 0 group items (for conversations Cruddur or the seed wrote) and 2 rows; deleted 2 rows of the older layouts"),
         "{run}"
     );
     let [row_a] = listed(a.uuid).await.try_into().unwrap();

@@ -9,8 +9,16 @@
 //!   `cargo xtask up`, with a user's own AWS credentials and region in the
 //!   environment, and its output is checked.
 //!
+//! - The adoption block (`users import`, `migrate`) runs against a table
+//!   where Cruddur's Python (boto3, in Toronto's offset) wrote a
+//!   conversation, with `$CONNECTION_URL` naming a PostgreSQL that holds
+//!   Cruddur's users and refuses plain connections, as RDS does; the
+//!   frontend's `@handle` link then answers the conversation.
+//!
 //! Slow (it builds and runs the binaries as `cargo` does for a user), so it
 //! is ignored unless `--include-ignored`: `cargo xtask test --slow`, as CI.
+
+mod common;
 
 use std::{
     io::{BufRead, BufReader},
@@ -21,6 +29,8 @@ use std::{
     sync::mpsc,
     time::{Duration, Instant},
 };
+
+use dm_local::postgres::Postgres;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -107,11 +117,13 @@ fn answers(url: &str, timeout: Duration) -> Option<String> {
     None
 }
 
-/// Runs a block as a bash script with a user's own AWS setup; its output.
-fn run_block(block: &str) -> String {
+/// Runs a block as a bash script with a user's own AWS setup and `env`; its
+/// output.
+fn run_block(block: &str, env: &[(&str, &str)]) -> String {
     let out = Command::new("bash")
         .args(["-e", "-o", "pipefail", "-c", block])
         .current_dir(root())
+        .envs(env.iter().copied())
         // Someone's own credentials and region, not the tools' local ones.
         .env("AWS_ACCESS_KEY_ID", "AKIDREADMEREADER")
         .env("AWS_SECRET_ACCESS_KEY", "their-own-secret")
@@ -135,6 +147,91 @@ fn assert_has(output: &str, expected: &[&str]) {
         assert!(output.contains(e), "expected {e:?} in:\n{output}");
     }
 }
+
+/// Cruddur's users, as its week-4 `users` table holds them.
+const CRUDDUR_USERS: &str = r#"
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+CREATE TABLE public.users (
+  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
+  display_name text NOT NULL,
+  handle text NOT NULL,
+  email text NOT NULL,
+  cognito_user_id text NOT NULL,
+  created_at TIMESTAMP default current_timestamp NOT NULL
+);
+INSERT INTO public.users (uuid, display_name, handle, email, cognito_user_id)
+VALUES
+  ('5f1c8e2a-7b3d-4c9e-8a1f-0d2e3f4a5b6c', 'Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),
+  ('6a2d9f3b-8c4e-4daf-9b2a-1e3f4a5b6c7d', 'Na Toth', 'natoth', 'na@example.com', '8d3c8f6b-4a1f-4a7b-8a4f-3e7b2d2cae22');
+"#;
+
+/// Cruddur's Postgres: TLS only over TCP, its certificate signed by a CA the
+/// test makes; the URL a Cruddur developer keeps in `CONNECTION_URL`.
+fn cruddur_postgres(certs: &Path) -> (Postgres, String) {
+    common::ca(certs, "cruddur");
+    common::server(certs, "cruddur");
+    let postgres =
+        Postgres::start_tls(&certs.join("server.pem"), &certs.join("server.key")).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        for (database, sql) in [
+            ("postgres", "CREATE DATABASE cruddur"),
+            ("cruddur", CRUDDUR_USERS),
+        ] {
+            let (client, connection) =
+                tokio_postgres::connect(&postgres.socket_config(database), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            let connection = tokio::spawn(connection);
+            client.batch_execute(sql).await.unwrap();
+            drop(client);
+            let _ = connection.await;
+        }
+    });
+    let url = format!(
+        "postgresql://postgres@localhost:{}/cruddur?sslmode=verify-full&sslrootcert={}",
+        postgres.port(),
+        certs.join("cruddur-ca.pem").display()
+    );
+    (postgres, url)
+}
+
+/// What Cruddur's week-5 Python does to start a conversation and reply
+/// (`create_message_group`: both rows and the first message in one
+/// `batch_write_item`; `create_message`), with boto3 on a machine in
+/// Toronto; no stream Lambda runs, so the rows stay at the first message.
+const CRUDDUR_WRITES: &str = r#"
+import boto3, uuid
+from datetime import datetime, timezone
+client = boto3.client("dynamodb", endpoint_url="http://localhost:8000")
+table = "cruddur-messages"
+vir = ("5f1c8e2a-7b3d-4c9e-8a1f-0d2e3f4a5b6c", "Vir Cotto", "vircotto")
+na = ("6a2d9f3b-8c4e-4daf-9b2a-1e3f4a5b6c7d", "Na Toth", "natoth")
+def now():
+    return datetime.now(timezone.utc).astimezone().isoformat()
+def message(group, text, who, at):
+    return {"pk": {"S": f"MSG#{group}"}, "sk": {"S": at}, "message": {"S": text},
+            "message_uuid": {"S": str(uuid.uuid4())}, "user_uuid": {"S": who[0]},
+            "user_display_name": {"S": who[1]}, "user_handle": {"S": who[2]}}
+def row(owner, other, group, text, at):
+    return {"pk": {"S": f"GRP#{owner[0]}"}, "sk": {"S": at}, "message_group_uuid": {"S": group},
+            "message": {"S": text}, "user_uuid": {"S": other[0]},
+            "user_display_name": {"S": other[1]}, "user_handle": {"S": other[2]}}
+group = str(uuid.uuid4())
+at = now()
+first = "Ambassador Mollari sends his regards."
+client.batch_write_item(RequestItems={table: [
+    {"PutRequest": {"Item": row(vir, na, group, first, at)}},
+    {"PutRequest": {"Item": row(na, vir, group, first, at)}},
+    {"PutRequest": {"Item": message(group, first, vir, at)}},
+]})
+client.put_item(TableName=table, Item=message(group, "Tell him I said nothing.", na, now()))
+client.put_item(TableName=table, Item=message(group, "He will be delighted.", vir, now()))
+print(at)
+"#;
 
 #[test]
 #[ignore = "slow: builds and runs the README's commands; `cargo xtask test --slow` runs it"]
@@ -189,19 +286,66 @@ fn the_readme_runs_as_written() {
     );
 
     // `cargo xtask up`, then every other block against it.
+    let certs = tempfile::tempdir().unwrap();
+    let (_postgres, connection_url) = cruddur_postgres(certs.path());
+    let env = [("CONNECTION_URL", connection_url.as_str())];
     let mut up = spawn(first[0]);
     wait_for_line(&mut up, "Ctrl-C stops everything", Duration::from_secs(900));
     let mut ran = 0;
     for block in &blocks[1..] {
-        let out = run_block(block);
+        if block.contains("cargo xtask migrate") {
+            let written = run_block(
+                &format!("TZ=America/Toronto python3 - <<'PY'\n{CRUDDUR_WRITES}PY\n"),
+                &[],
+            );
+            assert!(written.trim_end().ends_with("-05:00"), "{written}");
+        }
+        let out = run_block(block, &env);
         ran += 1;
         if block.contains("cargo xtask migrate") {
-            // `up`'s table is in the current layout: both say so.
+            assert_has(
+                &out,
+                &[
+                    // Over TLS, the chain and the name checked.
+                    "2 users read: 2 imported, 0 skipped as already present",
+                    "would move 3 messages to their keys in UTC",
+                    "moved 3 messages to their keys in UTC",
+                    "deleted 2 rows of the older layouts",
+                ],
+            );
             assert_eq!(
-                out.matches("nothing to do: every conversation is in the current layout")
-                    .count(),
-                2,
-                "{out}"
+                out.matches("nothing to do").count(),
+                0,
+                "both runs had work: {out}"
+            );
+            // The frontend's link to the conversation, as Vir: Cruddur's
+            // three messages in order, the row at the newest with Na's one
+            // message unread.
+            let seen = run_block(
+                "TOKEN=$(cargo xtask token @vircotto | tail -n 1)\n\
+                 curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:4567/api/messages/@natoth\n\
+                 echo\n\
+                 curl -s -H \"Authorization: Bearer $TOKEN\" http://127.0.0.1:4567/api/message_groups\n",
+                &[],
+            );
+            let (messages, groups) = seen.trim().split_once('\n').unwrap();
+            let positions: Vec<usize> = ["regards.", "said nothing.", "delighted."]
+                .iter()
+                .map(|t| {
+                    messages
+                        .find(t)
+                        .unwrap_or_else(|| panic!("{t} in {messages}"))
+                })
+                .collect();
+            assert!(positions.is_sorted(), "in time order: {messages}");
+            assert!(!messages.contains("-05:00"), "times in UTC: {messages}");
+            assert_has(
+                groups,
+                &[
+                    r#""handle":"natoth""#,
+                    r#""message":"He will be delighted.""#,
+                    r#""unread_count":1"#,
+                ],
             );
         } else if block.contains("cargo xtask list-conversations") {
             assert_has(&out, &["@bayko", "\"pk\""]);

@@ -7,12 +7,9 @@
 
 mod common;
 
-use std::{
-    path::Path,
-    process::{Command, Output},
-};
+use std::{path::Path, process::Output};
 
-use common::last_line;
+use common::{ca, last_line, server};
 
 use dm_local::postgres::Postgres;
 
@@ -32,70 +29,6 @@ VALUES
   ('Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),
   ('Na Toth', 'natoth', 'na@example.com', '8d3c8f6b-4a1f-4a7b-8a4f-3e7b2d2cae22');
 "#;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl is needed to make the test's certificates");
-    assert!(out.status.success(), "openssl {args:?}: {out:?}");
-}
-
-/// A certificate authority: `{name}-ca.pem` and its key.
-fn ca(dir: &Path, name: &str) {
-    let (key, pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
-    let subject = format!("/CN={name} test CA");
-    openssl(
-        dir,
-        &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
-            "-keyout", &key, "-out", &pem,
-        ],
-    );
-}
-
-/// A server certificate for `localhost` only (`server.pem`, `server.key`),
-/// signed by CA `name`.
-fn server(dir: &Path, name: &str) {
-    let (ca_key, ca_pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-        ],
-    );
-    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &ca_pem,
-            "-CAkey",
-            &ca_key,
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            "san.ext",
-            "-out",
-            "server.pem",
-        ],
-    );
-}
 
 fn import(endpoint: &str, table: &str, url: &str) -> Output {
     common::xtask(endpoint, table, &["users", "import", "--postgres-url", url])

@@ -2,7 +2,10 @@
 
 #![allow(dead_code, reason = "each test binary uses the helpers it needs")]
 
-use std::process::{Command, Output};
+use std::{
+    path::Path,
+    process::{Command, Output},
+};
 
 /// `cargo xtask ARGS --endpoint-url ENDPOINT --table TABLE`, with what it
 /// printed echoed for the test's log; the environment's endpoint and table
@@ -38,4 +41,70 @@ pub(crate) fn ok(out: &Output) -> String {
 /// The last line a run that succeeded printed: its summary.
 pub(crate) fn last_line(out: &Output) -> String {
     ok(out).lines().last().unwrap_or_default().to_owned()
+}
+
+// Test certificates, made with `openssl`.
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl is needed to make the test's certificates");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A certificate authority: `{name}-ca.pem` and its key.
+pub(crate) fn ca(dir: &Path, name: &str) {
+    let (key, pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    let subject = format!("/CN={name} test CA");
+    openssl(
+        dir,
+        &[
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", &subject,
+            "-keyout", &key, "-out", &pem,
+        ],
+    );
+}
+
+/// A server certificate for `localhost` only (`server.pem`, `server.key`),
+/// signed by CA `name`.
+pub(crate) fn server(dir: &Path, name: &str) {
+    let (ca_key, ca_pem) = (format!("{name}-ca.key"), format!("{name}-ca.pem"));
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            &ca_pem,
+            "-CAkey",
+            &ca_key,
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
 }

@@ -81,6 +81,16 @@ impl Migrated {
     }
 }
 
+/// Where a migration is, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Reading the table: the items read so far.
+    Reading { items: usize },
+    /// Changing it: the messages moved and conversations converted so far,
+    /// of all there are to move and convert (both known once read).
+    Converting { done: usize, of: usize },
+}
+
 /// What the scan found.
 #[derive(Default)]
 struct Found {
@@ -92,11 +102,12 @@ struct Found {
 }
 
 /// Brings the table to the current layout; with `dry_run`, only counts what
-/// it would do. `progress` is told the items scanned so far.
+/// it would do. `progress` is told where it is after each page read, each
+/// message moved and each conversation converted.
 pub async fn migrate<T: Table + ?Sized>(
     table: &T,
     dry_run: bool,
-    progress: &mut (dyn FnMut(usize) + Send),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> StoreResult<Migrated> {
     let mut done = Migrated::default();
     let mut found = scan(table, &mut done, progress).await?;
@@ -121,8 +132,18 @@ pub async fn migrate<T: Table + ?Sized>(
     if !done.missing_users.is_empty() {
         return Ok(done);
     }
+    let of = found.rekey.len() + found.groups.len() + seeds.len();
+    let mut converted = 0;
+    let mut step = |progress: &mut (dyn FnMut(Progress) + Send)| {
+        converted += 1;
+        progress(Progress::Converting {
+            done: converted,
+            of,
+        });
+    };
     // 1. Messages under their own keys.
     for (stored, message) in std::mem::take(&mut found.rekey) {
+        step(progress);
         done.messages_rekeyed += 1;
         if !dry_run {
             create(table, Record::Message(message)).await?;
@@ -191,6 +212,7 @@ pub async fn migrate<T: Table + ?Sized>(
     // 3. Rows.
     done.conversations = found.groups.len();
     for group in found.groups.values() {
+        step(progress);
         let mut made = false;
         for member in &group.members {
             if found.rows.contains(&(group.id, member.uuid)) {
@@ -232,7 +254,7 @@ pub async fn migrate<T: Table + ?Sized>(
 async fn scan<T: Table + ?Sized>(
     table: &T,
     done: &mut Migrated,
-    progress: &mut (dyn FnMut(usize) + Send),
+    progress: &mut (dyn FnMut(Progress) + Send),
 ) -> StoreResult<Found> {
     let mut found = Found::default();
     let mut start = None;
@@ -269,7 +291,9 @@ async fn scan<T: Table + ?Sized>(
                 _ => {}
             }
         }
-        progress(done.scanned);
+        progress(Progress::Reading {
+            items: done.scanned,
+        });
         match page.next {
             Some(next) => start = Some(next),
             None => return Ok(found),

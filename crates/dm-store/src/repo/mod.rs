@@ -39,7 +39,7 @@ use dm_domain::{
 
 pub use conversations::Sent;
 pub use messages::{MessageBound, MessageLookup, NewMessage};
-pub use migrate::{Migrated, migrate};
+pub use migrate::{Migrated, Progress as MigrationProgress, migrate};
 pub use paging::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
 pub use plan::Changes;
 pub use rows::{Applied, Written};
@@ -260,11 +260,12 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
 
     /// Brings a table written before issue 25 (or by the seed) to the
     /// current layout ([`migrate`]); with `dry_run`, only counts what it
-    /// would do. `progress` is told the items scanned so far.
+    /// would do. `progress` is told the items read, then the conversions
+    /// done of all there are.
     async fn migrate_layout(
         &self,
         dry_run: bool,
-        progress: &mut (dyn FnMut(usize) + Send),
+        progress: &mut (dyn FnMut(migrate::Progress) + Send),
     ) -> StoreResult<Migrated>;
 
     /// Checks that the store can be reached.
@@ -419,7 +420,7 @@ impl<T: Table> Repository for T {
     async fn migrate_layout(
         &self,
         dry_run: bool,
-        progress: &mut (dyn FnMut(usize) + Send),
+        progress: &mut (dyn FnMut(migrate::Progress) + Send),
     ) -> StoreResult<Migrated> {
         migrate::migrate(self, dry_run, progress).await
     }
