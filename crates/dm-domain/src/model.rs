@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{DisplayName, GroupId, Handle, MessageId, Timestamp, UserId};
+use crate::{DisplayName, GroupId, GroupName, Handle, MessageId, Timestamp, UserId};
 
 /// Who someone is, as shown next to a message or a conversation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -159,8 +159,13 @@ pub struct Conversation {
     pub group: GroupId,
     /// The member whose list this row is in.
     pub owner: UserId,
-    /// The other member.
+    /// In a one-to-one conversation, the other member; in a named group, the
+    /// sender of the message the preview shows (the group's owner until
+    /// there is one).
     pub other: UserSummary,
+    /// A named group's name and size, as its owner's list shows them;
+    /// `None` in a one-to-one conversation.
+    pub topic: Option<Topic>,
     /// The preview: the current text of the newest message not deleted, or
     /// empty when none remains.
     pub preview: String,
@@ -186,8 +191,24 @@ pub struct Conversation {
     pub version: u64,
 }
 
+/// What a member's row shows of a named group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Topic {
+    /// The group's name.
+    pub name: GroupName,
+    /// How many members it has.
+    pub members_count: u32,
+}
+
 impl Conversation {
-    /// The last message's place, when the row names it (not on the seed's rows).
+    /// Whether the row is in the form the seed (and Cruddur) wrote: keyed by
+    /// its time, naming no last message, and no named group's.
+    pub fn is_seed_form(&self) -> bool {
+        self.last_message_id.is_none() && self.topic.is_none()
+    }
+
+    /// The last message's place, when the row names it (not on the seed's
+    /// rows, nor on a named group's before its first message).
     pub fn last(&self) -> Option<MessageRef> {
         self.last_message_id.map(|id| MessageRef {
             at: self.last_message_at,
@@ -196,16 +217,41 @@ impl Conversation {
     }
 }
 
-/// A conversation itself: who is in it. Written when it starts; messages do
-/// not change it (each member's row keeps their own state).
+/// Most members a conversation may have.
+pub const MAX_MEMBERS: usize = 100;
+
+/// What kind of conversation a group is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GroupKind {
+    /// Two members, for good; unnamed.
+    Direct,
+    /// A named group of up to [`MAX_MEMBERS`] members, which its owner names
+    /// and fills.
+    Named {
+        /// Its name.
+        name: GroupName,
+        /// The member who manages it.
+        owner: UserId,
+    },
+}
+
+/// A conversation itself: who is in it. Written when it starts and when its
+/// members or name change; messages do not change it (each member's row
+/// keeps their own state).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// The conversation.
     pub id: GroupId,
-    /// Its two members.
-    pub members: [UserSummary; 2],
+    /// One-to-one, or a named group.
+    pub kind: GroupKind,
+    /// Its members, in the order they joined: two in a one-to-one
+    /// conversation, up to [`MAX_MEMBERS`] in a named group.
+    pub members: Vec<UserSummary>,
     /// When it was started.
     pub created_at: Timestamp,
+    /// Bumped by every change of its members or name; its writes are
+    /// conditioned on it. Always 0 for a one-to-one conversation.
+    pub version: u64,
 }
 
 /// Unread counts are exact up to this; a count above it is stored and shown
@@ -225,38 +271,92 @@ pub struct ReadMarker {
 }
 
 impl Group {
+    /// A one-to-one conversation between `a` and `b`.
+    pub fn direct(id: GroupId, a: UserSummary, b: UserSummary, created_at: Timestamp) -> Self {
+        Self {
+            id,
+            kind: GroupKind::Direct,
+            members: vec![a, b],
+            created_at,
+            version: 0,
+        }
+    }
+
     /// Whether `user` is a member.
     pub fn has_member(&self, user: UserId) -> bool {
         self.members.iter().any(|m| m.uuid == user)
     }
 
-    /// The member other than `user`, if `user` is a member.
+    /// The member other than `user` in a one-to-one conversation, if `user`
+    /// is a member of it.
     pub fn other_member(&self, user: UserId) -> Option<&UserSummary> {
-        match &self.members {
-            [a, b] if a.uuid == user => Some(b),
-            [a, b] if b.uuid == user => Some(a),
+        match (&self.kind, self.members.as_slice()) {
+            (GroupKind::Direct, [a, b]) if a.uuid == user => Some(b),
+            (GroupKind::Direct, [a, b]) if b.uuid == user => Some(a),
             _ => None,
+        }
+    }
+
+    /// The owner of a named group; `None` for a one-to-one conversation.
+    pub fn owner(&self) -> Option<UserId> {
+        match &self.kind {
+            GroupKind::Direct => None,
+            GroupKind::Named { owner, .. } => Some(*owner),
+        }
+    }
+
+    /// What a member's row of a named group shows of it.
+    pub fn topic(&self) -> Option<Topic> {
+        match &self.kind {
+            GroupKind::Direct => None,
+            GroupKind::Named { name, .. } => Some(Topic {
+                name: name.clone(),
+                members_count: u32::try_from(self.members.len()).unwrap_or(u32::MAX),
+            }),
+        }
+    }
+
+    /// Whom `owner`'s row names when it shows a message from `sender`: in a
+    /// one-to-one conversation, always the other member; in a named group,
+    /// the sender (its owner when nothing is shown). `None` when `owner` is
+    /// not a member.
+    pub fn shown_as(&self, owner: UserId, sender: Option<&UserSummary>) -> Option<UserSummary> {
+        match &self.kind {
+            GroupKind::Direct => self.other_member(owner).cloned(),
+            GroupKind::Named { owner: manager, .. } => {
+                if !self.has_member(owner) {
+                    return None;
+                }
+                sender
+                    .cloned()
+                    .or_else(|| self.members.iter().find(|m| m.uuid == *manager).cloned())
+                    .or_else(|| self.members.first().cloned())
+            }
         }
     }
 
     /// The rows of a conversation started with `first`: one per member,
     /// showing it, unread for everyone but its sender.
-    pub fn first_rows(&self, first: &Message) -> [Conversation; 2] {
-        let row = |owner: &UserSummary, other: &UserSummary| Conversation {
-            group: self.id,
-            owner: owner.uuid,
-            other: other.clone(),
-            preview: first.text.clone(),
-            last_message_id: Some(first.id),
-            last_message_at: first.created_at,
-            unread: u32::from(owner.uuid != first.sender.uuid),
-            shown: Some(first.reference()),
-            shown_edited_at: None,
-            read_through: None,
-            version: 0,
-        };
-        let [a, b] = &self.members;
-        [row(a, b), row(b, a)]
+    pub fn first_rows(&self, first: &Message) -> Vec<Conversation> {
+        self.members
+            .iter()
+            .filter_map(|owner| {
+                Some(Conversation {
+                    group: self.id,
+                    owner: owner.uuid,
+                    other: self.shown_as(owner.uuid, Some(&first.sender))?,
+                    topic: self.topic(),
+                    preview: first.text.clone(),
+                    last_message_id: Some(first.id),
+                    last_message_at: first.created_at,
+                    unread: u32::from(owner.uuid != first.sender.uuid),
+                    shown: Some(first.reference()),
+                    shown_edited_at: None,
+                    read_through: None,
+                    version: 0,
+                })
+            })
+            .collect()
     }
 }
 
@@ -314,11 +414,7 @@ mod tests {
     #[test]
     fn each_member_row_shows_the_other_member() {
         let (a, b) = (summary("a"), summary("b"));
-        let group = Group {
-            id: GroupId::new(),
-            members: [a.clone(), b.clone()],
-            created_at: Timestamp::now(),
-        };
+        let group = Group::direct(GroupId::new(), a.clone(), b.clone(), Timestamp::now());
         let first = Message {
             id: MessageId::new(),
             group: group.id,
@@ -328,7 +424,7 @@ mod tests {
             edited_at: None,
             deleted: false,
         };
-        let [ra, rb] = group.first_rows(&first);
+        let [ra, rb] = <[Conversation; 2]>::try_from(group.first_rows(&first)).unwrap();
         assert_eq!(
             (ra.unread, rb.unread),
             (0, 1),

@@ -1,4 +1,4 @@
-//! Validated text: handles, display names and message bodies.
+//! Validated text: handles, display names, group names and message bodies.
 //!
 //! Each type can only be built through its validating constructor, so a value
 //! of the type is proof that the rules held. Every rejection is a
@@ -15,6 +15,8 @@ pub const MESSAGE_MAX_CHARS: usize = 1024;
 pub const HANDLE_MAX_CHARS: usize = 32;
 /// Most characters a display name may have, after trimming.
 pub const DISPLAY_NAME_MAX_CHARS: usize = 64;
+/// Most characters a group conversation's name may have, after trimming.
+pub const GROUP_NAME_MAX_CHARS: usize = 100;
 
 /// One broken rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -32,6 +34,13 @@ pub enum ValidationError {
     /// The display name is empty, too long, or has control characters.
     #[error("a display name is 1 to {DISPLAY_NAME_MAX_CHARS} printable characters")]
     DisplayNameInvalid,
+    /// The group's name is empty or only white space.
+    #[error("the group's name is empty")]
+    GroupNameBlank,
+    /// The group's name is longer than [`GROUP_NAME_MAX_CHARS`] after
+    /// trimming, or has control characters.
+    #[error("a group's name is 1 to {GROUP_NAME_MAX_CHARS} printable characters")]
+    GroupNameInvalid,
 }
 
 impl ValidationError {
@@ -42,6 +51,8 @@ impl ValidationError {
             Self::MessageTooLong => "message_too_long",
             Self::HandleInvalid => "handle_invalid",
             Self::DisplayNameInvalid => "display_name_invalid",
+            Self::GroupNameBlank => "name_blank",
+            Self::GroupNameInvalid => "name_invalid",
         }
     }
 }
@@ -143,6 +154,50 @@ impl TryFrom<String> for DisplayName {
 
 impl From<DisplayName> for String {
     fn from(value: DisplayName) -> Self {
+        value.0
+    }
+}
+
+/// A group conversation's name, trimmed: 1 to [`GROUP_NAME_MAX_CHARS`]
+/// printable characters.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct GroupName(String);
+
+impl GroupName {
+    /// Checks and trims a group's name.
+    pub fn parse(input: &str) -> Result<Self, ValidationError> {
+        let name = input.trim();
+        match name.chars().count() {
+            0 => Err(ValidationError::GroupNameBlank),
+            n if n > GROUP_NAME_MAX_CHARS || name.chars().any(char::is_control) => {
+                Err(ValidationError::GroupNameInvalid)
+            }
+            _ => Ok(Self(name.to_owned())),
+        }
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for GroupName {
+    type Error = ValidationError;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        Self::parse(&value)
+    }
+}
+
+impl From<GroupName> for String {
+    fn from(value: GroupName) -> Self {
         value.0
     }
 }

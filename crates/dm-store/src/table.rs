@@ -293,10 +293,10 @@ impl GroupCache {
     }
 
     /// The members of a conversation, if remembered.
-    pub fn members(&self, group: GroupId) -> Option<[UserId; 2]> {
+    pub fn members(&self, group: GroupId) -> Option<Vec<UserId>> {
         self.entries
             .get(&group)
-            .map(|g| [g.members[0].uuid, g.members[1].uuid])
+            .map(|g| g.members.iter().map(|m| m.uuid).collect())
     }
 
     /// Remembers a conversation as it was read or written.

@@ -49,6 +49,7 @@ fn row_of(owner: UserId, group: GroupId, bytes: u64) -> Record {
         group,
         owner,
         other: sender(),
+        topic: None,
         preview: String::new(),
         last_message_id: None,
         last_message_at: Timestamp::now(),

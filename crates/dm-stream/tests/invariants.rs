@@ -291,7 +291,7 @@ async fn only_messages_move_rows(kind: Backend) {
         ..first.clone()
     };
     let stored = repo.group(*group, users[0].uuid).await.unwrap();
-    let [row, _] = stored.first_rows(first);
+    let row = stored.first_rows(first).swap_remove(0);
     let mut newer_row = row.clone();
     newer_row.last_message_at = later.created_at;
     let batch = vec![

@@ -415,7 +415,7 @@ impl Table for MemoryRepository {
             // seed's (no last message id).
             .filter(|record| {
                 matches!(record, Record::Conversation(c)
-                    if c.group == group && c.last_message_id.is_none())
+                    if c.group == group && c.is_seed_form())
             })
             .cloned()
             .collect::<Vec<_>>();

@@ -12,7 +12,9 @@
 //! this project's rows before issue 25 (`{last_message_at}#{group_uuid}` for
 //! a sort key, moved by a delete and a put).
 
-use dm_domain::{Conversation, GroupId, MessageId, MessageRef, Timestamp, UserId, UserSummary};
+use dm_domain::{
+    Conversation, GroupId, GroupName, MessageId, MessageRef, Timestamp, Topic, UserId, UserSummary,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{At, parse_ref};
@@ -56,6 +58,12 @@ pub(super) struct ConversationItem {
     /// Absent on the older forms: 0.
     #[serde(default)]
     version: u64,
+    /// A named group's name; absent in a one-to-one conversation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    group_name: Option<GroupName>,
+    /// A named group's number of members.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    members_count: Option<u32>,
 }
 
 impl ConversationItem {
@@ -66,7 +74,7 @@ impl ConversationItem {
             entity: Some(entity.into()),
             // Only a row written the seed's way (no last message id) is
             // written with it, as the seed wrote it.
-            message_group_uuid: c.last_message_id.is_none().then_some(c.group),
+            message_group_uuid: c.is_seed_form().then_some(c.group),
             message: c.preview.clone(),
             last_message_uuid: c.last_message_id,
             last_message_at: Some(c.last_message_at),
@@ -74,9 +82,7 @@ impl ConversationItem {
             user_handle: c.other.handle.clone(),
             user_display_name: c.other.display_name.clone(),
             unread_count: Some(c.unread),
-            recency: c
-                .last_message_id
-                .map(|_| format!("{}#{}", c.last_message_at, c.group)),
+            recency: (!c.is_seed_form()).then(|| format!("{}#{}", c.last_message_at, c.group)),
             // Only when it is not the last message (after an edit or a
             // delete): the row a send rewrites stays its size.
             preview: (c.shown != c.last())
@@ -84,6 +90,8 @@ impl ConversationItem {
             preview_edited_at: c.shown_edited_at,
             read_through: c.read_through.map(|r| r.sort_key()),
             version: c.version,
+            group_name: c.topic.as_ref().map(|t| t.name.clone()),
+            members_count: c.topic.as_ref().map(|t| t.members_count),
         }
     }
 
@@ -127,6 +135,14 @@ impl ConversationItem {
                 uuid: self.user_uuid,
                 handle: self.user_handle,
                 display_name: self.user_display_name,
+            },
+            topic: match (self.group_name, self.members_count) {
+                (Some(name), Some(members_count)) => Some(Topic {
+                    name,
+                    members_count,
+                }),
+                (None, None) => None,
+                _ => return Err(place.error("a group's row without its name or size")),
             },
             preview: self.message,
             last_message_id: self.last_message_uuid,

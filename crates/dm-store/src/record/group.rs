@@ -1,6 +1,7 @@
 //! A conversation's own item: `GROUP#{group_uuid}` / `META`: its members and
-//! when it started. Written when the conversation starts; messages do not
-//! change it. Its id is `group_uuid`, not `message_group_uuid`, so that it
+//! when it started, and a named group's name, owner and version. Written
+//! when the conversation starts and when a named group's members or name
+//! change; messages do not change it. Its id is `group_uuid`, not `message_group_uuid`, so that it
 //! stays out of the sparse `message-group-sk-index`.
 //!
 //! Items written before issue 25 also carry where the rows stood, what they
@@ -9,7 +10,9 @@
 //! that state now lives on each member's row, and those attributes are
 //! ignored when read.
 
-use dm_domain::{Group, GroupId, Timestamp, UserId, UserSummary};
+use dm_domain::{
+    Group, GroupId, GroupKind, GroupName, MAX_MEMBERS, Timestamp, UserId, UserSummary,
+};
 use serde::{Deserialize, Serialize};
 
 use super::At;
@@ -23,6 +26,17 @@ pub(super) struct GroupItem {
     group_uuid: GroupId,
     members: Vec<MemberItem>,
     created_at: Timestamp,
+    /// A named group's name; absent on a one-to-one conversation's item.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    name: Option<GroupName>,
+    /// A named group's owner.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    owner_uuid: Option<UserId>,
+    /// A named group's version, bumped by each change of its members or name.
+    /// (One-to-one items written before issue 25 carry a `version` of their
+    /// rows' state, which is not this and is ignored.)
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    members_version: Option<u64>,
 }
 
 /// A member of a group item.
@@ -50,6 +64,12 @@ impl GroupItem {
                 })
                 .collect(),
             created_at: g.created_at,
+            name: match &g.kind {
+                GroupKind::Direct => None,
+                GroupKind::Named { name, .. } => Some(name.clone()),
+            },
+            owner_uuid: g.owner(),
+            members_version: g.owner().map(|_| g.version),
         }
     }
 
@@ -63,12 +83,26 @@ impl GroupItem {
                 display_name: m.user_display_name,
             })
             .collect();
+        let (kind, version) = match (self.name, self.owner_uuid) {
+            (None, None) if members.len() == 2 => (GroupKind::Direct, 0),
+            (None, None) => {
+                return Err(place.error_in_partition("a one-to-one conversation has two members"));
+            }
+            (Some(name), Some(owner)) if members.len() <= MAX_MEMBERS => (
+                GroupKind::Named { name, owner },
+                self.members_version.unwrap_or(0),
+            ),
+            (Some(_), Some(_)) => {
+                return Err(place.error_in_partition("a group has at most 100 members"));
+            }
+            _ => return Err(place.error_in_partition("a named group has a name and an owner")),
+        };
         Ok(Group {
             id,
-            members: members
-                .try_into()
-                .map_err(|_| place.error_in_partition("a group has two members"))?,
+            kind,
+            members,
             created_at: self.created_at,
+            version,
         })
     }
 }

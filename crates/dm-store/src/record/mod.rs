@@ -94,7 +94,7 @@ impl Record {
         match self {
             Self::Message(m) => ItemKey::message(m.group, m.reference()),
             // Rows the seed wrote (no message id) stay where the seed put them.
-            Self::Conversation(c) if c.last_message_id.is_none() => ItemKey::Conversation {
+            Self::Conversation(c) if c.is_seed_form() => ItemKey::Conversation {
                 owner: c.owner,
                 at: c.last_message_at,
                 group: None,

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use dm_domain::{
-    DisplayName, Group, GroupId, Handle, Message, MessageId, MessageRef, ReadMarker, Timestamp,
-    User, UserId, UserSummary,
+    Conversation, DisplayName, Group, GroupId, GroupKind, GroupName, Handle, ItemKey, Message,
+    MessageId, MessageRef, ReadMarker, Timestamp, User, UserId, UserSummary,
 };
 use serde_dynamo::Item;
 
@@ -84,13 +84,9 @@ fn every_record_round_trips() {
         deleted: false,
     };
     check_round_trip(Record::Message(message.clone()));
-    let g = Group {
-        id: group,
-        members: [a.clone(), b.clone()],
-        created_at: last.at,
-    };
+    let g = Group::direct(group, a.clone(), b.clone(), last.at);
     check_round_trip(Record::Group(g.clone()));
-    let [row, other] = g.first_rows(&message);
+    let [row, other] = <[Conversation; 2]>::try_from(g.first_rows(&message)).unwrap();
     check_round_trip(Record::Conversation(other));
     // The preview: none left, the last message (no attribute), an older one;
     // a read marker and counts applied.
@@ -149,11 +145,7 @@ fn group_items_stay_out_of_the_sparse_index() {
         at: Timestamp::now(),
         id: MessageId::new(),
     };
-    let g = Group {
-        id: GroupId::new(),
-        members: [a, b],
-        created_at: last.at,
-    };
+    let g = Group::direct(GroupId::new(), a, b, last.at);
     let item = Record::Group(g.clone()).to_item();
     assert!(!item.as_ref().contains_key("message_group_uuid"));
     let msg = Record::Message(Message {
@@ -171,7 +163,7 @@ fn group_items_stay_out_of_the_sparse_index() {
     let Record::Message(first) = &msg else {
         unreachable!()
     };
-    let [row, _] = g.first_rows(first);
+    let row = g.first_rows(first).swap_remove(0);
     assert!(
         !Record::Conversation(row.clone())
             .to_item()
@@ -273,4 +265,71 @@ fn broken_items_are_decode_errors_not_panics() {
             "{fields:?}"
         );
     }
+}
+
+#[test]
+fn a_named_group_and_its_rows_round_trip() {
+    let members: Vec<UserSummary> = ["ann", "bob", "cy"].into_iter().map(summary).collect();
+    let created = Timestamp::now();
+    let g = Group {
+        id: GroupId::new(),
+        kind: GroupKind::Named {
+            name: GroupName::parse("  Babylon 5 council ").unwrap(),
+            owner: members[0].uuid,
+        },
+        members: members.clone(),
+        created_at: created,
+        version: 3,
+    };
+    check_round_trip(Record::Group(g.clone()));
+    let item = Record::Group(g.clone()).to_item();
+    assert_eq!(
+        item.as_ref().get("name"),
+        Some(&AttributeValue::S("Babylon 5 council".into()))
+    );
+    // A one-to-one conversation's item carries none of it, as before.
+    let direct = Record::Group(Group::direct(
+        g.id,
+        members[0].clone(),
+        members[1].clone(),
+        created,
+    ));
+    for attribute in ["name", "owner_uuid", "members_version"] {
+        assert!(
+            !direct.to_item().as_ref().contains_key(attribute),
+            "{attribute}"
+        );
+    }
+    // A row names the sender of what it shows, and the group's name and size.
+    let message = Message {
+        id: MessageId::new(),
+        group: g.id,
+        created_at: created,
+        text: "hello, council".into(),
+        sender: members[1].clone(),
+        edited_at: None,
+        deleted: false,
+    };
+    let rows = g.first_rows(&message);
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row.other, members[1]);
+        assert_eq!(row.topic.as_ref().map(|t| t.members_count), Some(3));
+        check_round_trip(Record::Conversation(row.clone()));
+    }
+    // Before its first message a group's row stands at its creation, keyed by
+    // the group and listed (it carries `recency`), unlike a seed's row.
+    let waiting = Conversation {
+        last_message_id: None,
+        shown: None,
+        preview: String::new(),
+        unread: 0,
+        ..rows[0].clone()
+    };
+    let key = Record::Conversation(waiting.clone()).key();
+    assert!(matches!(key, ItemKey::Row { .. }), "{key:?}");
+    let item = Record::Conversation(waiting.clone()).to_item();
+    assert!(item.as_ref().contains_key("recency"));
+    assert!(!item.as_ref().contains_key("message_group_uuid"));
+    check_round_trip(Record::Conversation(waiting));
 }

@@ -84,13 +84,15 @@ pub(super) async fn start<T: Table + ?Sized>(
         }
         let group_id = GroupId::new();
         let stored = message.clone().into_message(group_id, sender);
-        let group = Group {
-            id: group_id,
-            members: [sender.clone(), recipient.clone()],
-            created_at: stored.created_at,
-        };
+        let group = Group::direct(
+            group_id,
+            sender.clone(),
+            recipient.clone(),
+            stored.created_at,
+        );
         // The recipient has the first message to read.
-        let [row_a, row_b] = group.first_rows(&stored);
+        let [row_a, row_b] = <[Conversation; 2]>::try_from(group.first_rows(&stored))
+            .map_err(|_| StoreError::Backend("a conversation of two has two rows".into()))?;
         let writes = vec![
             Write::create(Record::DmPair {
                 low,

@@ -322,11 +322,7 @@ fn seed_group(id: GroupId, rows: &[(ItemKey, Conversation)]) -> Option<Group> {
     let owners_named = rows
         .iter()
         .all(|(_, row)| members.iter().any(|m| m.uuid == row.owner));
-    let members: [UserSummary; 2] = members.try_into().ok()?;
+    let [a, b]: [UserSummary; 2] = members.try_into().ok()?;
     let created_at = rows.iter().map(|(_, row)| row.last_message_at).min()?;
-    owners_named.then_some(Group {
-        id,
-        members,
-        created_at,
-    })
+    owners_named.then(|| Group::direct(id, a, b, created_at))
 }

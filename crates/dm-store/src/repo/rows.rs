@@ -254,9 +254,9 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
     group: &Group,
     owner: UserId,
 ) -> StoreResult<Conversation> {
-    let Some(other) = group.other_member(owner).cloned() else {
+    if !group.has_member(owner) {
         return Err(StoreError::NotFound(Missing::Conversation));
-    };
+    }
     let Some(newest) = messages::newest(table, group.id).await? else {
         return Err(StoreError::Backend(format!(
             "conversation {} has no messages to make a row from",
@@ -271,10 +271,14 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
         None => None,
     };
     let unread = count_unread(table, group.id, owner, read_through, last).await?;
+    let other = group
+        .shown_as(owner, shown.as_ref().map(|m| &m.sender))
+        .ok_or(StoreError::NotFound(Missing::Conversation))?;
     Ok(Conversation {
         group: group.id,
         owner,
         other,
+        topic: group.topic(),
         preview: shown.as_ref().map(|m| m.text.clone()).unwrap_or_default(),
         last_message_id: Some(last.id),
         last_message_at: last.at,
