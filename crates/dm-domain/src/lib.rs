@@ -29,8 +29,8 @@ pub use key::{
     COGNITO_SK, DM_SK, GROUP_SK, HANDLE_SK, IDEMPOTENCY_SK, ItemKey, KeyError, Partition, USER_SK,
 };
 pub use model::{
-    Connection, Conversation, Group, GroupKind, IdempotencyClaim, MAX_MEMBERS, Message, MessageRef,
-    NewUser, Page, ReadMarker, Topic, UNREAD_CAP, User, UserSummary,
+    Connection, Conversation, GROUP_MIN_MEMBERS, Group, GroupKind, IdempotencyClaim, MAX_MEMBERS,
+    Message, MessageRef, NewUser, Page, ReadMarker, Topic, UNREAD_CAP, User, UserSummary,
 };
 pub use text::{
     DISPLAY_NAME_MAX_CHARS, DisplayName, GROUP_NAME_MAX_CHARS, GroupName, HANDLE_MAX_CHARS, Handle,

@@ -219,6 +219,9 @@ impl Conversation {
 
 /// Most members a conversation may have.
 pub const MAX_MEMBERS: usize = 100;
+/// Fewest members a named group starts with: a conversation of two is
+/// one-to-one.
+pub const GROUP_MIN_MEMBERS: usize = 3;
 
 /// What kind of conversation a group is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -250,12 +250,11 @@ pub struct Scanned {
 /// [`Self::TIME_TO_LIVE`] after they were written.
 ///
 /// Both uses are safe when an entry is out of date:
-/// - the membership check of a send trusts a group entry. A one-to-one
-///   conversation's members never change; once group conversations can change
-///   members, an entry is trusted for at most [`Self::TIME_TO_LIVE`] (the
-///   entries expire rather than being verified on each use, which would cost
-///   the read the cache saves), and a membership change forgets it in the
-///   process that made it;
+/// - the membership check of a send trusts the entry of a one-to-one
+///   conversation, whose members never change; a named group's members are
+///   read (strongly consistent) for every check, so a removal holds at once;
+/// - the stream handler takes a group entry as the members to apply a
+///   message to, and a group record newer than the entry replaces it;
 /// - the stream handler takes a row entry as its guess of the row, which the
 ///   row's write checks atomically (its version): a wrong guess fails it,
 ///   and the handler reads the row and tries again. So a steady conversation
@@ -290,13 +289,6 @@ impl GroupCache {
     /// The conversation, as last seen.
     pub fn get(&self, group: GroupId) -> Option<Group> {
         self.entries.get(&group)
-    }
-
-    /// The members of a conversation, if remembered.
-    pub fn members(&self, group: GroupId) -> Option<Vec<UserId>> {
-        self.entries
-            .get(&group)
-            .map(|g| g.members.iter().map(|m| m.uuid).collect())
     }
 
     /// Remembers a conversation as it was read or written.

@@ -207,6 +207,23 @@ impl Handler {
                     }
                     entry.changes.messages.push(message.clone());
                 }
+                // A named group made or changed: its members' rows follow.
+                // (A one-to-one conversation's rows are made with it.)
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Group(group)), _)
+                    if group.owner().is_some() =>
+                {
+                    let changes = &mut work
+                        .entry(group.id)
+                        .or_insert_with(|| Work::new(&event.sequence))
+                        .changes;
+                    if changes
+                        .group
+                        .as_ref()
+                        .is_none_or(|g| g.version < group.version)
+                    {
+                        changes.group = Some(group.clone());
+                    }
+                }
                 (ChangeKind::Insert | ChangeKind::Modify, Some(Record::ReadMarker(marker)), _) => {
                     work.entry(marker.group)
                         .or_insert_with(|| Work::new(&event.sequence))

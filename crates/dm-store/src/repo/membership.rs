@@ -28,10 +28,13 @@ pub(super) async fn is_member<T: Table + ?Sized>(
     id: GroupId,
     member: UserId,
 ) -> StoreResult<bool> {
-    // Members never change, so a conversation's members once read are
-    // good for the life of the process.
-    if let Some(members) = table.group_cache().and_then(|cache| cache.members(id)) {
-        return Ok(members.contains(&member));
+    // A one-to-one conversation's members never change, so once read they
+    // are good for the life of the process. A named group's are read each
+    // time (strongly consistent), so that a member removed is refused at once.
+    if let Some(cached) = table.group_cache().and_then(|cache| cache.get(id))
+        && cached.owner().is_none()
+    {
+        return Ok(cached.has_member(member));
     }
     if let Some(group) = load_group(table, id).await? {
         return Ok(group.has_member(member));

@@ -20,6 +20,7 @@
 
 mod connections;
 mod conversations;
+mod groups;
 mod idempotency;
 mod membership;
 mod messages;
@@ -33,8 +34,8 @@ mod users;
 
 use async_trait::async_trait;
 use dm_domain::{
-    Connection, Conversation, Group, GroupId, Handle, IdempotencyClaim, Message, MessageRef,
-    MessageText, NewUser, Page, ReadMarker, Timestamp, User, UserId, UserSummary,
+    Connection, Conversation, Group, GroupId, GroupName, Handle, IdempotencyClaim, Message,
+    MessageRef, MessageText, NewUser, Page, ReadMarker, Timestamp, User, UserId, UserSummary,
 };
 
 pub use conversations::Sent;
@@ -84,6 +85,18 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
     /// does not exist. Also answers for conversations the seed wrote, which
     /// have rows but no group item.
     async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool>;
+
+    /// Makes a named group owned by `creator`, with `others` (2 to 99
+    /// users, each once, not the creator: `Invalid` otherwise). One write of
+    /// its group item, whatever its size; each member's row follows through
+    /// the stream handler, standing at the group's creation until its first
+    /// message. (J)
+    async fn create_group(
+        &self,
+        creator: &UserSummary,
+        name: GroupName,
+        others: Vec<UserSummary>,
+    ) -> StoreResult<Group>;
 
     /// `owner`'s conversations, most recent first. (B)
     async fn conversations(
@@ -296,6 +309,15 @@ impl<T: Table> Repository for T {
 
     async fn is_member(&self, id: GroupId, member: UserId) -> StoreResult<bool> {
         membership::is_member(self, id, member).await
+    }
+
+    async fn create_group(
+        &self,
+        creator: &UserSummary,
+        name: GroupName,
+        others: Vec<UserSummary>,
+    ) -> StoreResult<Group> {
+        groups::create(self, creator, name, others).await
     }
 
     async fn conversations(

@@ -25,6 +25,10 @@ pub struct Changes {
     pub removed: Vec<MessageRef>,
     /// Its read markers.
     pub marks: Vec<ReadMarker>,
+    /// Its group item as a record carries it (a named group made or
+    /// changed): each member's row is made if missing. The newer of it and
+    /// the item as last read is the one applied.
+    pub group: Option<Group>,
 }
 
 /// What the members' plans of one batch share: the newest messages up to a
@@ -162,12 +166,14 @@ pub(super) async fn plan<T: Table + ?Sized>(
     changes: &Changes,
     shared: &mut Shared,
 ) -> StoreResult<Option<Conversation>> {
-    let Some(last) = row.last() else {
+    // A named group's row stands at its creation until its first message.
+    if row.is_seed_form() {
         return Err(StoreError::Backend(format!(
             "the row of {} in {} names no last message",
             row.owner, row.group
         )));
-    };
+    }
+    let last: Option<MessageRef> = row.last();
     let owner = row.owner;
     // The latest state of each message of the batch.
     let messages = Message::latest_states(
@@ -178,12 +184,17 @@ pub(super) async fn plan<T: Table + ?Sized>(
     );
     let removed = &changes.removed;
     let mut next = row.clone();
+    if let Some(topic) = group.topic()
+        && next.topic.as_ref() != Some(&topic)
+    {
+        next.topic = Some(topic);
+    }
     // A message removed outright does not move the row: it is gone.
     let mut next_last = last;
     if let Some(newest) = messages.iter().map(|m| m.reference()).max()
-        && newest > last
+        && Some(newest) > last
     {
-        next_last = newest;
+        next_last = Some(newest);
         next.last_message_at = newest.at;
         next.last_message_id = Some(newest.id);
     }
@@ -192,11 +203,15 @@ pub(super) async fn plan<T: Table + ?Sized>(
     });
     let between = messages.iter().any(|m| {
         let at = m.reference();
-        at <= last && row.shown.is_none_or(|shown| at > shown)
+        Some(at) <= last && row.shown.is_none_or(|shown| at > shown)
     });
     if shown_gone || between {
-        match shared.newest_live(table, group.id, next_last).await? {
-            Some(m) => show(&mut next, &m),
+        let live = match next_last {
+            Some(upto) => shared.newest_live(table, group.id, upto).await?,
+            None => None,
+        };
+        match live {
+            Some(m) => show(&mut next, group, &m),
             None => {
                 next.shown = None;
                 next.shown_edited_at = None;
@@ -205,14 +220,14 @@ pub(super) async fn plan<T: Table + ?Sized>(
         }
     } else if let Some(fresh) = messages
         .iter()
-        .filter(|m| m.reference() > last && !m.deleted)
+        .filter(|m| Some(m.reference()) > last && !m.deleted)
         .max_by_key(|m| m.reference())
     {
-        show(&mut next, fresh);
+        show(&mut next, group, fresh);
     } else if let Some(edit) = messages.iter().find(|m| {
         Some(m.reference()) == row.shown && !m.deleted && m.edited_at > row.shown_edited_at
     }) {
-        show(&mut next, edit);
+        show(&mut next, group, edit);
     }
     let was = row.read_through;
     let through = changes
@@ -231,22 +246,27 @@ pub(super) async fn plan<T: Table + ?Sized>(
         .messages
         .iter()
         .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
-        .any(|m| m.edited_at.is_none() && m.reference() <= last && unread_for(m))
+        .any(|m| m.edited_at.is_none() && Some(m.reference()) <= last && unread_for(m))
         || removed
             .iter()
-            .any(|&at| at <= next_last && after_marker(at));
+            .any(|&at| Some(at) <= next_last && after_marker(at));
     next.unread = if through == was && !late {
         let fresh = messages
             .iter()
-            .filter(|m| m.reference() > last && !m.deleted && unread_for(m))
+            .filter(|m| Some(m.reference()) > last && !m.deleted && unread_for(m))
             .count();
         row.unread
             .saturating_add(u32::try_from(fresh).unwrap_or(u32::MAX))
             .min(UNREAD_CAP + 1)
     } else {
-        shared
-            .count_unread(table, group.id, owner, through, next_last)
-            .await?
+        match next_last {
+            Some(upto) => {
+                shared
+                    .count_unread(table, group.id, owner, through, upto)
+                    .await?
+            }
+            None => 0,
+        }
     };
     next.read_through = through;
     if next == *row {
@@ -256,8 +276,14 @@ pub(super) async fn plan<T: Table + ?Sized>(
     Ok(Some(next))
 }
 
-/// Makes `message` (not deleted) the row's preview.
-fn show(row: &mut Conversation, message: &Message) {
+/// Makes `message` (not deleted) the row's preview; a named group's row
+/// names its sender.
+fn show(row: &mut Conversation, group: &Group, message: &Message) {
+    if group.topic().is_some()
+        && let Some(sender) = group.shown_as(row.owner, Some(&message.sender))
+    {
+        row.other = sender;
+    }
     row.shown = Some(message.reference());
     row.shown_edited_at = message.edited_at;
     row.preview.clone_from(&message.text);

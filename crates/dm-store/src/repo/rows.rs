@@ -53,8 +53,19 @@ pub(super) async fn apply<T: Table + ?Sized>(
     group_id: GroupId,
     changes: &Changes,
 ) -> StoreResult<Written> {
-    let Some(group) = unchecked::group(table, group_id).await? else {
-        return Err(StoreError::NotFound(Missing::Conversation));
+    let known = unchecked::group(table, group_id).await?;
+    // A group record newer than the item as last read is the one in force.
+    let group = match (known, &changes.group) {
+        (Some(known), Some(record)) if record.id == group_id && record.version > known.version => {
+            remember_group(table, record);
+            record.clone()
+        }
+        (Some(known), _) => known,
+        (None, Some(record)) if record.id == group_id => {
+            remember_group(table, record);
+            record.clone()
+        }
+        (None, _) => return Err(StoreError::NotFound(Missing::Conversation)),
     };
     if !changes.messages.is_empty()
         && changes
@@ -70,13 +81,19 @@ pub(super) async fn apply<T: Table + ?Sized>(
     // Every member's row planned on its guess (the plans share their reads),
     // then the writes sent together: one round trip for all the members.
     let mut planned = Vec::with_capacity(group.members.len());
+    // A row made here (a member's first) is a change the members are told.
+    let mut made = false;
     for member in &group.members {
         let guess = table
             .group_cache()
             .and_then(|c| c.row(member.uuid, group.id));
         let row = match guess {
             Some(row) => row,
-            None => load_row(table, &group, member.uuid).await?,
+            None => {
+                let (row, new) = load_row(table, &group, member.uuid).await?;
+                made |= new;
+                row
+            }
         };
         let next = plan(table, &group, &row, changes, &mut shared).await?;
         planned.push((row, next));
@@ -88,7 +105,11 @@ pub(super) async fn apply<T: Table + ?Sized>(
         }
     }))
     .await;
-    let mut applied = Applied::AlreadyCurrent;
+    let mut applied = if made {
+        Applied::Moved
+    } else {
+        Applied::AlreadyCurrent
+    };
     let mut rows = Vec::with_capacity(planned.len());
     for ((row, next), result) in planned.into_iter().zip(results) {
         let owner = row.owner;
@@ -122,6 +143,13 @@ pub(super) async fn apply<T: Table + ?Sized>(
         group,
         rows,
     })
+}
+
+/// Remembers a group item as a record carried it.
+fn remember_group<T: Table + ?Sized>(table: &T, group: &Group) {
+    if let Some(cache) = table.group_cache() {
+        cache.insert(group.clone());
+    }
 }
 
 /// Remembers `owner`'s row of `group` as written or found, or (`None`: a
@@ -177,7 +205,7 @@ async fn apply_to_row<T: Table + ?Sized>(
         attempt += 1;
         let row = match guess.take() {
             Some(row) => row,
-            None => load_row(table, group, owner).await?,
+            None => load_row(table, group, owner).await?.0,
         };
         let Some(next) = plan(table, group, &row, changes, shared).await? else {
             remember(table, owner, group.id, Some(&row));
@@ -214,19 +242,20 @@ async fn apply_to_row<T: Table + ?Sized>(
 /// `owner`'s row of `group` (strongly consistent), made from the
 /// conversation's messages and the owner's marker if it has none yet: a
 /// table written before issue 25, whose rows `cargo xtask migrate` has not
-/// brought in yet.
+/// brought in yet, or a named group's member whose row the handler has not
+/// made yet. Whether it made the row.
 pub(super) async fn load_row<T: Table + ?Sized>(
     table: &T,
     group: &Group,
     owner: UserId,
-) -> StoreResult<Conversation> {
+) -> StoreResult<(Conversation, bool)> {
     let key = ItemKey::Row {
         owner,
         group: group.id,
     };
     if let Some(found) = table.get(&key).await? {
         return match found {
-            Record::Conversation(row) => Ok(row),
+            Record::Conversation(row) => Ok((row, false)),
             other => Err(other.unexpected()),
         };
     }
@@ -235,10 +264,10 @@ pub(super) async fn load_row<T: Table + ?Sized>(
         .write(vec![Write::create(Record::Conversation(row.clone()))])
         .await
     {
-        Ok(()) => Ok(row),
+        Ok(()) => Ok((row, true)),
         // Made meanwhile by another handler (or the migration): theirs.
         Err(WriteError::ConditionFailed { .. }) => match table.get(&key).await? {
-            Some(Record::Conversation(row)) => Ok(row),
+            Some(Record::Conversation(row)) => Ok((row, false)),
             Some(other) => Err(other.unexpected()),
             None => Err(StoreError::Backend("a conversation row vanished".into())),
         },
@@ -258,10 +287,30 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
         return Err(StoreError::NotFound(Missing::Conversation));
     }
     let Some(newest) = messages::newest(table, group.id).await? else {
-        return Err(StoreError::Backend(format!(
-            "conversation {} has no messages to make a row from",
-            group.id
-        )));
+        // A named group before its first message: at its creation.
+        let Some(other) = group
+            .shown_as(owner, None)
+            .filter(|_| group.topic().is_some())
+        else {
+            return Err(StoreError::Backend(format!(
+                "conversation {} has no messages to make a row from",
+                group.id
+            )));
+        };
+        return Ok(Conversation {
+            group: group.id,
+            owner,
+            other,
+            topic: group.topic(),
+            preview: String::new(),
+            last_message_id: None,
+            last_message_at: group.created_at,
+            unread: 0,
+            shown: None,
+            shown_edited_at: None,
+            read_through: None,
+            version: 0,
+        });
     };
     let last: MessageRef = newest.reference();
     let shown: Option<Message> = newest_live(table, group.id, last).await?;

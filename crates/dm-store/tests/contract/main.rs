@@ -10,6 +10,7 @@
 mod connections;
 mod conversations;
 mod cruddur;
+mod groups;
 mod idempotency;
 mod messages;
 mod migrate;

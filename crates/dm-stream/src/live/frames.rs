@@ -47,6 +47,17 @@ impl From<&Message> for MessageJson {
     }
 }
 
+/// What kind of conversation it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationKind {
+    /// One-to-one, for good.
+    Direct,
+    /// A named group of up to 100 members.
+    Group,
+}
+
 /// A member's conversation row: as `GET /api/message_groups` shows it to
 /// that member, and as a frame carries it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,10 +65,19 @@ impl From<&Message> for MessageJson {
 pub struct ConversationJson {
     /// The conversation's uuid.
     pub uuid: String,
-    /// The other member's display name.
+    /// `direct` (one-to-one) or `group` (named, up to 100 members).
+    pub kind: ConversationKind,
+    /// One-to-one: the other member's display name; a group: its name.
     pub display_name: String,
-    /// The other member's handle.
+    /// One-to-one: the other member's handle; a group: the handle of the
+    /// sender of the message it shows (its owner's before the first).
     pub handle: String,
+    /// A group's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A group's number of members.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members_count: Option<u32>,
     /// The preview: the current text of the newest message not deleted, or
     /// empty when none remains.
     pub message: String,
@@ -71,10 +91,20 @@ pub struct ConversationJson {
 
 impl From<&Conversation> for ConversationJson {
     fn from(row: &Conversation) -> Self {
+        let name = row.topic.as_ref().map(|t| t.name.to_string());
         Self {
             uuid: row.group.to_string(),
-            display_name: row.other.display_name.clone(),
+            kind: if row.topic.is_some() {
+                ConversationKind::Group
+            } else {
+                ConversationKind::Direct
+            },
+            display_name: name
+                .clone()
+                .unwrap_or_else(|| row.other.display_name.clone()),
             handle: row.other.handle.clone(),
+            name,
+            members_count: row.topic.as_ref().map(|t| t.members_count),
             message: row.preview.clone(),
             created_at: row.last_message_at.to_string(),
             unread_count: row.unread,
