@@ -17,6 +17,9 @@ use serde::Serialize;
 pub struct ErrorBody {
     /// Machine-readable codes, one per failed check.
     pub errors: Vec<String>,
+    /// With `handle_unknown`: each handle that names no user.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub handles: Vec<String>,
 }
 
 /// An API failure.
@@ -46,6 +49,9 @@ pub enum ApiError {
     /// 422: well-formed, but breaks the rules.
     #[error("invalid: {0:?}")]
     Invalid(Vec<String>),
+    /// 422 `handle_unknown`: these handles name no user.
+    #[error("unknown handles: {0:?}")]
+    UnknownHandles(Vec<String>),
     /// 503: DynamoDB unavailable or throttled after retries, or the request timed out.
     #[error("unavailable: {0}")]
     Unavailable(String),
@@ -77,6 +83,7 @@ impl ApiError {
                 one("content_type_not_json"),
             ),
             Self::Invalid(codes) => (StatusCode::UNPROCESSABLE_ENTITY, codes.clone()),
+            Self::UnknownHandles(_) => (StatusCode::UNPROCESSABLE_ENTITY, one("handle_unknown")),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, one("unavailable")),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, one("internal")),
         }
@@ -113,7 +120,11 @@ impl IntoResponse for ApiError {
             Self::Unavailable(detail) => tracing::warn!(%detail, "store unavailable"),
             other => tracing::debug!(error = %other, "request refused"),
         }
-        let mut response = (status, Json(ErrorBody { errors })).into_response();
+        let handles = match &self {
+            Self::UnknownHandles(handles) => handles.clone(),
+            _ => Vec::new(),
+        };
+        let mut response = (status, Json(ErrorBody { errors, handles })).into_response();
         let headers = response.headers_mut();
         match self {
             Self::Unavailable(_) => {

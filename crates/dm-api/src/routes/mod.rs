@@ -7,11 +7,13 @@
 //! | module | paths |
 //! |---|---|
 //! | `message_groups` | `GET /api/message_groups`, `POST /api/message_groups/{uuid}/read` |
+//! | `groups` | `POST /api/message_groups`, `GET /api/message_groups/{uuid}` |
 //! | `messages` | `GET /api/messages/{uuid}`, `POST /api/messages`, `PATCH`/`DELETE /api/messages/{uuid}/{message}` |
 //! | `users` | `GET /api/me`, `GET /api/users/@{handle}/short` |
 //! | `health` | `GET /healthz`, `GET /readyz` |
 //! | [`openapi`] | `GET /api/openapi.json`, the document of them all |
 
+mod groups;
 mod health;
 mod message_groups;
 mod messages;
@@ -34,6 +36,7 @@ use crate::{AppState, error::ApiError};
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(message_groups::router())
+        .merge(groups::router())
         .merge(messages::router())
         .merge(users::router())
         .merge(health::router())

@@ -2,14 +2,14 @@
 //! `/api/openapi.json`.
 
 use axum::{Json, Router, http::StatusCode, response::IntoResponse, routing::get};
-use dm_stream::live::{ConversationJson, Frame, MessageJson, ReadThrough};
+use dm_stream::live::{ConversationJson, Frame, GroupJson, MemberJson, MessageJson, ReadThrough};
 use utoipa::OpenApi;
 
-use super::{health, message_groups, messages, users};
+use super::{groups, health, message_groups, messages, users};
 use crate::{
     AppState,
     error::ErrorBody,
-    input::{EditIn, NewMessageIn},
+    input::{EditIn, NewGroupIn, NewMessageIn},
 };
 
 /// The routes of this resource.
@@ -25,11 +25,12 @@ pub(super) fn router() -> Router<AppState> {
         message_groups::message_groups, messages::messages, messages::create_message,
         messages::edit_message, messages::delete_message, message_groups::mark_read,
         users::user_short, users::me, crate::live::socket, health::healthz, health::readyz,
+        groups::create, groups::show,
     ),
     components(schemas(
         ConversationJson, MessageJson, messages::CreatedMessageOut, NewMessageIn, EditIn,
         ReadThrough, message_groups::ReadOut, users::MeOut, users::UserShortOut,
-        health::StatusOut, ErrorBody, Frame,
+        health::StatusOut, ErrorBody, Frame, GroupJson, MemberJson, NewGroupIn,
     )),
     modifiers(&BearerAuth)
 )]

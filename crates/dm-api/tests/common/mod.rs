@@ -84,10 +84,38 @@ impl TestApp {
 
     /// A request of any method, with a JSON body if given.
     pub async fn call(&self, method: &str, path: &str, handle: &str, body: Option<Value>) -> Reply {
+        self.call_with(method, path, &self.token(handle), body)
+            .await
+    }
+
+    /// A user who is not in the seed, made in the store; their token.
+    pub async fn new_user(&self, handle: &str) -> String {
+        use dm_store::Repository;
+        let sub = format!("sub-of-{handle}");
+        self.repo
+            .create_user(dm_domain::NewUser {
+                uuid: dm_domain::UserId::new(),
+                handle: dm_domain::Handle::parse(handle).unwrap(),
+                display_name: dm_domain::DisplayName::parse(&format!("{handle} name")).unwrap(),
+                cognito_user_id: Some(sub.clone()),
+            })
+            .await
+            .unwrap();
+        self.verifier.mint(&sub).unwrap()
+    }
+
+    /// A request with this token.
+    pub async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+    ) -> Reply {
         let request = Request::builder()
             .method(method)
             .uri(path)
-            .header("authorization", format!("Bearer {}", self.token(handle)));
+            .header("authorization", format!("Bearer {token}"));
         let request = match body {
             Some(body) => request
                 .header("content-type", "application/json")

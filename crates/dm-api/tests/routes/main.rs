@@ -6,6 +6,7 @@ mod common;
 
 mod conversations;
 mod edits;
+mod groups;
 mod messages;
 mod read_state;
 mod service;

@@ -2,7 +2,7 @@
 //! routes) and the live frames ([`Frame`]), so a message or a row reads the
 //! same whichever way it arrives.
 
-use dm_domain::{Conversation, GroupId, Message, MessageRef, ReadMarker};
+use dm_domain::{Conversation, Group, GroupId, GroupKind, Message, MessageRef, ReadMarker};
 use serde::{Deserialize, Serialize};
 
 /// A message of a conversation, with its sender: as `GET /api/messages`
@@ -108,6 +108,82 @@ impl From<&Conversation> for ConversationJson {
             message: row.preview.clone(),
             created_at: row.last_message_at.to_string(),
             unread_count: row.unread,
+        }
+    }
+}
+
+/// A conversation itself: its kind, name and members, as
+/// `GET /api/message_groups/{uuid}` shows it and as a `members` frame
+/// carries its members.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GroupJson {
+    /// The conversation's uuid.
+    pub uuid: String,
+    /// `direct` (one-to-one) or `group`.
+    pub kind: ConversationKind,
+    /// A group's name; absent for a one-to-one conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When it was started.
+    pub created_at: String,
+    /// Its members, in the order they joined.
+    pub members: Vec<MemberJson>,
+}
+
+/// A member of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MemberJson {
+    /// Their uuid.
+    pub uuid: String,
+    /// Their handle.
+    pub handle: String,
+    /// Their display name.
+    pub display_name: String,
+    /// `owner` (who names and fills a group) or `member`.
+    pub role: Role,
+}
+
+/// A member's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Renames the group, adds and removes members.
+    Owner,
+    /// Sends, reads, and may leave.
+    Member,
+}
+
+impl From<&Group> for GroupJson {
+    fn from(group: &Group) -> Self {
+        let owner = group.owner();
+        Self {
+            uuid: group.id.to_string(),
+            kind: match group.kind {
+                GroupKind::Direct => ConversationKind::Direct,
+                GroupKind::Named { .. } => ConversationKind::Group,
+            },
+            name: match &group.kind {
+                GroupKind::Direct => None,
+                GroupKind::Named { name, .. } => Some(name.to_string()),
+            },
+            created_at: group.created_at.to_string(),
+            members: group
+                .members
+                .iter()
+                .map(|m| MemberJson {
+                    uuid: m.uuid.to_string(),
+                    handle: m.handle.clone(),
+                    display_name: m.display_name.clone(),
+                    role: if Some(m.uuid) == owner {
+                        Role::Owner
+                    } else {
+                        Role::Member
+                    },
+                })
+                .collect(),
         }
     }
 }

@@ -27,7 +27,10 @@ mod management;
 mod notifier;
 mod update;
 
-pub use frames::{ConversationJson, ConversationKind, Frame, MessageJson, ReadThrough};
+pub use frames::{
+    ConversationJson, ConversationKind, Frame, GroupJson, MemberJson, MessageJson, ReadThrough,
+    Role,
+};
 pub use management::ManagementApi;
 pub use notifier::{ConnectionNotifier, Post, PostError};
 pub use update::{Notifier, Update};

@@ -15,6 +15,10 @@ use utoipa::ToSchema;
 
 use crate::{AppState, error::ApiError};
 
+mod groups;
+
+pub use groups::{AddMembersIn, NewGroupIn, RenameIn, add_members, new_group, rename};
+
 /// A JSON object body: read within the body limit, `application/json`,
 /// well-formed, an object.
 #[derive(Debug)]
