@@ -344,10 +344,24 @@ fn summarize(record: &Record) -> String {
             c.unread
         ),
         Record::Conversation(c) => format!("with @{}: {}", c.other.handle, cut(&c.preview)),
-        Record::Group(g) => format!(
-            "@{} and @{}, since {}",
-            g.members[0].handle, g.members[1].handle, g.created_at
-        ),
+        Record::Group(g) => {
+            let handles: Vec<String> = g
+                .members
+                .iter()
+                .map(|m| format!("@{}", m.user.handle))
+                .collect();
+            match &g.kind {
+                dm_domain::GroupKind::Direct => {
+                    format!("{}, since {}", handles.join(" and "), g.created_at)
+                }
+                dm_domain::GroupKind::Named { name, .. } => format!(
+                    "\"{name}\": {} members ({}), since {}",
+                    handles.len(),
+                    cut(&handles.join(" ")),
+                    g.created_at
+                ),
+            }
+        }
         Record::DmPair { group, .. } => format!("conversation {group}"),
         Record::User(u) => format!("@{} ({})", u.handle, u.display_name),
         Record::Idempotency(c) => {
@@ -429,7 +443,7 @@ pub(crate) async fn get_conversation(args: &GetConversationArgs) -> anyhow::Resu
                 .await
                 .map_err(|e| explain(target, e))?
             {
-                Some(Record::Group(g)) => (group, g.members[0].uuid),
+                Some(Record::Group(g)) => (group, g.members[0].user.uuid),
                 _ => bail!("no conversation {group} in {}", target.describe()),
             }
         }

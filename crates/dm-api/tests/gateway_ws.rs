@@ -219,7 +219,7 @@ async fn connect_is_notified_then_disconnect_forgets(backend: Backend) {
     ConnectionNotifier::new(repo.clone(), posted.clone())
         .notify(&Update {
             group,
-            members: written.members.iter().map(|m| m.uuid).collect(),
+            members: written.member_ids().collect(),
             rows: repo
                 .conversations(andrew, &PageRequest::default())
                 .await

@@ -86,6 +86,7 @@ pub(crate) async fn seed(
                 sender: if m % 2 == 0 { a.summary() } else { b.summary() },
                 edited_at: None,
                 deleted: false,
+                members_version: 0,
             })
             .collect();
         seeded_ids.extend(history.iter().map(|m| m.id));

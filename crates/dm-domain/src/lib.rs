@@ -30,7 +30,7 @@ pub use key::{
 };
 pub use model::{
     Connection, Conversation, GROUP_MIN_MEMBERS, Group, GroupKind, IdempotencyClaim, MAX_MEMBERS,
-    Message, MessageRef, NewUser, Page, ReadMarker, Topic, UNREAD_CAP, User, UserSummary,
+    Member, Message, MessageRef, NewUser, Page, ReadMarker, Topic, UNREAD_CAP, User, UserSummary,
 };
 pub use text::{
     DISPLAY_NAME_MAX_CHARS, DisplayName, GROUP_NAME_MAX_CHARS, GroupName, HANDLE_MAX_CHARS, Handle,

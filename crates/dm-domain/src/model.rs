@@ -88,6 +88,10 @@ pub struct Message {
     /// the conversation and has no text. Final: a deleted message is never
     /// edited.
     pub deleted: bool,
+    /// The group's version its sender's membership was checked at (0 in a
+    /// one-to-one conversation): it reaches the members who had joined by
+    /// then, and only them.
+    pub members_version: u64,
 }
 
 impl MessageRef {
@@ -249,12 +253,37 @@ pub struct Group {
     pub kind: GroupKind,
     /// Its members, in the order they joined: two in a one-to-one
     /// conversation, up to [`MAX_MEMBERS`] in a named group.
-    pub members: Vec<UserSummary>,
+    pub members: Vec<Member>,
     /// When it was started.
     pub created_at: Timestamp,
     /// Bumped by every change of its members or name; its writes are
-    /// conditioned on it. Always 0 for a one-to-one conversation.
+    /// conditioned on it, and each message carries the version its sender's
+    /// membership was checked at. Always 0 for a one-to-one conversation.
     pub version: u64,
+    /// The members the change that made this version removed (or who left):
+    /// the stream handler takes their rows away.
+    pub removed: Vec<UserId>,
+}
+
+/// A member of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// Who.
+    pub user: UserSummary,
+    /// The group's version when they joined (0 for its first members): the
+    /// messages accepted at an earlier version are history to them, never
+    /// unread, never delivered.
+    pub joined_version: u64,
+}
+
+impl Member {
+    /// A member since the start.
+    pub fn founding(user: UserSummary) -> Self {
+        Self {
+            user,
+            joined_version: 0,
+        }
+    }
 }
 
 /// Unread counts are exact up to this; a count above it is stored and shown
@@ -279,23 +308,34 @@ impl Group {
         Self {
             id,
             kind: GroupKind::Direct,
-            members: vec![a, b],
+            members: vec![Member::founding(a), Member::founding(b)],
             created_at,
             version: 0,
+            removed: Vec::new(),
         }
     }
 
     /// Whether `user` is a member.
     pub fn has_member(&self, user: UserId) -> bool {
-        self.members.iter().any(|m| m.uuid == user)
+        self.member(user).is_some()
+    }
+
+    /// `user` as a member, if they are one.
+    pub fn member(&self, user: UserId) -> Option<&Member> {
+        self.members.iter().find(|m| m.user.uuid == user)
+    }
+
+    /// The members' uuids, in the order they joined.
+    pub fn member_ids(&self) -> impl Iterator<Item = UserId> + '_ {
+        self.members.iter().map(|m| m.user.uuid)
     }
 
     /// The member other than `user` in a one-to-one conversation, if `user`
     /// is a member of it.
     pub fn other_member(&self, user: UserId) -> Option<&UserSummary> {
         match (&self.kind, self.members.as_slice()) {
-            (GroupKind::Direct, [a, b]) if a.uuid == user => Some(b),
-            (GroupKind::Direct, [a, b]) if b.uuid == user => Some(a),
+            (GroupKind::Direct, [a, b]) if a.user.uuid == user => Some(&b.user),
+            (GroupKind::Direct, [a, b]) if b.user.uuid == user => Some(&a.user),
             _ => None,
         }
     }
@@ -332,8 +372,8 @@ impl Group {
                 }
                 sender
                     .cloned()
-                    .or_else(|| self.members.iter().find(|m| m.uuid == *manager).cloned())
-                    .or_else(|| self.members.first().cloned())
+                    .or_else(|| self.member(*manager).map(|m| m.user.clone()))
+                    .or_else(|| self.members.first().map(|m| m.user.clone()))
             }
         }
     }
@@ -343,7 +383,8 @@ impl Group {
     pub fn first_rows(&self, first: &Message) -> Vec<Conversation> {
         self.members
             .iter()
-            .filter_map(|owner| {
+            .filter_map(|member| {
+                let owner = &member.user;
                 Some(Conversation {
                     group: self.id,
                     owner: owner.uuid,
@@ -426,6 +467,7 @@ mod tests {
             sender: a.clone(),
             edited_at: None,
             deleted: false,
+            members_version: 0,
         };
         let [ra, rb] = <[Conversation; 2]>::try_from(group.first_rows(&first)).unwrap();
         assert_eq!(
@@ -455,6 +497,7 @@ mod tests {
             sender: sender.clone(),
             edited_at: None,
             deleted: false,
+            members_version: 0,
         };
         let (one, two) = (sent(1_000), sent(2_000));
         let edit = |m: &Message, micros: i64, text: &str| Message {

@@ -25,6 +25,7 @@ fn message() -> Message {
         },
         edited_at: None,
         deleted: false,
+        members_version: 0,
     }
 }
 

@@ -34,6 +34,7 @@ fn message_of(group: GroupId, bytes: u64) -> Record {
         sender: sender(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     };
     let base = item_size(&Record::Message(message.clone()).to_item());
     message.text = "m".repeat(usize::try_from(bytes - base).unwrap());

@@ -256,7 +256,7 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     notifier
         .notify(&Update {
             group: newest.group,
-            members: written.members.iter().map(|m| m.uuid).collect(),
+            members: written.member_ids().collect(),
             rows: rows.clone(),
             messages: vec![newest.clone()],
             rows_show: Some(newest.clone()),
@@ -349,6 +349,7 @@ async fn the_management_api_posts_the_frame_and_reports_a_gone_connection() {
         },
         edited_at: None,
         deleted: false,
+        members_version: 0,
     })
     .to_json();
     assert_eq!(api.post("open", &frame).await, Ok(()));

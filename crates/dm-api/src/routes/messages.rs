@@ -128,8 +128,9 @@ async fn conversation_named(
         .ok_or(ApiError::NotFound("conversation_not_found"))
 }
 
-/// The messages, with `seen` on `reader`'s own: read by every other member,
-/// by the markers they recorded.
+/// The messages, with `seen` on `reader`'s own: read by every other member
+/// it reached (who had joined when it was sent), by the markers they
+/// recorded; in a group, with how many have (`read_by`).
 async fn with_seen(
     state: &AppState,
     group: GroupId,
@@ -145,24 +146,39 @@ async fn with_seen(
         return Ok(messages.iter().map(Into::into).collect());
     };
     let markers = state.repo.read_markers(group, reader).await?;
-    // How far every other member has read: the least of their markers.
-    let seen_through: Option<MessageRef> = found
+    // How far each other member has read, and since which version they are
+    // a member.
+    let others: Vec<(u64, Option<MessageRef>)> = found
         .members
         .iter()
-        .filter(|m| m.uuid != reader)
+        .filter(|m| m.user.uuid != reader)
         .map(|m| {
-            markers
+            let through = markers
                 .iter()
-                .find(|r| r.member == m.uuid)
-                .map(|r| r.through)
+                .find(|r| r.member == m.user.uuid)
+                .map(|r| r.through);
+            (m.joined_version, through)
         })
-        .min()
-        .flatten();
+        .collect();
+    let named = found.owner().is_some();
     Ok(messages
         .iter()
         .map(|m| {
-            let seen = mine(m).then(|| seen_through.is_some_and(|t| m.reference() <= t));
-            MessageJson { seen, ..m.into() }
+            if !mine(m) {
+                return m.into();
+            }
+            let reached = others
+                .iter()
+                .filter(|(joined, _)| *joined <= m.members_version);
+            let read = reached
+                .clone()
+                .filter(|(_, through)| through.is_some_and(|t| m.reference() <= t))
+                .count();
+            MessageJson {
+                seen: Some(read == reached.count()),
+                read_by: named.then(|| u32::try_from(read).unwrap_or(u32::MAX)),
+                ..m.into()
+            }
         })
         .collect())
 }

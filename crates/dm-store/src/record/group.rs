@@ -11,7 +11,7 @@
 //! ignored when read.
 
 use dm_domain::{
-    Group, GroupId, GroupKind, GroupName, MAX_MEMBERS, Timestamp, UserId, UserSummary,
+    Group, GroupId, GroupKind, GroupName, MAX_MEMBERS, Member, Timestamp, UserId, UserSummary,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,9 @@ pub(super) struct GroupItem {
     /// A named group's owner.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     owner_uuid: Option<UserId>,
+    /// The members the change that made this version removed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    removed: Vec<UserId>,
     /// A named group's version, bumped by each change of its members or name.
     /// (One-to-one items written before issue 25 carry a `version` of their
     /// rows' state, which is not this and is ignored.)
@@ -45,6 +48,9 @@ struct MemberItem {
     user_uuid: UserId,
     user_handle: String,
     user_display_name: String,
+    /// The group's version when they joined; absent for its first members.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    joined_version: Option<u64>,
 }
 
 impl GroupItem {
@@ -58,9 +64,10 @@ impl GroupItem {
                 .members
                 .iter()
                 .map(|m| MemberItem {
-                    user_uuid: m.uuid,
-                    user_handle: m.handle.clone(),
-                    user_display_name: m.display_name.clone(),
+                    user_uuid: m.user.uuid,
+                    user_handle: m.user.handle.clone(),
+                    user_display_name: m.user.display_name.clone(),
+                    joined_version: (m.joined_version > 0).then_some(m.joined_version),
                 })
                 .collect(),
             created_at: g.created_at,
@@ -69,18 +76,22 @@ impl GroupItem {
                 GroupKind::Named { name, .. } => Some(name.clone()),
             },
             owner_uuid: g.owner(),
+            removed: g.removed.clone(),
             members_version: g.owner().map(|_| g.version),
         }
     }
 
     pub(super) fn decode(self, id: GroupId, place: At<'_>) -> StoreResult<Group> {
-        let members: Vec<UserSummary> = self
+        let members: Vec<Member> = self
             .members
             .into_iter()
-            .map(|m| UserSummary {
-                uuid: m.user_uuid,
-                handle: m.user_handle,
-                display_name: m.user_display_name,
+            .map(|m| Member {
+                user: UserSummary {
+                    uuid: m.user_uuid,
+                    handle: m.user_handle,
+                    display_name: m.user_display_name,
+                },
+                joined_version: m.joined_version.unwrap_or(0),
             })
             .collect();
         let (kind, version) = match (self.name, self.owner_uuid) {
@@ -103,6 +114,7 @@ impl GroupItem {
             members,
             created_at: self.created_at,
             version,
+            removed: self.removed,
         })
     }
 }

@@ -28,6 +28,10 @@ pub(super) struct MessageItem {
     /// `true` on a tombstone; absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     deleted: Option<bool>,
+    /// In a named group, the group's version the sender's membership was
+    /// checked at; absent (0) in a one-to-one conversation.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    members_version: Option<u64>,
 }
 
 impl MessageItem {
@@ -44,6 +48,7 @@ impl MessageItem {
             user_display_name: m.sender.display_name.clone(),
             edited_at: m.edited_at,
             deleted: m.deleted.then_some(true),
+            members_version: (m.members_version > 0).then_some(m.members_version),
         }
     }
 
@@ -71,6 +76,7 @@ impl MessageItem {
             },
             edited_at: self.edited_at,
             deleted: self.deleted.unwrap_or(false),
+            members_version: self.members_version.unwrap_or(0),
         })
     }
 }

@@ -1,8 +1,8 @@
 use std::collections::HashMap;
 
 use dm_domain::{
-    Conversation, DisplayName, Group, GroupId, GroupKind, GroupName, Handle, ItemKey, Message,
-    MessageId, MessageRef, ReadMarker, Timestamp, User, UserId, UserSummary,
+    Conversation, DisplayName, Group, GroupId, GroupKind, GroupName, Handle, ItemKey, Member,
+    Message, MessageId, MessageRef, ReadMarker, Timestamp, User, UserId, UserSummary,
 };
 use serde_dynamo::Item;
 
@@ -47,6 +47,7 @@ proptest::proptest! {
             },
             edited_at: None,
             deleted: false,
+            members_version: 0,
         }));
     }
 }
@@ -82,6 +83,7 @@ fn every_record_round_trips() {
         sender: a.clone(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     };
     check_round_trip(Record::Message(message.clone()));
     let g = Group::direct(group, a.clone(), b.clone(), last.at);
@@ -153,9 +155,10 @@ fn group_items_stay_out_of_the_sparse_index() {
         group: g.id,
         created_at: last.at,
         text: "x".into(),
-        sender: g.members[0].clone(),
+        sender: g.members[0].user.clone(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     });
     assert!(!msg.to_item().as_ref().contains_key("message_group_uuid"));
     // Rows written here are keyed by their conversation and stay out of the
@@ -277,9 +280,10 @@ fn a_named_group_and_its_rows_round_trip() {
             name: GroupName::parse("  Babylon 5 council ").unwrap(),
             owner: members[0].uuid,
         },
-        members: members.clone(),
+        members: members.iter().cloned().map(Member::founding).collect(),
         created_at: created,
         version: 3,
+        removed: Vec::new(),
     };
     check_round_trip(Record::Group(g.clone()));
     let item = Record::Group(g.clone()).to_item();
@@ -309,6 +313,7 @@ fn a_named_group_and_its_rows_round_trip() {
         sender: members[1].clone(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     };
     let rows = g.first_rows(&message);
     assert_eq!(rows.len(), 3);

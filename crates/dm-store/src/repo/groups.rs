@@ -7,8 +7,8 @@
 use std::collections::HashSet;
 
 use dm_domain::{
-    GROUP_MIN_MEMBERS, Group, GroupId, GroupKind, GroupName, MAX_MEMBERS, Timestamp, UserId,
-    UserSummary,
+    GROUP_MIN_MEMBERS, Group, GroupId, GroupKind, GroupName, MAX_MEMBERS, Member, Timestamp,
+    UserId, UserSummary,
 };
 
 use crate::{
@@ -26,8 +26,8 @@ pub(super) async fn create<T: Table + ?Sized>(
 ) -> StoreResult<Group> {
     check_others(creator.uuid, &others)?;
     let mut members = Vec::with_capacity(others.len() + 1);
-    members.push(creator.clone());
-    members.extend(others);
+    members.push(Member::founding(creator.clone()));
+    members.extend(others.into_iter().map(Member::founding));
     let group = Group {
         id: GroupId::new(),
         kind: GroupKind::Named {
@@ -37,6 +37,7 @@ pub(super) async fn create<T: Table + ?Sized>(
         members,
         created_at: Timestamp::now(),
         version: 1,
+        removed: Vec::new(),
     };
     match table
         .write(vec![Write::create(Record::Group(group.clone()))])

@@ -57,6 +57,7 @@ impl NewMessage {
             sender: sender.clone(),
             edited_at: None,
             deleted: false,
+            members_version: 0,
         }
     }
 }

@@ -125,6 +125,7 @@ pub async fn migrate<T: Table + ?Sized>(
     // Their members must be users first; nothing is written otherwise.
     let mut checked = BTreeSet::new();
     for member in seeds.iter().flat_map(|g| g.members.iter()) {
+        let member = &member.user;
         if checked.insert(member.uuid) && table.get(&ItemKey::User(member.uuid)).await?.is_none() {
             done.missing_users.push(member.clone());
         }
@@ -171,7 +172,7 @@ pub async fn migrate<T: Table + ?Sized>(
                 .unwrap_or(group.created_at),
         };
         let ItemKey::DmPair(low, high) =
-            ItemKey::dm_pair(group.members[0].uuid, group.members[1].uuid)
+            ItemKey::dm_pair(group.members[0].user.uuid, group.members[1].user.uuid)
         else {
             unreachable!("dm_pair builds a DmPair key")
         };
@@ -215,13 +216,13 @@ pub async fn migrate<T: Table + ?Sized>(
         step(progress);
         let mut made = false;
         for member in &group.members {
-            if found.rows.contains(&(group.id, member.uuid)) {
+            if found.rows.contains(&(group.id, member.user.uuid)) {
                 continue;
             }
             done.rows_made += 1;
             made = true;
             if !dry_run {
-                let row = rebuild_row(table, group, member.uuid).await?;
+                let row = rebuild_row(table, group, member.user.uuid).await?;
                 // Made meanwhile by the stream handler: it is current.
                 create(table, Record::Conversation(row)).await?;
             }

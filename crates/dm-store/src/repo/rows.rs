@@ -86,11 +86,11 @@ pub(super) async fn apply<T: Table + ?Sized>(
     for member in &group.members {
         let guess = table
             .group_cache()
-            .and_then(|c| c.row(member.uuid, group.id));
+            .and_then(|c| c.row(member.user.uuid, group.id));
         let row = match guess {
             Some(row) => row,
             None => {
-                let (row, new) = load_row(table, &group, member.uuid).await?;
+                let (row, new) = load_row(table, &group, member.user.uuid).await?;
                 made |= new;
                 row
             }

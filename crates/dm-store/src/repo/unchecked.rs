@@ -40,7 +40,7 @@ pub(super) async fn members<T: Table + ?Sized>(
     group: GroupId,
 ) -> StoreResult<Vec<UserSummary>> {
     if let Some(found) = self::group(table, group).await? {
-        return Ok(found.members.to_vec());
+        return Ok(found.members.into_iter().map(|m| m.user).collect());
     }
     // A conversation the seed wrote: each row names the other member.
     let members: Vec<UserSummary> = table

@@ -131,6 +131,7 @@ pub async fn seed(
                 sender: if i % 2 == 0 { a.clone() } else { b.clone() },
                 edited_at: None,
                 deleted: false,
+                members_version: 0,
             })
         })
         .collect::<StoreResult<_>>()?;

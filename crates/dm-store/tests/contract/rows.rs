@@ -124,6 +124,7 @@ async fn import_moves_rows_to_the_newest(backend: Store) {
             sender: if i % 2 == 0 { a.summary() } else { b.summary() },
             edited_at: None,
             deleted: false,
+            members_version: 0,
         })
         .collect();
     repo.import_messages(group, history).await.unwrap();
@@ -146,6 +147,7 @@ async fn import_moves_rows_to_the_newest(backend: Store) {
         sender: stranger.summary(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     }];
     assert_eq!(
         repo.import_messages(group, forged).await,

@@ -98,6 +98,7 @@ async fn unknown_ids_are_not_found(backend: Store) {
         sender: a.summary(),
         edited_at: None,
         deleted: false,
+        members_version: 0,
     };
     assert_eq!(
         repo.apply_message(&orphan).await,

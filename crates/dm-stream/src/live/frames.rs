@@ -21,9 +21,13 @@ pub struct MessageJson {
     /// When it was sent.
     pub created_at: String,
     /// On the caller's own messages in `GET /api/messages`: whether every
-    /// other member has read it.
+    /// other member (of those it reached) has read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seen: Option<bool>,
+    /// On the caller's own messages in a group's `GET /api/messages`: how
+    /// many other members have read it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_by: Option<u32>,
     /// On an edited message: when its author last edited it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub edited_at: Option<String>,
@@ -41,6 +45,7 @@ impl From<&Message> for MessageJson {
             message: m.text.clone(),
             created_at: m.created_at.to_string(),
             seen: None,
+            read_by: None,
             edited_at: m.edited_at.map(|at| at.to_string()),
             deleted: m.deleted.then_some(true),
         }
@@ -174,10 +179,10 @@ impl From<&Group> for GroupJson {
                 .members
                 .iter()
                 .map(|m| MemberJson {
-                    uuid: m.uuid.to_string(),
-                    handle: m.handle.clone(),
-                    display_name: m.display_name.clone(),
-                    role: if Some(m.uuid) == owner {
+                    uuid: m.user.uuid.to_string(),
+                    handle: m.user.handle.clone(),
+                    display_name: m.user.display_name.clone(),
+                    role: if Some(m.user.uuid) == owner {
                         Role::Owner
                     } else {
                         Role::Member

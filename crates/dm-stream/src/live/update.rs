@@ -65,7 +65,7 @@ impl Update {
         let group = &written.group;
         Self {
             group: group.id,
-            members: group.members.iter().map(|m| m.uuid).collect(),
+            members: group.member_ids().collect(),
             rows: if changed {
                 written.rows.clone()
             } else {

@@ -97,6 +97,7 @@ async fn counts_are_capped_and_recounted(backend: Backend) {
             sender: users[0].summary(),
             edited_at: None,
             deleted: false,
+            members_version: 0,
         })
         .collect();
     repo.import_messages(group, history.clone()).await.unwrap();
