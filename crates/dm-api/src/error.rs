@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 404: no such thing, or one the caller may not see.
     #[error("not found: {0}")]
     NotFound(&'static str),
+    /// 403: a member who may not do this.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     /// 409: a conflicting write.
     #[error("conflict: {0}")]
     Conflict(&'static str),
@@ -72,6 +75,7 @@ impl ApiError {
             Self::BadRequest(codes) => (StatusCode::BAD_REQUEST, codes.clone()),
             Self::Unauthorized(code) => (StatusCode::UNAUTHORIZED, one(code)),
             Self::NotFound(code) => (StatusCode::NOT_FOUND, one(code)),
+            Self::Forbidden(code) => (StatusCode::FORBIDDEN, one(code)),
             Self::Conflict(code) => (StatusCode::CONFLICT, one(code)),
             Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, one("body_too_large")),
             Self::HeadersTooLarge => (
@@ -103,6 +107,7 @@ impl From<StoreError> for ApiError {
                 Self::Conflict("user_exists")
             }
             StoreError::Invalid(code) => Self::Invalid(vec![code.to_owned()]),
+            StoreError::Forbidden(code) => Self::Forbidden(code),
             StoreError::Cursor(_) => Self::bad("cursor_invalid"),
             e @ (StoreError::Throttled(_)
             | StoreError::Unavailable(_)

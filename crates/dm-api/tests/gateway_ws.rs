@@ -219,7 +219,9 @@ async fn connect_is_notified_then_disconnect_forgets(backend: Backend) {
     ConnectionNotifier::new(repo.clone(), posted.clone())
         .notify(&Update {
             group,
-            members: written.member_ids().collect(),
+            members: written.members.clone(),
+            group_changed: None,
+            gone: Vec::new(),
             rows: repo
                 .conversations(andrew, &PageRequest::default())
                 .await

@@ -193,6 +193,13 @@ pub struct Conversation {
     /// Bumped by every write of the row: the stream handler's writes are
     /// conditioned on the version they read.
     pub version: u64,
+    /// In a named group, the group's version of the owner's last join or
+    /// leave the row reflects (0 otherwise): an older join or leave, replayed,
+    /// changes nothing.
+    pub membership_version: u64,
+    /// Whether the owner has left the group (or was removed): the row is
+    /// kept, out of their list, so that nothing older brings it back.
+    pub left: bool,
 }
 
 /// What a member's row shows of a named group.
@@ -325,6 +332,28 @@ impl Group {
         self.members.iter().find(|m| m.user.uuid == user)
     }
 
+    /// Whether `message` reaches `member`: in a one-to-one conversation,
+    /// every message of its members; in a named group, the messages accepted
+    /// once `member` had joined (at their version or later), whoever sent
+    /// them and whether or not the sender is still a member.
+    pub fn reaches(&self, member: UserId, message: &Message) -> bool {
+        if message.group != self.id {
+            return false;
+        }
+        match &self.kind {
+            GroupKind::Direct => self.has_member(member) && self.has_member(message.sender.uuid),
+            GroupKind::Named { .. } => self
+                .member(member)
+                .is_some_and(|m| message.members_version >= m.joined_version),
+        }
+    }
+
+    /// The version since which `member` is a member (0 for a one-to-one
+    /// conversation's, and for a group's founders).
+    pub fn joined_version(&self, member: UserId) -> Option<u64> {
+        self.member(member).map(|m| m.joined_version)
+    }
+
     /// The members' uuids, in the order they joined.
     pub fn member_ids(&self) -> impl Iterator<Item = UserId> + '_ {
         self.members.iter().map(|m| m.user.uuid)
@@ -398,6 +427,8 @@ impl Group {
                     shown_edited_at: None,
                     read_through: None,
                     version: 0,
+                    membership_version: 0,
+                    left: false,
                 })
             })
             .collect()

@@ -46,6 +46,10 @@ pub enum StoreError {
     /// The request is not acceptable (for example messaging oneself).
     #[error("invalid request: {0}")]
     Invalid(&'static str),
+    /// The caller is a member, but may not do this (a group's member who is
+    /// not its owner renaming it, or removing another member).
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
     /// The pagination cursor is malformed or belongs elsewhere.
     #[error(transparent)]
     Cursor(#[from] CursorError),

@@ -38,7 +38,7 @@ pub use error::{Clash, Missing, StoreError, StoreResult};
 pub use memory::MemoryRepository;
 pub use record::{ENTITY, Record};
 pub use repo::{
-    Applied, Changes, MessageBound, MessageLookup, Migrated, MigrationProgress, NewMessage,
-    PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent, Written, migrate,
+    Applied, Changes, GroupChange, MessageBound, MessageLookup, Migrated, MigrationProgress,
+    NewMessage, PAGE_DEFAULT, PAGE_MAX, PageRequest, Repository, Sent, Written, migrate,
 };
 pub use send::{IDEMPOTENCY_TTL, IdempotencyKey, Recipient, SendOnce};

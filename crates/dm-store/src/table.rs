@@ -26,6 +26,9 @@ pub enum Condition {
     /// when the conversation started, or by `cargo xtask migrate`, and never
     /// since).
     RowVersionIs(u64),
+    /// A named group's item must exist at exactly this version: its members
+    /// and name are changed one change at a time.
+    GroupVersionIs(u64),
     /// A read marker: absent, or at a message older than this one (markers
     /// only move forward).
     MarkerBefore(MessageRef),

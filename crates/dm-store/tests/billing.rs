@@ -59,6 +59,8 @@ fn row_of(owner: UserId, group: GroupId, bytes: u64) -> Record {
         shown_edited_at: None,
         read_through: None,
         version: 0,
+        membership_version: 0,
+        left: false,
     };
     let base = item_size(&Record::Conversation(row.clone()).to_item());
     row.preview = "p".repeat(usize::try_from(bytes - base).unwrap());

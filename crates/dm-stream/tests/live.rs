@@ -256,7 +256,9 @@ async fn the_notifier_posts_to_every_connection_of_every_member_and_forgets_gone
     notifier
         .notify(&Update {
             group: newest.group,
-            members: written.member_ids().collect(),
+            members: written.members.clone(),
+            group_changed: None,
+            gone: Vec::new(),
             rows: rows.clone(),
             messages: vec![newest.clone()],
             rows_show: Some(newest.clone()),

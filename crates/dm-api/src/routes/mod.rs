@@ -7,7 +7,7 @@
 //! | module | paths |
 //! |---|---|
 //! | `message_groups` | `GET /api/message_groups`, `POST /api/message_groups/{uuid}/read` |
-//! | `groups` | `POST /api/message_groups`, `GET /api/message_groups/{uuid}` |
+//! | `groups` | `POST /api/message_groups`, `GET`/`PATCH /api/message_groups/{uuid}`, `POST /api/message_groups/{uuid}/members`, `DELETE /api/message_groups/{uuid}/members/@{handle}` |
 //! | `messages` | `GET /api/messages/{uuid}`, `POST /api/messages`, `PATCH`/`DELETE /api/messages/{uuid}/{message}` |
 //! | `users` | `GET /api/me`, `GET /api/users/@{handle}/short` |
 //! | `health` | `GET /healthz`, `GET /readyz` |

@@ -9,7 +9,7 @@ use super::{groups, health, message_groups, messages, users};
 use crate::{
     AppState,
     error::ErrorBody,
-    input::{EditIn, NewGroupIn, NewMessageIn},
+    input::{AddMembersIn, EditIn, NewGroupIn, NewMessageIn, RenameIn},
 };
 
 /// The routes of this resource.
@@ -25,12 +25,13 @@ pub(super) fn router() -> Router<AppState> {
         message_groups::message_groups, messages::messages, messages::create_message,
         messages::edit_message, messages::delete_message, message_groups::mark_read,
         users::user_short, users::me, crate::live::socket, health::healthz, health::readyz,
-        groups::create, groups::show,
+        groups::create, groups::show, groups::rename, groups::add_members, groups::remove_member,
     ),
     components(schemas(
         ConversationJson, MessageJson, messages::CreatedMessageOut, NewMessageIn, EditIn,
         ReadThrough, message_groups::ReadOut, users::MeOut, users::UserShortOut,
         health::StatusOut, ErrorBody, Frame, GroupJson, MemberJson, NewGroupIn,
+        RenameIn, AddMembersIn,
     )),
     modifiers(&BearerAuth)
 )]

@@ -54,6 +54,10 @@ pub(super) fn condition_expression(
             Some("version = :v"),
             values(vec![(":v", AttributeValue::N(version.to_string()))]),
         ),
+        Condition::GroupVersionIs(version) => (
+            Some("members_version = :v"),
+            values(vec![(":v", AttributeValue::N(version.to_string()))]),
+        ),
         Condition::EditableBefore(at) => (
             Some(
                 "attribute_exists(pk) AND attribute_not_exists(deleted) \

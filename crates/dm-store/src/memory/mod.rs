@@ -311,6 +311,9 @@ impl MemoryRepository {
             Condition::RowVersionIs(version) => {
                 matches!(current, Some(Record::Conversation(c)) if c.version == *version)
             }
+            Condition::GroupVersionIs(version) => {
+                matches!(current, Some(Record::Group(g)) if g.version == *version)
+            }
             Condition::MarkerBefore(through) => match current {
                 None => true,
                 Some(Record::ReadMarker(r)) => r.through < *through,

@@ -31,7 +31,7 @@ impl MemoryRepository {
             // of the older layouts carry no `recency`.
             .filter(|((pk, sk), _)| matches!(ItemKey::decode(pk, sk), Ok(ItemKey::Row { .. })))
             .filter_map(|(_, record)| match record {
-                Record::Conversation(c) if !c.is_seed_form() => {
+                Record::Conversation(c) if !c.is_seed_form() && !c.left => {
                     let place = ItemKey::conversation(c.owner, c.group, c.last_message_at);
                     Some((place.sk(), place, record))
                 }

@@ -64,6 +64,13 @@ pub(super) struct ConversationItem {
     /// A named group's number of members.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     members_count: Option<u32>,
+    /// In a named group, the version of the owner's last join or leave.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    membership_version: Option<u64>,
+    /// `true` once the owner has left the group; the row then carries no
+    /// `recency`, so it is not listed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    left: Option<bool>,
 }
 
 impl ConversationItem {
@@ -82,7 +89,8 @@ impl ConversationItem {
             user_handle: c.other.handle.clone(),
             user_display_name: c.other.display_name.clone(),
             unread_count: Some(c.unread),
-            recency: (!c.is_seed_form()).then(|| format!("{}#{}", c.last_message_at, c.group)),
+            recency: (!c.is_seed_form() && !c.left)
+                .then(|| format!("{}#{}", c.last_message_at, c.group)),
             // Only when it is not the last message (after an edit or a
             // delete): the row a send rewrites stays its size.
             preview: (c.shown != c.last())
@@ -92,6 +100,8 @@ impl ConversationItem {
             version: c.version,
             group_name: c.topic.as_ref().map(|t| t.name.clone()),
             members_count: c.topic.as_ref().map(|t| t.members_count),
+            membership_version: (c.membership_version > 0).then_some(c.membership_version),
+            left: c.left.then_some(true),
         }
     }
 
@@ -152,6 +162,8 @@ impl ConversationItem {
             shown_edited_at: self.preview_edited_at,
             read_through,
             version: self.version,
+            membership_version: self.membership_version.unwrap_or(0),
+            left: self.left.unwrap_or(false),
         })
     }
 }

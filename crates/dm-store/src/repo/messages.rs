@@ -157,8 +157,12 @@ pub(super) async fn send<T: Table + ?Sized>(
     sender: &UserSummary,
     message: NewMessage,
 ) -> StoreResult<Message> {
-    require_member(table, group, sender.uuid).await?;
-    put(table, message.into_message(group, sender)).await
+    let checked_at = require_member(table, group, sender.uuid).await?;
+    let message = Message {
+        members_version: checked_at,
+        ..message.into_message(group, sender)
+    };
+    put(table, message).await
 }
 
 /// Creates a message item; one that exists is `Conflict(ItemExists)`.

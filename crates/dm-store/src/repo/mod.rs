@@ -22,6 +22,7 @@ mod connections;
 mod conversations;
 mod groups;
 mod idempotency;
+mod member_rows;
 mod membership;
 mod messages;
 mod migrate;
@@ -39,6 +40,7 @@ use dm_domain::{
 };
 
 pub use conversations::Sent;
+pub use groups::GroupChange;
 pub use messages::{MessageBound, MessageLookup, NewMessage};
 pub use migrate::{Migrated, Progress as MigrationProgress, migrate};
 pub use paging::{PAGE_DEFAULT, PAGE_MAX, PageRequest};
@@ -96,6 +98,21 @@ pub trait Repository: Send + Sync + std::fmt::Debug {
         creator: &UserSummary,
         name: GroupName,
         others: Vec<UserSummary>,
+    ) -> StoreResult<Group>;
+
+    /// Changes a named group `actor` is a member of (`NotFound` otherwise):
+    /// renames it or adds members (its owner only: `Forbidden` for another
+    /// member), removes a member (its owner), or lets `actor` leave. One
+    /// conditional write of the group item, whatever its size; past
+    /// [`dm_domain::MAX_MEMBERS`] members it is `Invalid("too_many_members")`
+    /// and nothing changes. A removed member's row is taken away at once; the
+    /// others' rows follow through the stream handler. Returns the group as
+    /// it now is. (J)
+    async fn change_group(
+        &self,
+        group: GroupId,
+        actor: UserId,
+        change: &GroupChange,
     ) -> StoreResult<Group>;
 
     /// `owner`'s conversations, most recent first. (B)
@@ -318,6 +335,15 @@ impl<T: Table> Repository for T {
         others: Vec<UserSummary>,
     ) -> StoreResult<Group> {
         groups::create(self, creator, name, others).await
+    }
+
+    async fn change_group(
+        &self,
+        group: GroupId,
+        actor: UserId,
+        change: &GroupChange,
+    ) -> StoreResult<Group> {
+        groups::change(self, group, actor, change).await
     }
 
     async fn conversations(

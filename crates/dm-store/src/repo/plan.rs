@@ -31,6 +31,36 @@ pub struct Changes {
     pub group: Option<Group>,
 }
 
+/// Whose unread count is counted: a member, who counts the others'
+/// messages not deleted that reached them (accepted once they had joined).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader {
+    /// The member.
+    pub(super) member: UserId,
+    /// The group's version when they joined.
+    pub(super) since: u64,
+}
+
+impl Reader {
+    /// `member` of `group`; `None` if they are not one.
+    pub(super) fn of(group: &Group, member: UserId) -> Option<Self> {
+        Some(Self {
+            member,
+            since: group.joined_version(member)?,
+        })
+    }
+
+    /// Whether `m` is another's message that reached them (deleted or not).
+    fn reached(self, m: &Message) -> bool {
+        m.sender.uuid != self.member && m.members_version >= self.since
+    }
+
+    /// Whether `m` counts as unread for them (their marker aside).
+    fn counts(self, m: &Message) -> bool {
+        self.reached(m) && !m.deleted
+    }
+}
+
 /// What the members' plans of one batch share: the newest messages up to a
 /// place, read once (one page, newest first) for all the rows that need the
 /// newest one not deleted, and for the recounts it covers.
@@ -75,7 +105,7 @@ impl Shared {
         &mut self,
         table: &T,
         group: GroupId,
-        member: UserId,
+        member: Reader,
         through: Option<MessageRef>,
         last: MessageRef,
     ) -> StoreResult<u32> {
@@ -89,7 +119,7 @@ impl Shared {
                     .page
                     .iter()
                     .filter(after)
-                    .filter(|m| m.sender.uuid != member && !m.deleted)
+                    .filter(|m| member.counts(m))
                     .count();
                 return Ok(u32::try_from(count).unwrap_or(u32::MAX).min(UNREAD_CAP + 1));
             }
@@ -176,12 +206,11 @@ pub(super) async fn plan<T: Table + ?Sized>(
     let last: Option<MessageRef> = row.last();
     let owner = row.owner;
     // The latest state of each message of the batch.
-    let messages = Message::latest_states(
-        changes
-            .messages
-            .iter()
-            .filter(|m| m.group == group.id && group.has_member(m.sender.uuid)),
-    );
+    let messages =
+        Message::latest_states(changes.messages.iter().filter(|m| group.reaches(owner, m)));
+    let Some(reader) = Reader::of(group, owner) else {
+        return Err(StoreError::NotFound(crate::Missing::Conversation));
+    };
     let removed = &changes.removed;
     let mut next = row.clone();
     if let Some(topic) = group.topic()
@@ -238,14 +267,14 @@ pub(super) async fn plan<T: Table + ?Sized>(
         .chain(was)
         .max();
     let after_marker = |at: MessageRef| through.is_none_or(|t| at > t);
-    let unread_for = |m: &Message| m.sender.uuid != owner && after_marker(m.reference());
+    let unread_for = |m: &Message| reader.reached(m) && after_marker(m.reference());
     // Of the records of older messages, a message's own record and its
     // tombstone change counts; an edit of one does not (its message's own
     // record, earlier on the stream, counted it or recounts when it comes).
     let late = changes
         .messages
         .iter()
-        .filter(|m| m.group == group.id && group.has_member(m.sender.uuid))
+        .filter(|m| group.reaches(owner, m))
         .any(|m| m.edited_at.is_none() && Some(m.reference()) <= last && unread_for(m))
         || removed
             .iter()
@@ -262,7 +291,7 @@ pub(super) async fn plan<T: Table + ?Sized>(
         match next_last {
             Some(upto) => {
                 shared
-                    .count_unread(table, group.id, owner, through, upto)
+                    .count_unread(table, group.id, reader, through, upto)
                     .await?
             }
             None => 0,
@@ -335,7 +364,7 @@ const LIVE_PAGE: usize = 10;
 pub(super) async fn count_unread<T: Table + ?Sized>(
     table: &T,
     group: GroupId,
-    member: UserId,
+    member: Reader,
     through: Option<MessageRef>,
     last: MessageRef,
 ) -> StoreResult<u32> {
@@ -345,7 +374,7 @@ pub(super) async fn count_unread<T: Table + ?Sized>(
         if m.reference() > last {
             return true;
         }
-        if m.sender.uuid != member && !m.deleted {
+        if member.counts(m) {
             count += 1;
         }
         count > UNREAD_CAP

@@ -10,10 +10,10 @@ use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, User
 use futures::future::join_all;
 
 use super::{
+    member_rows::{current_row, group_in_force, take_away_rows},
     membership::load_group,
     messages,
-    plan::{Changes, Shared, count_unread, newest_live, plan},
-    unchecked,
+    plan::{Changes, Reader, Shared, count_unread, newest_live, plan},
 };
 use crate::{
     Missing, Record, StoreError, StoreResult,
@@ -43,8 +43,12 @@ pub struct Written {
     pub applied: Applied,
     /// The conversation.
     pub group: Group,
-    /// Each member's row, in the order of the group's members.
+    /// Each member's row, in the order of the group's members (a member
+    /// whose row the item in force is too old to know of has none here).
     pub rows: Vec<Conversation>,
+    /// The members whose rows were taken away: removed from the group, or
+    /// left it.
+    pub gone: Vec<UserId>,
 }
 
 /// Applies a conversation's changes; see [`crate::Repository::apply_changes`].
@@ -53,21 +57,10 @@ pub(super) async fn apply<T: Table + ?Sized>(
     group_id: GroupId,
     changes: &Changes,
 ) -> StoreResult<Written> {
-    let known = unchecked::group(table, group_id).await?;
-    // A group record newer than the item as last read is the one in force.
-    let group = match (known, &changes.group) {
-        (Some(known), Some(record)) if record.id == group_id && record.version > known.version => {
-            remember_group(table, record);
-            record.clone()
-        }
-        (Some(known), _) => known,
-        (None, Some(record)) if record.id == group_id => {
-            remember_group(table, record);
-            record.clone()
-        }
-        (None, _) => return Err(StoreError::NotFound(Missing::Conversation)),
-    };
-    if !changes.messages.is_empty()
+    let group = group_in_force(table, group_id, changes).await?;
+    // (A named group's sender was checked when the message was accepted.)
+    if group.owner().is_none()
+        && !changes.messages.is_empty()
         && changes
             .messages
             .iter()
@@ -77,24 +70,21 @@ pub(super) async fn apply<T: Table + ?Sized>(
     {
         return Err(StoreError::Invalid("sender_not_member"));
     }
+    let gone = take_away_rows(table, &group, changes).await?;
     let mut shared = Shared::default();
     // Every member's row planned on its guess (the plans share their reads),
     // then the writes sent together: one round trip for all the members.
     let mut planned = Vec::with_capacity(group.members.len());
     // A row made here (a member's first) is a change the members are told.
-    let mut made = false;
+    let mut made = !gone.is_empty();
     for member in &group.members {
-        let guess = table
-            .group_cache()
-            .and_then(|c| c.row(member.user.uuid, group.id));
-        let row = match guess {
-            Some(row) => row,
-            None => {
-                let (row, new) = load_row(table, &group, member.user.uuid).await?;
-                made |= new;
-                row
-            }
+        let owner = member.user.uuid;
+        let guess = table.group_cache().and_then(|c| c.row(owner, group.id));
+        // Gone after the join the item in force knows of: not theirs now.
+        let Some((row, new)) = current_row(table, &group, owner, guess).await? else {
+            continue;
         };
+        made |= new;
         let next = plan(table, &group, &row, changes, &mut shared).await?;
         planned.push((row, next));
     }
@@ -128,7 +118,11 @@ pub(super) async fn apply<T: Table + ?Sized>(
             (Some(_), Err(WriteError::ConditionFailed { .. })) => {
                 remember(table, owner, group.id, None);
                 shared = Shared::default();
-                apply_to_row(table, &group, owner, changes, &mut shared).await?
+                match apply_to_row(table, &group, owner, changes, &mut shared).await? {
+                    Some(done) => done,
+                    // Left meanwhile: no row of theirs to apply to.
+                    None => continue,
+                }
             }
             (Some(_), Err(WriteError::Store(e))) => {
                 remember(table, owner, group.id, None);
@@ -142,20 +136,14 @@ pub(super) async fn apply<T: Table + ?Sized>(
         applied,
         group,
         rows,
+        gone,
     })
-}
-
-/// Remembers a group item as a record carried it.
-fn remember_group<T: Table + ?Sized>(table: &T, group: &Group) {
-    if let Some(cache) = table.group_cache() {
-        cache.insert(group.clone());
-    }
 }
 
 /// Remembers `owner`'s row of `group` as written or found, or (`None`: a
 /// write failed, and may or may not have taken effect) forgets it, so that
 /// the next guess is read.
-fn remember<T: Table + ?Sized>(
+pub(super) fn remember<T: Table + ?Sized>(
     table: &T,
     owner: UserId,
     group: GroupId,
@@ -188,14 +176,15 @@ fn moved_or_counted(row: &Conversation, next: &Conversation) -> Applied {
 }
 
 /// Applies the changes to `owner`'s row, reading it again after a lost
-/// race: one conditional write per attempt, or none.
+/// race: one conditional write per attempt, or none; `None` when the row
+/// was taken away meanwhile (they left).
 async fn apply_to_row<T: Table + ?Sized>(
     table: &T,
     group: &Group,
     owner: UserId,
     changes: &Changes,
     shared: &mut Shared,
-) -> StoreResult<(Conversation, Applied)> {
+) -> StoreResult<Option<(Conversation, Applied)>> {
     // The row as last seen is a guess its write's condition (its version)
     // checks.
     let mut guess = table.group_cache().and_then(|c| c.row(owner, group.id));
@@ -203,19 +192,18 @@ async fn apply_to_row<T: Table + ?Sized>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let row = match guess.take() {
-            Some(row) => row,
-            None => load_row(table, group, owner).await?.0,
+        let Some((row, _)) = current_row(table, group, owner, guess.take()).await? else {
+            return Ok(None);
         };
         let Some(next) = plan(table, group, &row, changes, shared).await? else {
             remember(table, owner, group.id, Some(&row));
-            return Ok((row, Applied::AlreadyCurrent));
+            return Ok(Some((row, Applied::AlreadyCurrent)));
         };
         let applied = moved_or_counted(&row, &next);
         let result = table.write(vec![row_write(&row, &next)]).await;
         remember(table, owner, group.id, result.is_ok().then_some(&next));
         match result {
-            Ok(()) => return Ok((next, applied)),
+            Ok(()) => return Ok(Some((next, applied))),
             // Another handler changed the row since we read it (or the guess
             // was out of date): look again, at once the first time (a stale
             // guess), after a jittered pause from then on (contenders). What
@@ -239,42 +227,6 @@ async fn apply_to_row<T: Table + ?Sized>(
     }
 }
 
-/// `owner`'s row of `group` (strongly consistent), made from the
-/// conversation's messages and the owner's marker if it has none yet: a
-/// table written before issue 25, whose rows `cargo xtask migrate` has not
-/// brought in yet, or a named group's member whose row the handler has not
-/// made yet. Whether it made the row.
-pub(super) async fn load_row<T: Table + ?Sized>(
-    table: &T,
-    group: &Group,
-    owner: UserId,
-) -> StoreResult<(Conversation, bool)> {
-    let key = ItemKey::Row {
-        owner,
-        group: group.id,
-    };
-    if let Some(found) = table.get(&key).await? {
-        return match found {
-            Record::Conversation(row) => Ok((row, false)),
-            other => Err(other.unexpected()),
-        };
-    }
-    let row = rebuild_row(table, group, owner).await?;
-    match table
-        .write(vec![Write::create(Record::Conversation(row.clone()))])
-        .await
-    {
-        Ok(()) => Ok((row, true)),
-        // Made meanwhile by another handler (or the migration): theirs.
-        Err(WriteError::ConditionFailed { .. }) => match table.get(&key).await? {
-            Some(Record::Conversation(row)) => Ok((row, false)),
-            Some(other) => Err(other.unexpected()),
-            None => Err(StoreError::Backend("a conversation row vanished".into())),
-        },
-        Err(WriteError::Store(e)) => Err(e),
-    }
-}
-
 /// What `owner`'s row of `group` is, from the table's messages and the
 /// owner's read marker (strongly consistent): at the newest message, showing
 /// the newest not deleted, counting what is unread after the marker.
@@ -283,9 +235,9 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
     group: &Group,
     owner: UserId,
 ) -> StoreResult<Conversation> {
-    if !group.has_member(owner) {
+    let Some(joined) = group.member(owner).map(|m| m.joined_version) else {
         return Err(StoreError::NotFound(Missing::Conversation));
-    }
+    };
     let Some(newest) = messages::newest(table, group.id).await? else {
         // A named group before its first message: at its creation.
         let Some(other) = group
@@ -310,6 +262,8 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
             shown_edited_at: None,
             read_through: None,
             version: 0,
+            membership_version: joined,
+            left: false,
         });
     };
     let last: MessageRef = newest.reference();
@@ -319,7 +273,11 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
         Some(other) => return Err(other.unexpected()),
         None => None,
     };
-    let unread = count_unread(table, group.id, owner, read_through, last).await?;
+    let reader = Reader {
+        member: owner,
+        since: joined,
+    };
+    let unread = count_unread(table, group.id, reader, read_through, last).await?;
     let other = group
         .shown_as(owner, shown.as_ref().map(|m| &m.sender))
         .ok_or(StoreError::NotFound(Missing::Conversation))?;
@@ -336,6 +294,8 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
         shown_edited_at: shown.and_then(|m| m.edited_at),
         read_through,
         version: 0,
+        membership_version: joined,
+        left: false,
     })
 }
 

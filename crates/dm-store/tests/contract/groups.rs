@@ -4,7 +4,7 @@
 
 use super::support::*;
 use dm_domain::{GroupKind, GroupName, MAX_MEMBERS};
-use dm_store::Changes;
+use dm_store::{Changes, GroupChange};
 
 fn name(s: &str) -> GroupName {
     GroupName::parse(s).unwrap()
@@ -204,4 +204,259 @@ dm_store::on_both_backends!(
     a_group_is_made_listed_and_messaged,
     a_group_of_a_hundred_is_one_write,
     bad_groups_are_refused_and_nothing_is_written,
+    members_come_and_go_and_nothing_leaks,
+    only_the_owner_renames_adds_and_removes,
+    concurrent_adds_never_pass_the_cap,
 );
+
+/// A named group of a new owner and `n` new others, its rows made.
+async fn group_of(repo: &Repo, n: usize) -> (dm_domain::Group, Vec<User>) {
+    let mut users = Vec::new();
+    for i in 0..=n {
+        users.push(user(repo, &format!("g{i}x{}", short())).await);
+    }
+    let group = repo
+        .create_group(
+            &users[0].summary(),
+            name("crew"),
+            users[1..].iter().map(User::summary).collect(),
+        )
+        .await
+        .unwrap();
+    apply_group_record(repo, &group).await;
+    (group, users)
+}
+
+async fn row_of(repo: &Repo, member: &User, group: GroupId) -> Option<dm_domain::Conversation> {
+    repo.conversations(member.uuid, &PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .find(|r| r.group == group)
+}
+
+async fn send(repo: &Repo, group: GroupId, from: &User, text: &str, second: i64) -> Message {
+    let sent = repo
+        .send_message(
+            group,
+            &from.summary(),
+            message_at(text, base_time().plus(TimeDelta::seconds(second))),
+        )
+        .await
+        .unwrap();
+    repo.apply_message(&sent).await.unwrap();
+    sent
+}
+
+async fn members_come_and_go_and_nothing_leaks(backend: Store) {
+    let repo = backend.repo();
+    let (group, users) = group_of(&repo, 2).await;
+    let (owner, b, c) = (&users[0], &users[1], &users[2]);
+    let early = send(&repo, group.id, b, "before anyone joined", 1).await;
+    // A new member sees the history, none of it unread.
+    let d = user(&repo, &format!("d{}", short())).await;
+    let added = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Add(vec![d.summary()]))
+        .await
+        .unwrap();
+    assert_eq!(added.members.len(), 4);
+    assert_eq!(added.joined_version(d.uuid), Some(added.version));
+    apply_group_record(&repo, &added).await;
+    let row = row_of(&repo, &d, group.id)
+        .await
+        .expect("the new member's row");
+    assert_eq!(
+        (row.unread, row.preview.as_str()),
+        (0, "before anyone joined")
+    );
+    assert_eq!(row.topic.unwrap().members_count, 4);
+    assert_eq!(all_messages(&repo, group.id, d.uuid, 10).await.0.len(), 1);
+    // The old message's record again (a replay) does not count it for them.
+    repo.apply_message(&early).await.unwrap();
+    assert_eq!(row_of(&repo, &d, group.id).await.unwrap().unread, 0);
+    // The next message is theirs.
+    send(&repo, group.id, b, "welcome", 2).await;
+    assert_eq!(row_of(&repo, &d, group.id).await.unwrap().unread, 1);
+    assert_eq!(row_of(&repo, c, group.id).await.unwrap().unread, 2);
+    // The owner removes c: c's row is gone at once, before the stream, and
+    // the group does not exist for them.
+    let removed = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Remove(c.uuid))
+        .await
+        .unwrap();
+    assert!(row_of(&repo, c, group.id).await.is_none());
+    assert_eq!(repo.unread_total(c.uuid).await.unwrap(), 0);
+    let gone = Some(StoreError::NotFound(Missing::Conversation));
+    assert_eq!(repo.group(group.id, c.uuid).await.err(), gone);
+    let page = repo
+        .messages(group.id, c.uuid, &PageRequest::default())
+        .await;
+    assert_eq!(page.err(), gone);
+    let refused = repo
+        .send_message(
+            group.id,
+            &c.summary(),
+            message_at("still here?", base_time()),
+        )
+        .await;
+    assert_eq!(refused.err(), gone);
+    // The record of the removal takes nothing more; a message after it
+    // reaches the others only.
+    let written = apply_group_record(&repo, &removed).await;
+    assert!(written.rows.iter().all(|r| r.owner != c.uuid));
+    let after = send(&repo, group.id, &d, "c has gone", 3).await;
+    assert!(row_of(&repo, c, group.id).await.is_none());
+    for member in [owner, b] {
+        let row = row_of(&repo, member, group.id).await.unwrap();
+        assert_eq!(row.preview, "c has gone");
+        assert_eq!(row.topic.unwrap().members_count, 3);
+    }
+    // Every older record replayed, in any order: c's row stays gone, the
+    // counts stay exact.
+    let counts = |rows: Vec<Option<dm_domain::Conversation>>| {
+        rows.into_iter()
+            .map(|r| r.map(|r| r.unread))
+            .collect::<Vec<_>>()
+    };
+    let mut now = Vec::new();
+    for member in [owner, b, c, &d] {
+        now.push(row_of(&repo, member, group.id).await);
+    }
+    let now = counts(now);
+    apply_group_record(&repo, &group).await;
+    apply_group_record(&repo, &added).await;
+    repo.apply_message(&after).await.unwrap();
+    repo.apply_message(&early).await.unwrap();
+    apply_group_record(&repo, &removed).await;
+    let mut again = Vec::new();
+    for member in [owner, b, c, &d] {
+        again.push(row_of(&repo, member, group.id).await);
+    }
+    assert_eq!(counts(again), now);
+    assert_eq!(now[2], None, "c has no row");
+    // Added back, c sees it all again, from then on.
+    let back = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Add(vec![c.summary()]))
+        .await
+        .unwrap();
+    apply_group_record(&repo, &back).await;
+    let row = row_of(&repo, c, group.id).await.expect("back in the list");
+    assert_eq!((row.unread, row.preview.as_str()), (0, "c has gone"));
+    send(&repo, group.id, b, "welcome back", 4).await;
+    assert_eq!(row_of(&repo, c, group.id).await.unwrap().unread, 1);
+}
+
+async fn only_the_owner_renames_adds_and_removes(backend: Store) {
+    let repo = backend.repo();
+    let (group, users) = group_of(&repo, 3).await;
+    let (owner, b, c, d) = (&users[0], &users[1], &users[2], &users[3]);
+    let outsider = user(&repo, &format!("out{}", short())).await;
+    let forbidden = |r: Result<dm_domain::Group, StoreError>| {
+        assert_eq!(
+            r.map(|g| g.version),
+            Err(StoreError::Forbidden("not_owner"))
+        );
+    };
+    forbidden(
+        repo.change_group(group.id, b.uuid, &GroupChange::Rename(name("mine")))
+            .await,
+    );
+    forbidden(
+        repo.change_group(
+            group.id,
+            b.uuid,
+            &GroupChange::Add(vec![outsider.summary()]),
+        )
+        .await,
+    );
+    forbidden(
+        repo.change_group(group.id, b.uuid, &GroupChange::Remove(c.uuid))
+            .await,
+    );
+    assert_eq!(
+        repo.change_group(group.id, outsider.uuid, &GroupChange::Rename(name("x")))
+            .await,
+        Err(StoreError::NotFound(Missing::Conversation))
+    );
+    assert_eq!(
+        repo.change_group(group.id, owner.uuid, &GroupChange::Add(vec![b.summary()]))
+            .await,
+        Err(StoreError::Invalid("already_member"))
+    );
+    assert_eq!(
+        repo.change_group(group.id, owner.uuid, &GroupChange::Remove(outsider.uuid))
+            .await,
+        Err(StoreError::NotFound(Missing::User))
+    );
+    // Nothing changed.
+    assert_eq!(repo.group(group.id, b.uuid).await.unwrap(), group);
+    // The owner renames; every row follows the record.
+    let renamed = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Rename(name("ship")))
+        .await
+        .unwrap();
+    assert_eq!(renamed.version, group.version + 1);
+    apply_group_record(&repo, &renamed).await;
+    for member in &users {
+        let row = row_of(&repo, member, group.id).await.unwrap();
+        assert_eq!(row.topic.unwrap().name.as_str(), "ship");
+    }
+    // A member leaves; the owner leaves, and the earliest left owns it.
+    let left = repo
+        .change_group(group.id, d.uuid, &GroupChange::Remove(d.uuid))
+        .await
+        .unwrap();
+    assert!(!left.has_member(d.uuid));
+    let handed = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Remove(owner.uuid))
+        .await
+        .unwrap();
+    assert_eq!(handed.owner(), Some(b.uuid));
+    assert_eq!(handed.members.len(), 2);
+    repo.change_group(group.id, b.uuid, &GroupChange::Rename(name("b's")))
+        .await
+        .unwrap();
+    // A one-to-one conversation is not a group.
+    let (x, _, direct) = pair(&repo).await;
+    assert_eq!(
+        repo.change_group(direct, x.uuid, &GroupChange::Rename(name("x")))
+            .await,
+        Err(StoreError::Invalid("not_a_group"))
+    );
+}
+
+async fn concurrent_adds_never_pass_the_cap(backend: Store) {
+    let repo = backend.repo();
+    let other = backend.another_process().await;
+    let (group, users) = group_of(&repo, MAX_MEMBERS - 3).await;
+    assert_eq!(group.members.len(), MAX_MEMBERS - 2);
+    let mut newcomers = Vec::new();
+    for i in 0..4 {
+        newcomers.push(user(&repo, &format!("n{i}x{}", short())).await);
+    }
+    let owner = users[0].uuid;
+    let add = |repo: Repo, who: Vec<User>| async move {
+        repo.change_group(
+            group.id,
+            owner,
+            &GroupChange::Add(who.iter().map(User::summary).collect()),
+        )
+        .await
+    };
+    let (one, two) = tokio::join!(
+        add(repo.clone(), newcomers[..2].to_vec()),
+        add(other.clone(), newcomers[2..].to_vec())
+    );
+    let outcomes = [one.is_ok(), two.is_ok()];
+    assert_eq!(
+        outcomes.iter().filter(|ok| **ok).count(),
+        1,
+        "{one:?} {two:?}"
+    );
+    for refused in [one, two].into_iter().filter_map(Result::err) {
+        assert_eq!(refused, StoreError::Invalid("too_many_members"));
+    }
+    let now = repo.group(group.id, owner).await.unwrap();
+    assert_eq!(now.members.len(), MAX_MEMBERS);
+}

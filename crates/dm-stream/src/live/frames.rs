@@ -260,6 +260,20 @@ pub enum Frame {
         /// The newest message they have seen.
         read_through: ReadThrough,
     },
+    /// A group's members or name changed: who is in it now.
+    Members {
+        /// The conversation.
+        message_group_uuid: String,
+        /// Its name.
+        name: Option<String>,
+        /// Its members, in the order they joined.
+        members: Vec<MemberJson>,
+    },
+    /// The user was removed from a group, or left it: nothing of it follows.
+    Removed {
+        /// The conversation.
+        message_group_uuid: String,
+    },
 }
 
 impl Frame {
@@ -285,6 +299,23 @@ impl Frame {
             message_group_uuid: group.to_string(),
             uuid: at.id.to_string(),
             created_at: at.at.to_string(),
+        }
+    }
+
+    /// The frame of a group's members and name.
+    pub fn members(group: &Group) -> Self {
+        let json = GroupJson::from(group);
+        Self::Members {
+            message_group_uuid: json.uuid,
+            name: json.name,
+            members: json.members,
+        }
+    }
+
+    /// The frame telling a user they are no longer in `group`.
+    pub fn removed(group: GroupId) -> Self {
+        Self::Removed {
+            message_group_uuid: group.to_string(),
         }
     }
 

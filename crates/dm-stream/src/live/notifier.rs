@@ -101,39 +101,63 @@ impl ConnectionNotifier {
 #[async_trait]
 impl Notifier for ConnectionNotifier {
     async fn notify(&self, update: &Update) {
-        // Everyone: the new messages in order, the edits, the deletes, then
-        // the markers that moved.
-        let mut shared: Vec<String> = update
+        // Every member: the new messages in order and the edits (of those
+        // that reached them: accepted once they had joined), the deletes,
+        // the markers that moved, who is in a group now, then their own row.
+        let messages: Vec<(u64, String)> = update
             .messages
             .iter()
-            .map(Frame::message)
-            .chain(update.edited.iter().map(Frame::edited))
+            .map(|m| (m.members_version, Frame::message(m).to_json()))
             .chain(
                 update
-                    .deleted
+                    .edited
                     .iter()
-                    .map(|&at| Frame::deleted(update.group, at)),
+                    .map(|m| (m.members_version, Frame::edited(m).to_json())),
             )
-            .map(|frame| frame.to_json())
+            .collect();
+        let mut shared: Vec<String> = update
+            .deleted
+            .iter()
+            .map(|&at| Frame::deleted(update.group, at).to_json())
             .collect();
         let mut marks = update.marks.clone();
         // Each member's newest.
         marks.sort_by(|a, b| a.member.cmp(&b.member).then(b.through.cmp(&a.through)));
         marks.dedup_by_key(|m| m.member);
         shared.extend(marks.iter().map(|m| Frame::read(m).to_json()));
+        shared.extend(
+            update
+                .group_changed
+                .iter()
+                .map(|g| Frame::members(g).to_json()),
+        );
         let now = Timestamp::unix_now();
-        join_all(update.members.iter().map(|&member| {
-            let mut frames = shared.clone();
-            // Each member's own row.
+        let members = update.members.iter().map(|member| {
+            let mut frames: Vec<String> = messages
+                .iter()
+                .filter(|(accepted_at, _)| *accepted_at >= member.joined_version)
+                .map(|(_, frame)| frame.clone())
+                .collect();
+            frames.extend(shared.iter().cloned());
             frames.extend(
                 update
                     .rows
                     .iter()
-                    .filter(|row| row.owner == member)
+                    .filter(|row| row.owner == member.user.uuid)
                     .map(|row| Frame::conversation(row).to_json()),
             );
-            async move { self.deliver(member, &frames, now).await }
-        }))
+            (member.user.uuid, frames)
+        });
+        // Who is no longer in it: told so, and nothing else.
+        let gone = update
+            .gone
+            .iter()
+            .map(|&user| (user, vec![Frame::removed(update.group).to_json()]));
+        join_all(
+            members
+                .chain(gone)
+                .map(|(user, frames)| async move { self.deliver(user, &frames, now).await }),
+        )
         .await;
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt;
 
 use async_trait::async_trait;
-use dm_domain::{Conversation, GroupId, Message, MessageRef, ReadMarker, UserId};
+use dm_domain::{Conversation, Group, GroupId, Member, Message, MessageRef, ReadMarker, UserId};
 use dm_store::{Applied, Changes, Written};
 
 /// What the handler applied in one conversation, for the notifier.
@@ -12,8 +12,14 @@ use dm_store::{Applied, Changes, Written};
 pub struct Update {
     /// The conversation.
     pub group: GroupId,
-    /// Its members, as the row update saw them.
-    pub members: Vec<UserId>,
+    /// Its members, as the row update saw them, each with the version they
+    /// joined at: a message reaches those who had joined when it was
+    /// accepted.
+    pub members: Vec<Member>,
+    /// The group itself when its members or name changed in the batch.
+    pub group_changed: Option<Group>,
+    /// Who is no longer a member (removed, or left) and lost their row.
+    pub gone: Vec<UserId>,
     /// Each member's row as the row update left it, when the rows changed
     /// (see `changed`); empty otherwise.
     pub rows: Vec<Conversation>,
@@ -65,7 +71,13 @@ impl Update {
         let group = &written.group;
         Self {
             group: group.id,
-            members: group.member_ids().collect(),
+            members: group.members.clone(),
+            group_changed: changes
+                .group
+                .as_ref()
+                .filter(|g| g.id == group.id)
+                .map(|_| group.clone()),
+            gone: written.gone.clone(),
             rows: if changed {
                 written.rows.clone()
             } else {

@@ -1,0 +1,191 @@
+//! A named group's membership as the row update applies it: which group item
+//! is in force for a batch, the rows of members who left (kept, out of their
+//! list, so that nothing older brings them back), and a member's row when it
+//! is missing, left or from an earlier membership.
+//!
+//! The versions decide, never the order records arrive in: a group record
+//! older than the item in force changes nothing but its own removals; a
+//! message accepted at a version the handler has not seen makes it read the
+//! group item again; a row's `membership_version` (its owner's last join or
+//! leave applied) keeps a replayed join or leave from undoing a later one.
+
+use dm_domain::{Conversation, Group, GroupId, ItemKey, UserId};
+
+use super::{
+    membership::load_group,
+    plan::Changes,
+    rows::{rebuild_row, remember},
+    unchecked,
+};
+use crate::{
+    Missing, Record, StoreError, StoreResult,
+    retry::RACE_ATTEMPTS,
+    table::{Condition, Table, Write, WriteError},
+};
+
+/// The group item a batch is applied under: the newer of the item as last
+/// read and the batch's group record, read again (strongly consistent) when
+/// a message of the batch was accepted at a later version than either.
+pub(super) async fn group_in_force<T: Table + ?Sized>(
+    table: &T,
+    id: GroupId,
+    changes: &Changes,
+) -> StoreResult<Group> {
+    let known = unchecked::group(table, id).await?;
+    let record = changes.group.as_ref().filter(|g| g.id == id);
+    let newest = match (known, record) {
+        (Some(known), Some(record)) if record.version > known.version => record.clone(),
+        (Some(known), _) => known,
+        (None, Some(record)) => record.clone(),
+        (None, None) => return Err(StoreError::NotFound(Missing::Conversation)),
+    };
+    let accepted_at = changes
+        .messages
+        .iter()
+        .map(|m| m.members_version)
+        .max()
+        .unwrap_or(0);
+    let newest = if accepted_at > newest.version {
+        load_group(table, id)
+            .await?
+            .ok_or(StoreError::NotFound(Missing::Conversation))?
+    } else {
+        newest
+    };
+    if let Some(cache) = table.group_cache()
+        && cache.get(id).is_none_or(|g| g.version < newest.version)
+    {
+        cache.insert(newest.clone());
+    }
+    Ok(newest)
+}
+
+/// Takes away the rows of the members the batch's group records (and the
+/// item in force) removed, unless they are members again; who lost a row.
+pub(super) async fn take_away_rows<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    changes: &Changes,
+) -> StoreResult<Vec<UserId>> {
+    let mut gone = Vec::new();
+    for source in changes.group.iter().chain(std::iter::once(group)) {
+        for &user in &source.removed {
+            if !group.has_member(user) && leave_row(table, group.id, user, source.version).await? {
+                gone.push(user);
+            }
+        }
+    }
+    gone.sort();
+    gone.dedup();
+    Ok(gone)
+}
+
+/// Marks `owner`'s row of `group` left at version `at`, unless it is already,
+/// or reflects a later join; whether it changed it.
+pub(super) async fn leave_row<T: Table + ?Sized>(
+    table: &T,
+    group: GroupId,
+    owner: UserId,
+    at: u64,
+) -> StoreResult<bool> {
+    let key = ItemKey::Row { owner, group };
+    for _ in 0..RACE_ATTEMPTS {
+        let row = match table.get(&key).await? {
+            Some(Record::Conversation(row)) => row,
+            Some(other) => return Err(other.unexpected()),
+            None => return Ok(false),
+        };
+        if row.left || row.membership_version >= at {
+            remember(table, owner, group, Some(&row));
+            return Ok(false);
+        }
+        let gone = Conversation {
+            left: true,
+            unread: 0,
+            membership_version: at,
+            version: row.version + 1,
+            ..row.clone()
+        };
+        let write = Write::put_if(
+            Record::Conversation(gone.clone()),
+            Condition::RowVersionIs(row.version),
+        )
+        .replacing(Record::Conversation(row));
+        match table.write(vec![write]).await {
+            Ok(()) => {
+                remember(table, owner, group, Some(&gone));
+                return Ok(true);
+            }
+            Err(WriteError::ConditionFailed { .. }) => {}
+            Err(WriteError::Store(e)) => return Err(e),
+        }
+    }
+    Err(StoreError::TransactionCancelled {
+        reasons: vec!["ConditionalCheckFailed".into()],
+    })
+}
+
+/// `owner`'s current row of `group` as a member since their join: `row`
+/// (the guess or the row read) when it is theirs now; made again when it is
+/// missing, left or from an earlier membership of theirs; `None` when it was
+/// left after that join (the item in force is older than the leave). Whether
+/// it made the row.
+pub(super) async fn current_row<T: Table + ?Sized>(
+    table: &T,
+    group: &Group,
+    owner: UserId,
+    row: Option<Conversation>,
+) -> StoreResult<Option<(Conversation, bool)>> {
+    let Some(joined) = group.joined_version(owner) else {
+        return Err(StoreError::NotFound(Missing::Conversation));
+    };
+    let key = ItemKey::Row {
+        owner,
+        group: group.id,
+    };
+    let mut row = row;
+    for _ in 0..RACE_ATTEMPTS {
+        let found = match row.take() {
+            Some(row) => Some(row),
+            None => match table.get(&key).await? {
+                Some(Record::Conversation(row)) => Some(row),
+                Some(other) => return Err(other.unexpected()),
+                None => None,
+            },
+        };
+        let (made, write) = match found {
+            Some(found) if !found.left && found.membership_version >= joined => {
+                return Ok(Some((found, false)));
+            }
+            Some(found) if found.membership_version >= joined => return Ok(None),
+            // Left before this join, or from an earlier membership.
+            Some(found) => {
+                let mut fresh = rebuild_row(table, group, owner).await?;
+                fresh.version = found.version + 1;
+                let write = Write::put_if(
+                    Record::Conversation(fresh.clone()),
+                    Condition::RowVersionIs(found.version),
+                )
+                .replacing(Record::Conversation(found));
+                (fresh, write)
+            }
+            None => {
+                let fresh = rebuild_row(table, group, owner).await?;
+                (fresh.clone(), Write::create(Record::Conversation(fresh)))
+            }
+        };
+        match table.write(vec![write]).await {
+            Ok(()) => {
+                remember(table, owner, group.id, Some(&made));
+                return Ok(Some((made, true)));
+            }
+            // Made or changed meanwhile (by another handler, or the
+            // migration): look again.
+            Err(WriteError::ConditionFailed { .. }) => remember(table, owner, group.id, None),
+            Err(WriteError::Store(e)) => return Err(e),
+        }
+    }
+    Err(StoreError::TransactionCancelled {
+        reasons: vec!["ConditionalCheckFailed".into()],
+    })
+}
