@@ -233,3 +233,288 @@ async fn bad_groups_are_refused_and_nothing_changes() {
         );
     }
 }
+
+/// Andrew's group with Bayko and Londo, its rows made.
+async fn council(app: &common::TestApp, feed: &mut MemoryFeed) -> String {
+    let made = app
+        .post(
+            "/api/message_groups",
+            "andrewbrown",
+            json!({"name": "Council", "handles": ["bayko", "londo"]}),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED);
+    feed.catch_up(3).await;
+    made.json["uuid"].as_str().unwrap().to_owned()
+}
+
+fn handles(group: &Value) -> Vec<(String, String)> {
+    group["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            (
+                m["handle"].as_str().unwrap().to_owned(),
+                m["role"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_owner_renames_and_fills_a_group_and_others_may_not() {
+    let app = seeded().await;
+    let mut feed = MemoryFeed::new(app.repo.clone(), Handler::new(Arc::new(app.repo.clone())));
+    feed.catch_up(3).await;
+    let group = council(&app, &mut feed).await;
+    let path = format!("/api/message_groups/{group}");
+    let members = format!("{path}/members");
+    // Renaming: the owner only, a valid name only.
+    let renamed = app
+        .call(
+            "PATCH",
+            &path,
+            "andrewbrown",
+            Some(json!({"name": "Grey Council"})),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.json);
+    assert_eq!(renamed.json["name"], "Grey Council");
+    for (who, body, status, code) in [
+        (
+            "bayko",
+            json!({"name": "Mine"}),
+            StatusCode::FORBIDDEN,
+            "not_owner",
+        ),
+        (
+            "andrewbrown",
+            json!({"name": " "}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "name_blank",
+        ),
+        (
+            "andrewbrown",
+            json!({"title": "x"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unknown_field",
+        ),
+    ] {
+        let refused = app.call("PATCH", &path, who, Some(body)).await;
+        assert_eq!(
+            (refused.status, refused.json["errors"][0].as_str()),
+            (status, Some(code))
+        );
+    }
+    feed.catch_up(3).await;
+    let londo = rows(&app, "londo").await;
+    assert_eq!(row(&londo, &group)["name"], "Grey Council");
+    // Adding: the owner only; new users only; each unknown one named.
+    let zathras = app.new_user("zathras").await;
+    for (who, body, status, code) in [
+        (
+            "bayko",
+            json!({"handles": ["zathras"]}),
+            StatusCode::FORBIDDEN,
+            "not_owner",
+        ),
+        (
+            "andrewbrown",
+            json!({"handles": ["londo"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "already_member",
+        ),
+        (
+            "andrewbrown",
+            json!({"handles": ["ghost"]}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "handle_unknown",
+        ),
+        (
+            "andrewbrown",
+            json!({"handles": []}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "handles_empty",
+        ),
+    ] {
+        let refused = app.call("POST", &members, who, Some(body)).await;
+        assert_eq!(
+            (refused.status, refused.json["errors"][0].as_str()),
+            (status, Some(code))
+        );
+    }
+    let outsider = app
+        .call_with(
+            "POST",
+            &members,
+            &zathras,
+            Some(json!({"handles": ["zathras"]})),
+        )
+        .await;
+    assert_eq!(
+        outsider.status,
+        StatusCode::NOT_FOUND,
+        "an outsider learns nothing"
+    );
+    let added = app
+        .call(
+            "POST",
+            &members,
+            "andrewbrown",
+            Some(json!({"handles": ["@Zathras"]})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK, "{}", added.json);
+    assert_eq!(handles(&added.json).len(), 4);
+    feed.catch_up(3).await;
+    let theirs = app
+        .call_with("GET", "/api/message_groups", &zathras, None)
+        .await;
+    assert_eq!(theirs.json[0]["uuid"], group.as_str());
+    assert_eq!(theirs.json[0]["members_count"], 4);
+    assert_eq!(theirs.json[0]["unread_count"], 0);
+    // Past 100 members in all: refused whole, nothing changes.
+    let mut many = Vec::new();
+    for i in 0..97 {
+        let handle = format!("extra{i}");
+        app.new_user(&handle).await;
+        many.push(handle);
+    }
+    let refused = app
+        .call(
+            "POST",
+            &members,
+            "andrewbrown",
+            Some(json!({"handles": many})),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(refused.json["errors"], json!(["too_many_members"]));
+    let shown = app.get(&path, "andrewbrown").await;
+    assert_eq!(handles(&shown.json).len(), 4);
+    let filled = app
+        .call(
+            "POST",
+            &members,
+            "andrewbrown",
+            Some(json!({"handles": many[..96]})),
+        )
+        .await;
+    assert_eq!(filled.status, StatusCode::OK);
+    assert_eq!(handles(&filled.json).len(), 100);
+    // A one-to-one conversation is not a group.
+    let direct = rows(&app, "andrewbrown")
+        .await
+        .into_iter()
+        .find(|r| r["kind"] == "direct")
+        .unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let refused = app
+        .call(
+            "PATCH",
+            &format!("/api/message_groups/{direct}"),
+            "andrewbrown",
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(refused.json["errors"], json!(["not_a_group"]));
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_the_group_at_once_and_the_owner_can_leave() {
+    let app = seeded().await;
+    let mut feed = MemoryFeed::new(app.repo.clone(), Handler::new(Arc::new(app.repo.clone())));
+    feed.catch_up(3).await;
+    let group = council(&app, &mut feed).await;
+    let path = format!("/api/message_groups/{group}");
+    let sent = app
+        .post(
+            "/api/messages",
+            "londo",
+            json!({"message_group_uuid": group, "message": "hello"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK);
+    feed.catch_up(3).await;
+    // Only the owner removes others.
+    let refused = app
+        .call("DELETE", &format!("{path}/members/@londo"), "bayko", None)
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    for (target, code) in [("@ghost", "member_not_found"), ("nobody", "handle_invalid")] {
+        let refused = app
+            .call(
+                "DELETE",
+                &format!("{path}/members/{target}"),
+                "andrewbrown",
+                None,
+            )
+            .await;
+        assert_eq!(refused.json["errors"], json!([code]), "{target}");
+    }
+    // The owner removes Londo: gone from Londo's list at once, before the
+    // stream, and the group is 404 for them from then on.
+    let removed = app
+        .call(
+            "DELETE",
+            &format!("{path}/members/@londo"),
+            "andrewbrown",
+            None,
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT);
+    assert!(rows(&app, "londo").await.iter().all(|r| r["uuid"] != group));
+    for path in [path.clone(), format!("/api/messages/{group}")] {
+        assert_eq!(
+            app.get(&path, "londo").await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+    let send = app
+        .post(
+            "/api/messages",
+            "londo",
+            json!({"message_group_uuid": group, "message": "wait"}),
+        )
+        .await;
+    assert_eq!(send.status, StatusCode::NOT_FOUND);
+    let before = app.get("/api/me", "londo").await.json["unread_total"].clone();
+    app.post(
+        "/api/messages",
+        "bayko",
+        json!({"message_group_uuid": group, "message": "bye, londo"}),
+    )
+    .await;
+    feed.catch_up(3).await;
+    assert!(rows(&app, "londo").await.iter().all(|r| r["uuid"] != group));
+    assert_eq!(
+        app.get("/api/me", "londo").await.json["unread_total"],
+        before
+    );
+    // The owner leaves: Bayko, the earliest left, owns it.
+    let left = app
+        .call(
+            "DELETE",
+            &format!("{path}/members/@andrewbrown"),
+            "andrewbrown",
+            None,
+        )
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT);
+    let shown = app.get(&path, "bayko").await;
+    assert_eq!(
+        handles(&shown.json),
+        [("bayko".to_owned(), "owner".to_owned())]
+    );
+    assert_eq!(
+        app.get(&path, "andrewbrown").await.status,
+        StatusCode::NOT_FOUND
+    );
+    feed.catch_up(3).await;
+    let bayko = rows(&app, "bayko").await;
+    assert_eq!(row(&bayko, &group)["members_count"], 1);
+}

@@ -61,7 +61,8 @@ pub(super) async fn group_in_force<T: Table + ?Sized>(
 }
 
 /// Takes away the rows of the members the batch's group records (and the
-/// item in force) removed, unless they are members again; who lost a row.
+/// item in force) removed, unless they are members again; who those are
+/// (their rows gone now, by this call or before it).
 pub(super) async fn take_away_rows<T: Table + ?Sized>(
     table: &T,
     group: &Group,
@@ -70,7 +71,8 @@ pub(super) async fn take_away_rows<T: Table + ?Sized>(
     let mut gone = Vec::new();
     for source in changes.group.iter().chain(std::iter::once(group)) {
         for &user in &source.removed {
-            if !group.has_member(user) && leave_row(table, group.id, user, source.version).await? {
+            if !group.has_member(user) {
+                leave_row(table, group.id, user, source.version).await?;
                 gone.push(user);
             }
         }

@@ -46,8 +46,8 @@ pub struct Written {
     /// Each member's row, in the order of the group's members (a member
     /// whose row the item in force is too old to know of has none here).
     pub rows: Vec<Conversation>,
-    /// The members whose rows were taken away: removed from the group, or
-    /// left it.
+    /// The members the batch's group records removed (or who left), whose
+    /// rows are gone: they are told, and nothing more.
     pub gone: Vec<UserId>,
 }
 
