@@ -199,3 +199,107 @@ async fn a_mark_costs_what_it_should() {
         "the mark on the stream: b's recount (one consistent page past the marker, empty: AWS bills its minimum, 1, DynamoDB Local reports 0), b's row in place with its index entry"
     );
 }
+
+/// What a message costs in a named group of `n` members once its rows are
+/// made and remembered: the send (its sender's membership read strongly
+/// consistent from the group item, whose size grows with the members, and
+/// the message's put), then the stream (each member's row in place with its
+/// index entry moved: 3 units a member, nothing shared by the members); and
+/// what adding and removing a member cost at the API.
+async fn group_message_costs(n: usize) -> ((f64, f64), (f64, f64), (f64, f64), (f64, f64)) {
+    let repo = dm_store::testing::fresh_table().await;
+    let mut members = Vec::new();
+    for i in 0..n {
+        members.push(user(&repo, &format!("grp{n}_{i}")).await);
+    }
+    let group = repo
+        .create_group(
+            &members[0],
+            dm_domain::GroupName::parse("cost").unwrap(),
+            members[1..].to_vec(),
+        )
+        .await
+        .unwrap();
+    let changes = dm_store::Changes {
+        group: Some(group.clone()),
+        ..dm_store::Changes::default()
+    };
+    repo.apply_changes(group.id, &changes).await.unwrap();
+    let first = repo
+        .send_message(group.id, &members[1], NewMessage::now(text("first")))
+        .await
+        .unwrap();
+    repo.apply_message(&first).await.unwrap();
+    let before = repo.capacity();
+    let sent = repo
+        .send_message(
+            group.id,
+            &members[2],
+            NewMessage::now(text("a message to all")),
+        )
+        .await
+        .unwrap();
+    let api = repo.capacity();
+    repo.apply_message(&sent).await.unwrap();
+    let stream = repo.capacity();
+    // The last member removed, then added back.
+    let last = members[n - 1].clone();
+    let start = repo.capacity();
+    repo.change_group(
+        group.id,
+        members[0].uuid,
+        &dm_store::GroupChange::Remove(last.uuid),
+    )
+    .await
+    .unwrap();
+    let after_remove = repo.capacity();
+    repo.change_group(
+        group.id,
+        members[0].uuid,
+        &dm_store::GroupChange::Add(vec![last]),
+    )
+    .await
+    .unwrap();
+    let after_add = repo.capacity();
+    (
+        spent(before, api).0,
+        spent(api, stream).0,
+        spent(after_remove, after_add).0,
+        spent(start, after_remove).0,
+    )
+}
+
+#[tokio::test]
+async fn a_group_message_costs_three_units_a_member_and_its_check() {
+    // (read, write) billed: the send, the stream, an add, a removal.
+    let ten = group_message_costs(10).await;
+    let hundred = group_message_costs(100).await;
+    eprintln!("10 members: {ten:?}\n100 members: {hundred:?}");
+    assert_eq!(ten.0, (1.0, 1.0), "the check (a 1.3 KB item) and the put");
+    assert_eq!(ten.1, (0.0, 30.0), "3 a member, no read");
+    assert_eq!(
+        hundred.0,
+        (3.0, 1.0),
+        "the check (a 12 KB item) and the put"
+    );
+    assert_eq!(hundred.1, (0.0, 300.0), "3 a member, no read");
+    // Membership changes at the API: the group item read (strongly
+    // consistent) and written under its version; a removal also reads the
+    // member's row and puts it back left, out of the index.
+    assert_eq!(ten.2, (1.0, 2.0), "an add: read 1.3 KB, write 1.4 KB");
+    assert_eq!(
+        ten.3,
+        (2.0, 4.0),
+        "a removal: the item (1 + 2), the row (1 + 1, and 1 for its index entry)"
+    );
+    assert_eq!(
+        hundred.2,
+        (3.0, 10.0),
+        "an add: read and write a 10 KB item"
+    );
+    assert_eq!(
+        hundred.3,
+        (4.0, 12.0),
+        "a removal: the item (3 + 10), the row (1 + 2)"
+    );
+}
