@@ -245,26 +245,55 @@ async fn group_message_costs(n: usize) -> ((f64, f64), (f64, f64), (f64, f64), (
     // The last member removed, then added back.
     let last = members[n - 1].clone();
     let start = repo.capacity();
-    repo.change_group(
-        group.id,
-        members[0].uuid,
-        &dm_store::GroupChange::Remove(last.uuid),
-    )
-    .await
-    .unwrap();
+    let removed = repo
+        .change_group(
+            group.id,
+            members[0].uuid,
+            &dm_store::GroupChange::Remove(last.uuid),
+        )
+        .await
+        .unwrap();
     let after_remove = repo.capacity();
-    repo.change_group(
-        group.id,
-        members[0].uuid,
-        &dm_store::GroupChange::Add(vec![last]),
-    )
-    .await
-    .unwrap();
+    // The stream's part of the removal: every other member's row shows one
+    // member fewer.
+    let changes = dm_store::Changes {
+        group: Some(removed),
+        ..dm_store::Changes::default()
+    };
+    repo.apply_changes(group.id, &changes).await.unwrap();
+    let removal_applied = repo.capacity();
+    let removal_rows = spent(after_remove, removal_applied).0;
+    assert_eq!(
+        removal_rows,
+        (1.0, 2.0 * (n - 1) as f64),
+        "the removal on the stream: the removed member's row read (left already), each other row in place (1) with its index entry (1)"
+    );
+    let before_add = repo.capacity();
+    let back = repo
+        .change_group(
+            group.id,
+            members[0].uuid,
+            &dm_store::GroupChange::Add(vec![last]),
+        )
+        .await
+        .unwrap();
     let after_add = repo.capacity();
+    // The stream's part of the add: the rows follow the group's record.
+    let changes = dm_store::Changes {
+        group: Some(back),
+        ..dm_store::Changes::default()
+    };
+    repo.apply_changes(group.id, &changes).await.unwrap();
+    let add_rows = spent(after_add, repo.capacity()).0;
+    assert_eq!(
+        add_rows,
+        (4.0, 2.0 * n as f64),
+        "the add on the stream: the newcomer's row made from the messages (4 reads: the newest, the newest live, the marker, the count), each row in place with its index entry"
+    );
     (
         spent(before, api).0,
         spent(api, stream).0,
-        spent(after_remove, after_add).0,
+        spent(before_add, after_add).0,
         spent(start, after_remove).0,
     )
 }
@@ -300,6 +329,6 @@ async fn a_group_message_costs_three_units_a_member_and_its_check() {
     assert_eq!(
         hundred.3,
         (4.0, 12.0),
-        "a removal: the item (3 + 10), the row (1 + 2)"
+        "a removal: the item (3 + 10), the row (1 + 1, and 1 for its index entry)"
     );
 }

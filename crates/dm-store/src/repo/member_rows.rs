@@ -68,16 +68,20 @@ pub(super) async fn take_away_rows<T: Table + ?Sized>(
     group: &Group,
     changes: &Changes,
 ) -> StoreResult<Vec<UserId>> {
-    let mut gone = Vec::new();
-    for source in changes.group.iter().chain(std::iter::once(group)) {
-        for &user in &source.removed {
-            if !group.has_member(user) {
-                leave_row(table, group.id, user, source.version).await?;
-                gone.push(user);
-            }
-        }
+    let mut removals: Vec<(UserId, u64)> = changes
+        .group
+        .iter()
+        .chain(std::iter::once(group))
+        .flat_map(|source| source.removed.iter().map(|&user| (user, source.version)))
+        .filter(|&(user, _)| !group.has_member(user))
+        .collect();
+    removals.sort();
+    removals.dedup();
+    let mut gone = Vec::with_capacity(removals.len());
+    for (user, at) in removals {
+        leave_row(table, group.id, user, at).await?;
+        gone.push(user);
     }
-    gone.sort();
     gone.dedup();
     Ok(gone)
 }
