@@ -2,12 +2,13 @@
 //! never a 5xx, and leaves the store exactly as it was (compared by scan).
 //! The cases, by what they break: `sending` (bodies, fields, text, handles
 //! and uuids), `reading` (paths, queries, cursors), `tokens`, `changes`
-//! (edits and deletes).
+//! (edits and deletes), `groups` (named groups and their members).
 
 #[path = "../common/mod.rs"]
 mod common;
 
 mod changes;
+mod groups;
 mod reading;
 mod sending;
 mod tokens;
@@ -132,7 +133,17 @@ async fn every_bad_request_is_a_4xx_with_codes_and_changes_nothing() {
     let link = common::next_link(&page.headers).unwrap();
     let cursor = link.split("cursor=").nth(1).unwrap().to_owned();
 
+    // @andrewbrown's group with @bayko and @londo.
+    let council = app
+        .post(
+            "/api/message_groups",
+            "andrewbrown",
+            json!({"name": "Council", "handles": ["bayko", "londo"]}),
+        )
+        .await;
+    let council = council.json["uuid"].as_str().unwrap().to_owned();
     let mut cases = sending::cases(&group, &foreign_group);
+    cases.extend(groups::cases(&council, &group, &foreign_group));
     cases.extend(reading::cases(&group, &foreign_group, &cursor));
     cases.extend(tokens::cases(dm_store::seed::USERS[0].sub));
     cases.extend(changes::cases(&app, &group, &foreign_group).await);
