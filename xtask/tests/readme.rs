@@ -347,6 +347,22 @@ fn the_readme_runs_as_written() {
                     r#""unread_count":1"#,
                 ],
             );
+        } else if block.contains("/members/@londo") {
+            assert_has(
+                &out,
+                &[
+                    r#""message":"Welcome aboard.""#,
+                    r#""kind":"group""#,
+                    r#""name":"Babylon 5 command""#,
+                    "204",
+                    r#""role":"owner""#,
+                ],
+            );
+            let members = out.lines().last().unwrap_or_default();
+            assert!(
+                members.contains(r#""handle":"bayko""#) && !members.contains(r#""handle":"londo""#),
+                "Londo is no longer a member: {members}"
+            );
         } else if block.contains("cargo xtask list-conversations") {
             assert_has(&out, &["@bayko", "\"pk\""]);
         } else if block.contains("aws dynamodb list-tables") {
