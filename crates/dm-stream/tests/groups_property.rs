@@ -131,7 +131,10 @@ async fn run(backend: Backend, ops: &[Op], finale: &[usize]) {
             }
             _ => continue,
         };
-        group = repo.change_group(group.id, change.0, &change.1).await.unwrap();
+        group = repo
+            .change_group(group.id, change.0, &change.1)
+            .await
+            .unwrap();
         records.push(record(records.len(), Record::Group(group.clone())));
     }
     // The stream delivers everything at last, in the finale's order, then
@@ -165,7 +168,12 @@ async fn run(backend: Backend, ops: &[Op], finale: &[usize]) {
             .iter()
             .filter(|m| m.sender.uuid != user.uuid && m.members_version >= joined)
             .count();
-        assert_eq!(row.unread as usize, unread.min(100), "{}'s count", user.handle);
+        assert_eq!(
+            row.unread as usize,
+            unread.min(100),
+            "{}'s count",
+            user.handle
+        );
         assert_eq!(
             row.preview,
             newest.map(|m| m.text.clone()).unwrap_or_default(),
