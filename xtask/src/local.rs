@@ -310,6 +310,7 @@ pub(crate) fn web_test() -> anyhow::Result<()> {
             "live.test.mjs",
             "read.test.mjs",
             "edit.test.mjs",
+            "groups.test.mjs",
             "cors.test.mjs",
         ])
         .current_dir(&e2e)

@@ -10,6 +10,10 @@
 // "edited", a deleted one stays in its place as "Message deleted". Of two
 // states of a message the later wins (deleted, then the latest `edited_at`),
 // whichever arrives first.
+// Groups: a named group is made with its name and members' handles; its
+// members show above its messages, its owner renames it, adds and removes
+// members, anyone leaves; a `members` frame redraws them, and a `removed`
+// frame takes the group off the page of whoever is no longer in it.
 "use strict";
 
 const MAX = 1024;
@@ -33,8 +37,20 @@ const MESSAGES = {
   message_deleted: "That message was deleted.",
   token_invalid: "Your sign-in is no longer valid.",
   unavailable: "The service is unavailable; try again in a moment.",
+  handle_unknown: "No user has that handle:",
+  too_few_members: "A group needs at least two others.",
+  too_many_members: "A group has at most 100 members.",
+  self_among_members: "You are in it already.",
+  duplicate_members: "A handle is there twice.",
+  name_blank: "Give the group a name.",
+  name_invalid: "A name is at most 100 characters.",
+  not_owner: "Only the group's owner can do that.",
+  already_member: "That user is a member already.",
+  member_not_found: "That user is not a member.",
 };
-const explain = (codes) => codes.map((c) => MESSAGES[c] || c).join(" ");
+const explain = (codes, handles = []) =>
+  [...codes.map((c) => MESSAGES[c] || c), ...handles.map((h) => `@${h}`)].join(" ");
+const failure = (reply) => explain(reply.json?.errors || ["error"], reply.json?.handles || []);
 
 async function api(path, options = {}) {
   const headers = { ...(options.headers || {}) };
@@ -131,6 +147,10 @@ function connect() {
       applyState({ uuid: frame.uuid, created_at: frame.created_at, deleted: true, message: "" });
     }
     if (frame.type === "conversation") upsertGroup(frame.conversation);
+    if (frame.type === "members" && frame.message_group_uuid === state.open) {
+      renderMembers({ uuid: frame.message_group_uuid, kind: "group", name: frame.name, members: frame.members });
+    }
+    if (frame.type === "removed") leftGroup(frame.message_group_uuid);
     if (frame.type === "read" && frame.message_group_uuid === state.open && frame.member !== state.me?.uuid) {
       seen(keyOf(frame.read_through));
     }
@@ -212,7 +232,7 @@ function renderGroups() {
     const badge = g.unread_count > 0 ? el("span", { class: "badge" }, countText(g.unread_count)) : "";
     const item = el("li", { "data-uuid": g.uuid, "data-unread": String(g.unread_count || 0), class: state.open === g.uuid ? "active" : "" },
       el("div", { class: "top" }, el("strong", {}, g.display_name), badge, el("span", { class: "when" }, relative(g.created_at))),
-      el("div", { class: "handle" }, `@${g.handle}`),
+      el("div", { class: "handle" }, g.kind === "group" ? `${g.members_count} member${g.members_count === 1 ? "" : "s"} · @${g.handle}` : `@${g.handle}`),
       el("div", { class: "preview" }, g.message));
     item.onclick = () => openGroup(g.uuid);
     return item;
@@ -282,7 +302,10 @@ async function deleteMessage(li) {
 async function openGroup(uuid) {
   state.open = uuid;
   const group = state.groups.find((g) => g.uuid === uuid);
-  $("conversation-title").textContent = group ? `${group.display_name} (@${group.handle})` : "Conversation";
+  $("conversation-title").textContent = !group ? "Conversation"
+    : group.kind === "group" ? group.display_name : `${group.display_name} (@${group.handle})`;
+  $("members").hidden = true;
+  if (!group || group.kind === "group") loadMembers(uuid);
   const reply = await api(`/api/messages/${uuid}?limit=20`);
   if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return; }
   state.older = reply.next;
@@ -375,6 +398,82 @@ async function poll() {
   await catchUp();
 }
 
+// A group's members, and what the signed-in user may do with them.
+async function loadMembers(uuid) {
+  const reply = await api(`/api/message_groups/${uuid}`);
+  if (reply.ok && state.open === uuid) renderMembers(reply.json);
+}
+
+function renderMembers(group) {
+  if (group.kind !== "group") { $("members").hidden = true; return; }
+  $("conversation-title").textContent = group.name;
+  const owner = group.members.find((m) => m.role === "owner");
+  const mine = owner && owner.handle === state.me?.handle;
+  $("member-list").replaceChildren(...group.members.map((m) => {
+    const li = el("li", { "data-handle": m.handle }, `@${m.handle}${m.role === "owner" ? " (owner)" : ""}`);
+    if (mine && m.handle !== state.me.handle) {
+      const remove = el("button", { class: "remove", type: "button" }, "Remove");
+      remove.onclick = () => removeMember(group.uuid, m.handle);
+      li.append(" ", remove);
+    }
+    return li;
+  }));
+  $("add-form").hidden = !mine;
+  $("rename-form").hidden = !mine;
+  $("rename-name").value = group.name;
+  $("members").hidden = false;
+}
+
+async function removeMember(uuid, handle) {
+  const reply = await api(`/api/message_groups/${uuid}/members/@${handle}`, { method: "DELETE" });
+  if (!reply.ok) { $("message-error").textContent = failure(reply); return; }
+  if (handle === state.me.handle) leftGroup(uuid); else loadMembers(uuid);
+}
+
+// Off the page: a group the user left or was removed from.
+function leftGroup(uuid) {
+  const old = state.groups.find((g) => g.uuid === uuid);
+  if (old) setTotal(state.total - old.unread_count);
+  state.groups = state.groups.filter((g) => g.uuid !== uuid);
+  renderGroups();
+  if (state.open !== uuid) return;
+  state.open = null;
+  $("members").hidden = true;
+  $("messages").replaceChildren();
+  $("conversation-title").textContent = "You are no longer in that group";
+}
+
+const handlesOf = (text) => text.split(/[\s,]+/).map((h) => h.replace(/^@/, "")).filter(Boolean);
+
+$("group-form").onsubmit = async (event) => {
+  event.preventDefault();
+  $("message-error").textContent = "";
+  const body = { name: $("group-name").value, handles: handlesOf($("group-handles").value) };
+  const reply = await api("/api/message_groups", { method: "POST", body: JSON.stringify(body) });
+  if (!reply.ok) { $("message-error").textContent = failure(reply); return; }
+  $("group-name").value = "";
+  $("group-handles").value = "";
+  await openGroup(reply.json.uuid);
+};
+
+$("add-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const body = { handles: handlesOf($("add-handles").value) };
+  const reply = await api(`/api/message_groups/${state.open}/members`, { method: "POST", body: JSON.stringify(body) });
+  if (!reply.ok) { $("message-error").textContent = failure(reply); return; }
+  $("add-handles").value = "";
+  renderMembers(reply.json);
+};
+
+$("rename-form").onsubmit = async (event) => {
+  event.preventDefault();
+  const reply = await api(`/api/message_groups/${state.open}`, { method: "PATCH", body: JSON.stringify({ name: $("rename-name").value }) });
+  if (!reply.ok) { $("message-error").textContent = failure(reply); return; }
+  renderMembers(reply.json);
+};
+
+$("leave").onclick = () => state.open && removeMember(state.open, state.me.handle);
+
 function updateCounter() {
   const length = [...$("message-input").value.trim()].length;
   $("counter").textContent = `${length} / ${MAX}`;
@@ -384,7 +483,7 @@ function updateCounter() {
 async function send(body) {
   $("message-error").textContent = "";
   const reply = await api("/api/messages", { method: "POST", body: JSON.stringify(body) });
-  if (!reply.ok) { $("message-error").textContent = explain(reply.json?.errors || ["error"]); return null; }
+  if (!reply.ok) { $("message-error").textContent = failure(reply); return null; }
   return reply.json;
 }
 
