@@ -148,17 +148,8 @@ fn assert_has(output: &str, expected: &[&str]) {
     }
 }
 
-/// Cruddur's users, as its week-4 `users` table holds them.
+/// Two of Cruddur's users, as its week-4 `users` table holds them.
 const CRUDDUR_USERS: &str = r#"
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE TABLE public.users (
-  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
-  display_name text NOT NULL,
-  handle text NOT NULL,
-  email text NOT NULL,
-  cognito_user_id text NOT NULL,
-  created_at TIMESTAMP default current_timestamp NOT NULL
-);
 INSERT INTO public.users (uuid, display_name, handle, email, cognito_user_id)
 VALUES
   ('5f1c8e2a-7b3d-4c9e-8a1f-0d2e3f4a5b6c', 'Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),

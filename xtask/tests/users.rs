@@ -13,20 +13,6 @@ use dm_domain::{Handle, UserId};
 use dm_local::postgres::Postgres;
 use dm_store::Repository;
 
-/// Cruddur's `backend-flask/db/schema.sql` (week 4), the users table.
-const SCHEMA: &str = r#"
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-DROP TABLE IF EXISTS public.users;
-CREATE TABLE public.users (
-  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
-  display_name text NOT NULL,
-  handle text NOT NULL,
-  email text NOT NULL,
-  cognito_user_id text NOT NULL,
-  created_at TIMESTAMP default current_timestamp NOT NULL
-);
-"#;
-
 /// Cruddur's `db/seed.sql` users (both `MOCK`), a real sign-up, and a handle
 /// this project cannot take.
 const SEED: &str = r#"
@@ -66,7 +52,7 @@ async fn import_keeps_cruddurs_uuids_and_is_safe_to_rerun() {
         .await
         .unwrap();
     let url = postgres.url("cruddur");
-    let rows = sql(&url, &format!("{SCHEMA}{SEED}")).await;
+    let rows = sql(&url, &format!("{}{SEED}", common::CRUDDUR_USERS_SCHEMA)).await;
     assert_eq!(rows.len(), 4);
 
     let repo = dm_store::testing::fresh_table().await;

@@ -13,17 +13,8 @@ use common::{ca, last_line, server};
 
 use dm_local::postgres::Postgres;
 
-/// Cruddur's week-4 users table and two of its users.
-const SCHEMA_AND_USERS: &str = r#"
-CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
-CREATE TABLE public.users (
-  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
-  display_name text NOT NULL,
-  handle text NOT NULL,
-  email text NOT NULL,
-  cognito_user_id text NOT NULL,
-  created_at TIMESTAMP default current_timestamp NOT NULL
-);
+/// Two of Cruddur's users.
+const USERS: &str = r#"
 INSERT INTO public.users (display_name, handle, email, cognito_user_id)
 VALUES
   ('Vir Cotto', 'vircotto', 'vir@example.com', '7c2b7e5a-3f0e-4f6a-9f3e-2d6a1c1b9e11'),
@@ -69,7 +60,10 @@ async fn import_over_tls_from_a_server_that_refuses_plain_connections() {
             .await
             .unwrap();
     tokio::spawn(connection);
-    cruddur.batch_execute(SCHEMA_AND_USERS).await.unwrap();
+    cruddur
+        .batch_execute(&format!("{}{USERS}", common::CRUDDUR_USERS_SCHEMA))
+        .await
+        .unwrap();
 
     let repo = dm_store::testing::fresh_table().await;
     let endpoint = dm_local::shared();

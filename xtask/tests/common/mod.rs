@@ -27,6 +27,20 @@ pub(crate) fn xtask(endpoint: &str, table: &str, args: &[&str]) -> Output {
     out
 }
 
+/// Cruddur's `backend-flask/db/schema.sql` (week 4), the users table.
+pub(crate) const CRUDDUR_USERS_SCHEMA: &str = r#"
+CREATE EXTENSION IF NOT EXISTS "uuid-ossp";
+DROP TABLE IF EXISTS public.users;
+CREATE TABLE public.users (
+  uuid UUID DEFAULT uuid_generate_v4() PRIMARY KEY,
+  display_name text NOT NULL,
+  handle text NOT NULL,
+  email text NOT NULL,
+  cognito_user_id text NOT NULL,
+  created_at TIMESTAMP default current_timestamp NOT NULL
+);
+"#;
+
 /// What a run that succeeded printed.
 pub(crate) fn ok(out: &Output) -> String {
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
