@@ -168,9 +168,10 @@ fn cruddur_postgres(certs: &Path) -> (Postgres, String) {
         .build()
         .unwrap();
     runtime.block_on(async {
+        let users = format!("{}{CRUDDUR_USERS}", common::CRUDDUR_USERS_SCHEMA);
         for (database, sql) in [
             ("postgres", "CREATE DATABASE cruddur"),
-            ("cruddur", CRUDDUR_USERS),
+            ("cruddur", users.as_str()),
         ] {
             let (client, connection) =
                 tokio_postgres::connect(&postgres.socket_config(database), tokio_postgres::NoTls)
