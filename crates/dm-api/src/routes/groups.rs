@@ -147,9 +147,16 @@ pub(super) async fn add_members(
 ) -> Result<Json<GroupJson>, ApiError> {
     let group = input::group_id(&group)?;
     let handles = input::add_members(&body)?;
-    // A non-member learns nothing, not even which handles exist.
-    state.repo.group(group, user.uuid).await?;
-    let users = resolve(&state, &handles).await?;
+    let users = match resolve(&state, &handles).await {
+        Ok(users) => users,
+        // A non-member learns nothing, not even which handles exist (a
+        // member's change is checked by `change_group` itself).
+        Err(unknown @ ApiError::UnknownHandles(_)) => {
+            state.repo.group(group, user.uuid).await?;
+            return Err(unknown);
+        }
+        Err(e) => return Err(e),
+    };
     let group = state
         .repo
         .change_group(group, user.uuid, &GroupChange::Add(users))
@@ -182,10 +189,11 @@ pub(super) async fn remove_member(
 ) -> Result<StatusCode, ApiError> {
     let group = input::group_id(&group)?;
     let handle = input::path_handle(&handle)?;
-    state.repo.group(group, user.uuid).await?;
     let member = match state.repo.user_by_handle(&handle).await {
         Ok(member) => member,
+        // A non-member learns nothing, not even which handles exist.
         Err(StoreError::NotFound(Missing::User)) => {
+            state.repo.group(group, user.uuid).await?;
             return Err(ApiError::NotFound("member_not_found"));
         }
         Err(e) => return Err(e.into()),

@@ -87,23 +87,23 @@ pub(super) async fn take_away_rows<T: Table + ?Sized>(
 }
 
 /// Marks `owner`'s row of `group` left at version `at`, unless it is already,
-/// or reflects a later join; whether it changed it.
+/// or reflects a later join.
 pub(super) async fn leave_row<T: Table + ?Sized>(
     table: &T,
     group: GroupId,
     owner: UserId,
     at: u64,
-) -> StoreResult<bool> {
+) -> StoreResult<()> {
     let key = ItemKey::Row { owner, group };
     for _ in 0..RACE_ATTEMPTS {
         let row = match table.get(&key).await? {
             Some(Record::Conversation(row)) => row,
             Some(other) => return Err(other.unexpected()),
-            None => return Ok(false),
+            None => return Ok(()),
         };
         if row.left || row.membership_version >= at {
             remember(table, owner, group, Some(&row));
-            return Ok(false);
+            return Ok(());
         }
         let gone = Conversation {
             left: true,
@@ -120,7 +120,7 @@ pub(super) async fn leave_row<T: Table + ?Sized>(
         match table.write(vec![write]).await {
             Ok(()) => {
                 remember(table, owner, group, Some(&gone));
-                return Ok(true);
+                return Ok(());
             }
             Err(WriteError::ConditionFailed { .. }) => {}
             Err(WriteError::Store(e)) => return Err(e),
