@@ -128,11 +128,76 @@ impl Client {
         Ok(())
     }
 
+    /// The API's client, its address and the users' tokens; group changes
+    /// are measured through the API only.
+    fn api(&self) -> anyhow::Result<(&reqwest::Client, &str, &HashMap<UserId, String>)> {
+        match self {
+            Self::Api { http, base, tokens } => Ok((http, base, tokens)),
+            Self::Direct(_) => bail!("not an API client"),
+        }
+    }
+
+    /// `creator` makes a group named `name` with the users of `handles`.
+    pub(crate) async fn create_group(
+        &self,
+        creator: UserId,
+        name: &str,
+        handles: &[String],
+    ) -> anyhow::Result<GroupId> {
+        let (http, base, tokens) = self.api()?;
+        let reply: serde_json::Value = http
+            .post(format!("{base}/api/message_groups"))
+            .bearer_auth(&tokens[&creator])
+            .json(&serde_json::json!({"name": name, "handles": handles}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(reply["uuid"]
+            .as_str()
+            .context("no uuid in the reply")?
+            .parse()?)
+    }
+
+    /// `owner` adds the users of `handles` to `group`.
+    pub(crate) async fn add_members(
+        &self,
+        group: GroupId,
+        owner: UserId,
+        handles: &[String],
+    ) -> anyhow::Result<()> {
+        let (http, base, tokens) = self.api()?;
+        http.post(format!("{base}/api/message_groups/{group}/members"))
+            .bearer_auth(&tokens[&owner])
+            .json(&serde_json::json!({"handles": handles}))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+
+    /// `owner` removes the member of `handle` from `group`.
+    pub(crate) async fn remove_member(
+        &self,
+        group: GroupId,
+        owner: UserId,
+        handle: &str,
+    ) -> anyhow::Result<()> {
+        let (http, base, tokens) = self.api()?;
+        http.delete(format!(
+            "{base}/api/message_groups/{group}/members/@{handle}"
+        ))
+        .bearer_auth(&tokens[&owner])
+        .send()
+        .await?
+        .error_for_status()?;
+        Ok(())
+    }
+
     /// GETs a page through the API as `user`; the number of items in it.
     async fn api_page(&self, path: &str, user: UserId) -> anyhow::Result<usize> {
-        let Self::Api { http, base, tokens } = self else {
-            bail!("not an API client");
-        };
+        let (http, base, tokens) = self.api()?;
         let reply: Vec<serde_json::Value> = http
             .get(format!("{base}{path}"))
             .bearer_auth(&tokens[&user])

@@ -98,6 +98,90 @@ pub struct DeliveryReport {
 /// Frames that arrived: when each message reached each user.
 type Arrivals = Arc<Mutex<HashMap<(MessageId, UserId), Instant>>>;
 
+/// One socket per user, each noting when a message's frame reached it; the
+/// readers stop when this is dropped.
+pub(crate) struct Sockets {
+    arrivals: Arrivals,
+    readers: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Sockets {
+    /// Opens a socket of each of `users` to `server`.
+    pub(crate) async fn open(server: &Server, users: &[User]) -> anyhow::Result<Self> {
+        let arrivals: Arrivals = Arc::default();
+        let ws = server.base.replace("http://", "ws://");
+        let mut readers = Vec::with_capacity(users.len());
+        for user in users {
+            let url = format!("{ws}/api/ws?token={}", server.token(user)?);
+            // Recorded as a connection before the handshake is answered.
+            let (mut socket, _) = connect_async(url).await.context("opening a socket")?;
+            let (arrivals, me) = (arrivals.clone(), user.uuid);
+            readers.push(tokio::spawn(async move {
+                while let Some(Ok(frame)) = socket.next().await {
+                    let WsMessage::Text(text) = frame else {
+                        continue;
+                    };
+                    let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
+                        continue;
+                    };
+                    if frame["type"] == "message"
+                        && let Some(Ok(id)) = frame["message"]["uuid"].as_str().map(str::parse)
+                    {
+                        arrivals
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .entry((id, me))
+                            .or_insert_with(Instant::now);
+                    }
+                }
+            }));
+        }
+        Ok(Self { arrivals, readers })
+    }
+
+    /// Waits up to `limit` for each message's frame at each user of
+    /// `expected` (message, user, when the send was answered); the waits
+    /// from the answer to the frame, in ms, of the frames that came. A frame
+    /// can come before the answer is read: that is no wait at all.
+    pub(crate) async fn waits(
+        &self,
+        expected: &[(MessageId, UserId, Instant)],
+        limit: Duration,
+    ) -> Vec<f64> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let arrived = {
+                let arrivals = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+                expected
+                    .iter()
+                    .filter(|(id, to, _)| arrivals.contains_key(&(*id, *to)))
+                    .count()
+            };
+            if arrived == expected.len() || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let arrivals = self.arrivals.lock().unwrap_or_else(|p| p.into_inner());
+        expected
+            .iter()
+            .filter_map(|(id, to, at)| {
+                arrivals
+                    .get(&(*id, *to))
+                    .map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1e3)
+            })
+            .collect()
+    }
+}
+
+impl Drop for Sockets {
+    fn drop(&mut self) {
+        for reader in &self.readers {
+            reader.abort();
+        }
+    }
+}
+
 /// Opens one socket per user, sends `ops` messages through the API at
 /// `concurrency`, and times each one's frame at the other member; the ids
 /// sent come back beside the report.
@@ -109,35 +193,7 @@ pub(crate) async fn measure(
     ops: usize,
     concurrency: usize,
 ) -> anyhow::Result<(DeliveryReport, Vec<MessageId>)> {
-    let arrivals: Arrivals = Arc::default();
-    let ws = server.base.replace("http://", "ws://");
-    let mut readers = Vec::with_capacity(users.len());
-    for user in users {
-        let url = format!("{ws}/api/ws?token={}", server.token(user)?);
-        // Recorded as a connection before the handshake is answered.
-        let (mut socket, _) = connect_async(url).await.context("opening a socket")?;
-        let (arrivals, me) = (arrivals.clone(), user.uuid);
-        readers.push(tokio::spawn(async move {
-            while let Some(Ok(frame)) = socket.next().await {
-                let WsMessage::Text(text) = frame else {
-                    continue;
-                };
-                let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
-                    continue;
-                };
-                if frame["type"] == "message"
-                    && let Some(Ok(id)) = frame["message"]["uuid"].as_str().map(str::parse)
-                {
-                    arrivals
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .entry((id, me))
-                        .or_insert_with(Instant::now);
-                }
-            }
-        }));
-    }
-
+    let sockets = Sockets::open(server, users).await?;
     let (sender, picked) = (client.clone(), conversations.clone());
     let answered: Vec<(MessageId, UserId, Instant)> =
         crate::phases::spread(ops, concurrency, (104_729, 3), move |rng| {
@@ -155,35 +211,9 @@ pub(crate) async fn measure(
             }
         })
         .await?;
-
     // Frames still on their way.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let arrived = {
-            let arrivals = arrivals.lock().unwrap_or_else(|p| p.into_inner());
-            answered
-                .iter()
-                .filter(|(id, to, _)| arrivals.contains_key(&(*id, *to)))
-                .count()
-        };
-        if arrived == answered.len() || Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    for reader in &readers {
-        reader.abort();
-    }
-    let arrivals = arrivals.lock().unwrap_or_else(|p| p.into_inner());
-    // A frame can come before the answer is read: that is no wait at all.
-    let waits: Vec<f64> = answered
-        .iter()
-        .filter_map(|(id, to, at)| {
-            arrivals
-                .get(&(*id, *to))
-                .map(|got| got.saturating_duration_since(*at).as_secs_f64() * 1e3)
-        })
-        .collect();
+    let waits = sockets.waits(&answered, Duration::from_secs(30)).await;
+    drop(sockets);
     let report = DeliveryReport {
         sockets: users.len(),
         sends: answered.len(),

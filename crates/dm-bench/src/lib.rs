@@ -22,6 +22,7 @@ mod client;
 pub mod cpu;
 pub mod delivery;
 mod edits;
+pub mod groups;
 pub mod marks;
 mod phases;
 pub mod report;
@@ -85,6 +86,11 @@ pub struct Workload {
     /// only): sends then meet no stream transactions at DynamoDB's writer,
     /// and the stream catches up after the phase.
     pub pause_stream: bool,
+    /// Conversation sizes of the group phase (2: one-to-one; sizes above
+    /// the users are left out).
+    pub group_sizes: Vec<usize>,
+    /// Messages sent at each size of the group phase.
+    pub group_messages: usize,
 }
 
 impl Default for Workload {
@@ -96,6 +102,8 @@ impl Default for Workload {
             ops: 2000,
             concurrency: 8,
             pause_stream: false,
+            group_sizes: vec![2, 10, 100],
+            group_messages: 60,
         }
     }
 }
@@ -306,9 +314,8 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
     let capacity = table(|c| c.billed.total());
     let reported = table(|c| c.reported.total());
     phases.extend([marks.phase, edit.phase, delete.phase]);
-    stream.stop();
-    drop(server);
 
+    // Checked before the group phase, which adds rows of other sizes.
     let correctness = checks::check(
         repo.as_ref(),
         &conversations,
@@ -316,6 +323,25 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         workload.groups * workload.seed_messages + workload.ops + delivery.sends,
     )
     .await?;
+    let groups = groups::run(
+        &groups::Context {
+            repo: repo.as_ref(),
+            server: &server,
+            client: &api_client,
+            meter: Meter {
+                stream: &stream,
+                dynamo: dynamo.as_ref(),
+            },
+            users: &users,
+            conversations: &conversations,
+        },
+        &workload.group_sizes,
+        workload.group_messages,
+    )
+    .await?;
+    stream.stop();
+    drop(server);
+
     Ok(Report {
         implementation: "dm (rust)".into(),
         store: match backend {
@@ -336,6 +362,7 @@ pub async fn run(backend: &Backend, via: Via, workload: &Workload) -> anyhow::Re
         reported_capacity_units_per_op: dynamo.is_some().then_some(reported),
         correctness,
         delivery: Some(delivery),
+        groups: Some(groups),
         idle_sockets: None,
     })
 }

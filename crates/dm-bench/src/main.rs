@@ -40,6 +40,12 @@ struct Cli {
     /// what its transactions cost the sends at DynamoDB Local's one writer.
     #[arg(long)]
     pause_stream: bool,
+    /// Conversation sizes of the group phase (2: one-to-one).
+    #[arg(long, value_delimiter = ',', default_values_t = [2, 10, 100])]
+    group_sizes: Vec<usize>,
+    /// Messages sent at each size of the group phase, one at a time.
+    #[arg(long, default_value_t = 60)]
+    group_messages: usize,
     /// Idle authenticated sockets to open to one `dm-api` process, whose
     /// resident memory is reported (0: none).
     #[arg(long, default_value_t = 2000)]
@@ -72,6 +78,8 @@ fn main() -> anyhow::Result<()> {
         ops: cli.ops,
         concurrency: cli.concurrency,
         pause_stream: cli.pause_stream,
+        group_sizes: cli.group_sizes.clone(),
+        group_messages: cli.group_messages,
     };
     // DynamoDB Local, when needed and not given.
     let mut local = match (cli.store, &cli.endpoint_url) {

@@ -152,6 +152,8 @@ pub struct Report {
     pub correctness: Correctness,
     /// Live delivery, with every user online.
     pub delivery: Option<crate::delivery::DeliveryReport>,
+    /// Conversations of 2, 10 and 100 members.
+    pub groups: Option<crate::groups::GroupsReport>,
     /// Idle sockets held by one `dm-api`.
     pub idle_sockets: Option<crate::delivery::IdleSockets>,
 }
@@ -381,6 +383,9 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
             ));
         }
     }
+    for size in ours.groups.iter().flat_map(|g| &g.sizes) {
+        rows.extend(group_rows(size));
+    }
     let k = &ours.correctness;
     let rk = reference.map(|r| &r.correctness);
     rows.push((
@@ -432,4 +437,94 @@ pub fn markdown(ours: &Report, reference: Option<&Reference>) -> String {
         }
     }
     out
+}
+
+/// The rows of one size of the group phase.
+fn group_rows(size: &crate::groups::GroupSize) -> Vec<(String, f64, Option<f64>, &'static str)> {
+    let n = size.members;
+    let mut rows = vec![
+        (
+            format!("{n} members: capacity billed per message (send + stream)"),
+            size.per_message.api_and_stream(),
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: the arithmetic's 1 + 3N"),
+            size.arithmetic,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: send per message"),
+            size.per_message.api,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: stream per message"),
+            size.per_message.stream,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: live delivery's lookups per message"),
+            size.per_message.live,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: send answer to frame p50 ms"),
+            size.frame_p50_ms,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: send answer to frame p99 ms"),
+            size.frame_p99_ms,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: frames delivered / due"),
+            size.frames_delivered as f64 / size.frames_expected.max(1) as f64,
+            None,
+            "",
+        ),
+        (
+            format!("{n} members: capacity billed per inbox page"),
+            size.inbox_page,
+            None,
+            "",
+        ),
+    ];
+    if let Some(reported) = size.reported_per_message {
+        rows.push((
+            format!("{n} members: capacity reported by DynamoDB Local per message"),
+            reported,
+            None,
+            "",
+        ));
+    }
+    for (what, units) in [
+        ("group made", size.create),
+        ("member removed", size.remove),
+        ("member added", size.add),
+    ] {
+        if let Some(units) = units {
+            rows.push((
+                format!("{n} members: capacity billed per {what} (API + stream)"),
+                units.api_and_stream(),
+                None,
+                "",
+            ));
+        }
+    }
+    rows.push((
+        format!("{n} members: wrong rows"),
+        size.wrong_rows as f64,
+        None,
+        "",
+    ));
+    rows
 }

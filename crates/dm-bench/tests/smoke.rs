@@ -11,6 +11,9 @@ fn small() -> Workload {
         ops: 60,
         concurrency: 4,
         pause_stream: false,
+        // 100 is above the users: left out.
+        group_sizes: vec![2, 10, 100],
+        group_messages: 6,
     }
 }
 
@@ -90,7 +93,36 @@ async fn check_workload(
     assert_eq!(delivery.sends, workload.ops);
     assert_eq!(delivery.delivered, delivery.sends, "{delivery:?}");
     assert!(delivery.p99_ms >= delivery.p50_ms, "{delivery:?}");
+    // The group phase: each size up to the users, every frame at every
+    // other member, every row exact after a removal and an add back.
+    let groups = report.groups.as_ref().expect("a group phase");
+    let sizes: Vec<usize> = groups.sizes.iter().map(|s| s.members).collect();
+    assert_eq!(sizes, [2, 10]);
+    for size in &groups.sizes {
+        assert_eq!(size.messages, workload.group_messages);
+        assert_eq!(
+            size.frames_expected,
+            size.messages * (size.members - 1),
+            "{size:?}"
+        );
+        assert_eq!(size.frames_delivered, size.frames_expected, "{size:?}");
+        assert_eq!(size.wrong_rows, 0, "{size:?}");
+        assert_eq!(size.arithmetic, 1.0 + 3.0 * size.members as f64);
+        assert_eq!(
+            (
+                size.create.is_some(),
+                size.remove.is_some(),
+                size.add.is_some()
+            ),
+            (size.members > 2, size.members > 2, size.members > 2),
+            "{size:?}"
+        );
+    }
     let table = markdown(&report, None);
+    assert!(
+        table.contains("| 10 members: send answer to frame p99 ms |"),
+        "{table}"
+    );
     assert!(table.contains("| send: ops/s |"));
     assert!(
         table.contains("| live: send answer to frame p99 ms |"),
@@ -124,7 +156,21 @@ async fn dynamodb_direct() {
         "capacity is measured on DynamoDB"
     );
     assert!(report.capacity_units_per_op.stream_per_message > 0.0);
-    assert!(report.delivery.unwrap().stream_units_per_message > 0.0);
+    assert!(report.delivery.as_ref().unwrap().stream_units_per_message > 0.0);
+    // A group message is billed each member's row: more than a pair's, and
+    // at most the arithmetic's 1 + 3N plus the exact membership read.
+    let sizes = &report.groups.as_ref().unwrap().sizes;
+    let ten = sizes.iter().find(|s| s.members == 10).unwrap();
+    let two = sizes.iter().find(|s| s.members == 2).unwrap();
+    assert!(
+        ten.per_message.api_and_stream() > two.per_message.api_and_stream(),
+        "{sizes:?}"
+    );
+    assert!(
+        ten.per_message.api_and_stream() <= ten.arithmetic + 1.0,
+        "{ten:?}"
+    );
+    assert!(ten.add.unwrap().stream > 0.0 && ten.remove.unwrap().api > 0.0);
     let c = &report.capacity_units_per_op;
     assert!(
         c.edit.unwrap() > 0.0
