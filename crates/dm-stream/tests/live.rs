@@ -4,15 +4,15 @@
 
 use std::sync::{Arc, Mutex};
 
-use dm_domain::{
-    Connection, DisplayName, GroupId, Handle, Message, MessageId, MessageText, NewUser, Timestamp,
-    User, UserId,
-};
+use dm_domain::{Connection, GroupId, Message, MessageId, MessageText, Timestamp, User, UserId};
 use dm_store::{ChangeEvent, ChangeKind, NewMessage, Record, Repository, testing::Backend};
 use dm_stream::{
     Handler,
     live::{ConnectionNotifier, Frame, ManagementApi, Notifier, Post, PostError, Update},
 };
+
+mod support;
+use support::{Recorder, user};
 
 mockall::mock! {
     #[derive(Debug)]
@@ -21,17 +21,6 @@ mockall::mock! {
     impl Notifier for Notify {
         async fn notify(&self, update: &Update);
     }
-}
-
-async fn user(repo: &Arc<dyn Repository>, name: &str) -> User {
-    repo.create_user(NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(&format!("{name}{}", &UserId::new().to_string()[..6])).unwrap(),
-        display_name: DisplayName::parse(name).unwrap(),
-        cognito_user_id: None,
-    })
-    .await
-    .unwrap()
 }
 
 /// Two users' conversation, and `n` more messages in it, one second apart.
@@ -169,32 +158,6 @@ async fn a_replayed_older_message_is_notified_but_moves_no_row(backend: Backend)
     let handler = Handler::new(repo.clone()).with_notifier(Arc::new(notifier));
     let outcome = handler.handle(&inserts(&[&sent[1]])).await;
     assert_eq!(outcome.already_current, 1);
-}
-
-/// Records what was posted where, and what was closed; answers
-/// `GoneException` for chosen ids.
-#[derive(Debug, Default)]
-struct Recorder {
-    posted: Mutex<Vec<(String, Frame)>>,
-    closed: Mutex<Vec<String>>,
-    gone: Vec<String>,
-}
-
-#[async_trait::async_trait]
-impl Post for Recorder {
-    async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
-        if self.gone.iter().any(|g| g == id) {
-            return Err(PostError::Gone);
-        }
-        let frame: Frame = serde_json::from_str(data).unwrap();
-        self.posted.lock().unwrap().push((id.to_owned(), frame));
-        Ok(())
-    }
-
-    async fn close(&self, id: &str) -> Result<(), PostError> {
-        self.closed.lock().unwrap().push(id.to_owned());
-        Ok(())
-    }
 }
 
 /// The frames posted to connection `id`, in order.

@@ -5,59 +5,21 @@
 //! `removed` frame, and then nothing of the group, whatever the stream
 //! replays.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use dm_domain::{
-    Connection, DisplayName, Group, GroupName, Handle, Message, MessageId, MessageText, NewUser,
-    Timestamp, User, UserId,
+    Connection, Group, GroupName, Message, MessageId, MessageText, Timestamp, User, UserId,
 };
 use dm_store::{
     ChangeEvent, ChangeKind, GroupChange, NewMessage, Record, Repository, testing::Backend,
 };
 use dm_stream::{
     Handler,
-    live::{ConnectionNotifier, Frame, Post, PostError},
+    live::{ConnectionNotifier, Frame},
 };
 
-async fn user(repo: &Arc<dyn Repository>, name: &str) -> User {
-    repo.create_user(NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(&format!("{name}{}", &UserId::new().to_string()[..6])).unwrap(),
-        display_name: DisplayName::parse(name).unwrap(),
-        cognito_user_id: None,
-    })
-    .await
-    .unwrap()
-}
-
-/// Records the frames posted to each connection.
-#[derive(Debug, Default)]
-struct Recorder {
-    posted: Mutex<Vec<(String, Frame)>>,
-}
-
-#[async_trait::async_trait]
-impl Post for Recorder {
-    async fn post(&self, id: &str, data: &str) -> Result<(), PostError> {
-        let frame: Frame = serde_json::from_str(data).unwrap();
-        self.posted.lock().unwrap().push((id.to_owned(), frame));
-        Ok(())
-    }
-
-    async fn close(&self, _: &str) -> Result<(), PostError> {
-        Ok(())
-    }
-}
-
-impl Recorder {
-    /// The frames posted to `id` since the last call, in order.
-    fn take(&self, id: &str) -> Vec<Frame> {
-        let mut posted = self.posted.lock().unwrap();
-        let (theirs, rest): (Vec<_>, Vec<_>) = posted.drain(..).partition(|(c, _)| c == id);
-        *posted = rest;
-        theirs.into_iter().map(|(_, f)| f).collect()
-    }
-}
+mod support;
+use support::{Recorder, user};
 
 fn record(sequence: u64, kind: ChangeKind, record: Record) -> ChangeEvent {
     ChangeEvent {
