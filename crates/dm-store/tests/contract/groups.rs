@@ -207,6 +207,7 @@ dm_store::on_both_backends!(
     members_come_and_go_and_nothing_leaks,
     only_the_owner_renames_adds_and_removes,
     concurrent_adds_never_pass_the_cap,
+    a_removal_racing_sends_splits_them_at_its_version,
 );
 
 /// A named group of a new owner and `n` new others, its rows made.
@@ -459,4 +460,103 @@ async fn concurrent_adds_never_pass_the_cap(backend: Store) {
     }
     let now = repo.group(group.id, owner).await.unwrap();
     assert_eq!(now.members.len(), MAX_MEMBERS);
+}
+
+/// The owner removes a member while every member sends, from another
+/// process. Each send is accepted at the version it was checked at: the
+/// removed member's accepted messages all come before the removal's
+/// version, and once refused they stay refused. With every record applied
+/// out of order and again, the removed member has no row and nothing
+/// unread, and each member left counts exactly the others' messages.
+async fn a_removal_racing_sends_splits_them_at_its_version(backend: Store) {
+    let repo = backend.repo();
+    let other = backend.another_process().await;
+    let (group, users) = group_of(&repo, 3).await;
+    let (owner, leaving) = (users[0].clone(), users[3].clone());
+    // How many of the leaving member's sends were answered.
+    let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let senders: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(k, from)| {
+            let (other, from, answered) = (other.clone(), from.clone(), answered.clone());
+            let leaving = from.uuid == leaving.uuid;
+            tokio::spawn(async move {
+                let mut outcomes = Vec::new();
+                for i in 0..20 {
+                    let at = base_time().plus(TimeDelta::milliseconds((i * 10 + k) as i64));
+                    let text = format!("{} {i}", from.handle);
+                    outcomes.push(
+                        other
+                            .send_message(group.id, &from.summary(), message_at(&text, at))
+                            .await,
+                    );
+                    if leaving {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    tokio::task::yield_now().await;
+                }
+                (from.uuid, outcomes)
+            })
+        })
+        .collect();
+    // Removed while sending.
+    while answered.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+        tokio::task::yield_now().await;
+    }
+    let removed = repo
+        .change_group(group.id, owner.uuid, &GroupChange::Remove(leaving.uuid))
+        .await
+        .unwrap();
+    let (mut accepted, mut refusals) = (Vec::new(), 0);
+    for sender in senders {
+        let (from, outcomes) = sender.await.unwrap();
+        let mut refused = false;
+        for outcome in outcomes {
+            match outcome {
+                Ok(message) => {
+                    assert!(!refused, "accepted again after a refusal");
+                    if from == leaving.uuid {
+                        assert!(
+                            message.members_version < removed.version,
+                            "accepted after the removal: {message:?}"
+                        );
+                    }
+                    accepted.push(message);
+                }
+                Err(e) => {
+                    assert_eq!(from, leaving.uuid, "only the removed member is refused");
+                    assert_eq!(e, StoreError::NotFound(dm_store::Missing::Conversation));
+                    refused = true;
+                    refusals += 1;
+                }
+            }
+        }
+    }
+    let theirs = accepted.iter().filter(|m| m.sender.uuid == leaving.uuid);
+    assert!(theirs.count() >= 2 && refusals > 0, "{refusals} refused");
+    // The stream: the messages newest first with the removal among them,
+    // then everything once more in order.
+    let (before, after) = accepted.split_at(accepted.len() / 2);
+    for message in after.iter().rev() {
+        repo.apply_message(message).await.unwrap();
+    }
+    apply_group_record(&repo, &removed).await;
+    for message in before.iter().rev().chain(&accepted) {
+        repo.apply_message(message).await.unwrap();
+    }
+    apply_group_record(&repo, &removed).await;
+
+    assert!(row_of(&repo, &leaving, group.id).await.is_none());
+    assert_eq!(repo.unread_total(leaving.uuid).await.unwrap(), 0);
+    let newest = accepted.iter().max_by_key(|m| m.reference()).unwrap();
+    for member in &users[..3] {
+        let row = row_of(&repo, member, group.id).await.unwrap();
+        let others = accepted
+            .iter()
+            .filter(|m| m.sender.uuid != member.uuid)
+            .count();
+        assert_eq!(row.unread as usize, others, "{}'s count", member.handle);
+        assert_eq!(row.last_message_id, Some(newest.id));
+    }
 }
