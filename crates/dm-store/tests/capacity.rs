@@ -309,7 +309,7 @@ async fn a_group_message_costs_three_units_a_member_and_its_check() {
     assert_eq!(
         hundred.0,
         (3.0, 1.0),
-        "the check (a 12 KB item) and the put"
+        "the check (a 10 KB item) and the put"
     );
     assert_eq!(hundred.1, (0.0, 300.0), "3 a member, no read");
     // Membership changes at the API: the group item read (strongly
@@ -331,4 +331,58 @@ async fn a_group_message_costs_three_units_a_member_and_its_check() {
         (4.0, 12.0),
         "a removal: the item (3 + 10), the row (1 + 1, and 1 for its index entry)"
     );
+}
+
+/// A member's inbox page costs what it did per row: a group's row is a
+/// pair's row plus the group's name and size (a page is billed by its
+/// bytes, 0.5 a started 4 KB).
+#[tokio::test]
+async fn a_groups_row_is_a_pairs_row_and_its_name_and_size() {
+    let repo = dm_store::MemoryRepository::new();
+    let (ana, bo, cy) = (
+        user(&repo, "rowana").await,
+        user(&repo, "rowbo").await,
+        user(&repo, "rowcy").await,
+    );
+    let pair = repo
+        .start_conversation(&ana, &bo, NewMessage::now(text("hello")))
+        .await
+        .unwrap();
+    repo.apply_message(&pair.message).await.unwrap();
+    let group = repo
+        .create_group(
+            &ana,
+            dm_domain::GroupName::parse("crew").unwrap(),
+            vec![bo.clone(), cy],
+        )
+        .await
+        .unwrap();
+    let made = dm_store::Changes {
+        group: Some(group.clone()),
+        ..dm_store::Changes::default()
+    };
+    repo.apply_changes(group.id, &made).await.unwrap();
+    let sent = repo
+        .send_message(group.id, &ana, NewMessage::now(text("hello")))
+        .await
+        .unwrap();
+    repo.apply_message(&sent).await.unwrap();
+    // Bo's rows, each showing Ana's "hello".
+    // Their sizes but for their `version`, which counts the row's writes.
+    let size = |row: &dm_domain::Conversation| {
+        let mut item = dm_store::Record::Conversation(row.clone()).to_item();
+        item.remove("version");
+        dm_store::billing::item_size(&item)
+    };
+    let rows = repo
+        .conversations(bo.uuid, &PageRequest::default())
+        .await
+        .unwrap()
+        .items;
+    let (groups, pairs): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.topic.is_some());
+    let (group_row, pair_row) = (size(groups[0]), size(pairs[0]));
+    eprintln!("a pair's row: {pair_row} bytes, a group's: {group_row}");
+    // `group_name` and "crew", `members_count` and 3 (a number of one
+    // digit: 2 bytes).
+    assert_eq!(group_row - pair_row, 10 + 4 + 13 + 2);
 }
