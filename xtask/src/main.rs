@@ -7,6 +7,7 @@
 //! (`http://127.0.0.1:8000`), on another endpoint with `--endpoint-url` (or
 //! `AWS_ENDPOINT_URL_DYNAMODB`), and on real DynamoDB with `--prod`.
 
+mod conversations;
 mod local;
 mod migrate;
 mod package;
@@ -70,9 +71,9 @@ enum Command {
     /// Write the seed: three users and one conversation of 100 messages.
     Seed(#[command(flatten)] Target),
     /// Print a conversation, by group uuid or by the two handles.
-    GetConversation(tables::GetConversationArgs),
+    GetConversation(conversations::GetConversationArgs),
     /// Print a user's conversations, most recent first.
-    ListConversations(tables::ListConversationsArgs),
+    ListConversations(conversations::ListConversationsArgs),
     /// schema-load, then seed.
     Setup(tables::SchemaLoadArgs),
     /// Drop the table.
@@ -108,8 +109,8 @@ fn main() -> ExitCode {
             Command::ListTables(args) => tables::list_tables(&args).await,
             Command::Scan(args) => tables::scan(&args).await,
             Command::Seed(target) => tables::seed(&target).await,
-            Command::GetConversation(args) => tables::get_conversation(&args).await,
-            Command::ListConversations(args) => tables::list_conversations(&args).await,
+            Command::GetConversation(args) => conversations::get_conversation(&args).await,
+            Command::ListConversations(args) => conversations::list_conversations(&args).await,
             Command::Setup(args) => tables::setup(&args).await,
             Command::Users(args) => users::users(args).await,
         }

@@ -4,14 +4,12 @@ use std::io::{IsTerminal, Write as _};
 
 use anyhow::{Context, bail};
 use aws_sdk_dynamodb::Client;
-use chrono::Local;
 use clap::Args;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use dm_domain::{Conversation, GroupId, Handle, ItemKey, Message, UserId};
+use dm_domain::Handle;
 use dm_store::{
-    DynamoRepository, PageRequest, Record, Repository, StoreError,
+    DynamoRepository, Record, Repository, StoreError,
     schema::{self, Billing, Created, TableSpec},
-    table::Table as _,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -64,29 +62,6 @@ pub(crate) struct ScanArgs {
     /// Stop after this many items.
     #[arg(long)]
     limit: Option<usize>,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct GetConversationArgs {
-    #[command(flatten)]
-    target: Target,
-    /// A conversation's uuid, or the two members' handles (`@andrewbrown @bayko`).
-    #[arg(required = true, num_args = 1..=2, value_name = "UUID | @A @B")]
-    who: Vec<String>,
-    /// Print one JSON object per message and line.
-    #[arg(long)]
-    json: bool,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct ListConversationsArgs {
-    #[command(flatten)]
-    target: Target,
-    /// The user's handle (`@andrewbrown`).
-    handle: String,
-    /// Print one JSON object per conversation and line.
-    #[arg(long)]
-    json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -404,7 +379,7 @@ pub(crate) async fn setup(args: &SchemaLoadArgs) -> anyhow::Result<()> {
     seed(&args.target).await
 }
 
-async fn user_by_handle(
+pub(crate) async fn user_by_handle(
     repo: &DynamoRepository,
     target: &Target,
     text: &str,
@@ -414,142 +389,4 @@ async fn user_by_handle(
         Err(StoreError::NotFound(_)) => bail!("no user @{handle} in {}", target.describe()),
         other => other.map_err(|e| explain(target, e)),
     }
-}
-
-pub(crate) async fn get_conversation(args: &GetConversationArgs) -> anyhow::Result<()> {
-    let target = &args.target;
-    let repo = existing_table(target).await?;
-    let (group, member) = match args.who.as_slice() {
-        [a, b] => {
-            let (a, b) = (
-                user_by_handle(&repo, target, a).await?,
-                user_by_handle(&repo, target, b).await?,
-            );
-            match repo
-                .conversation_between(a.uuid, b.uuid)
-                .await
-                .map_err(|e| explain(target, e))?
-            {
-                Some(group) => (group, a.uuid),
-                None => bail!("@{} and @{} have no conversation", a.handle, b.handle),
-            }
-        }
-        [id] => {
-            let group: GroupId = id
-                .parse()
-                .map_err(|e| anyhow::anyhow!("{e}; give a uuid or two @handles"))?;
-            match repo
-                .get(&ItemKey::Group(group))
-                .await
-                .map_err(|e| explain(target, e))?
-            {
-                Some(Record::Group(g)) => (group, g.members[0].user.uuid),
-                _ => bail!("no conversation {group} in {}", target.describe()),
-            }
-        }
-        _ => bail!("give a conversation uuid or two @handles"),
-    };
-    let messages = all_messages(&repo, group, member)
-        .await
-        .map_err(|e| explain(target, e))?;
-    for m in &messages {
-        if args.json {
-            println!("{}", message_json(m));
-        } else {
-            println!(
-                "{}  @{:<12} {}",
-                local_time(m.created_at),
-                m.sender.handle,
-                m.text
-            );
-        }
-    }
-    if !args.json {
-        println!("{} messages in conversation {group}", messages.len());
-    }
-    Ok(())
-}
-
-/// Every message of a conversation, oldest first.
-async fn all_messages(
-    repo: &DynamoRepository,
-    group: GroupId,
-    member: UserId,
-) -> Result<Vec<Message>, StoreError> {
-    let mut pages = Vec::new();
-    let mut request = PageRequest::first(dm_store::PAGE_MAX);
-    loop {
-        let page = repo.messages(group, member, &request).await?;
-        pages.push(page.items);
-        match page.next {
-            Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
-            None => break,
-        }
-    }
-    Ok(pages.into_iter().rev().flatten().collect())
-}
-
-pub(crate) async fn list_conversations(args: &ListConversationsArgs) -> anyhow::Result<()> {
-    let target = &args.target;
-    let repo = existing_table(target).await?;
-    let user = user_by_handle(&repo, target, &args.handle).await?;
-    let mut request = PageRequest::first(dm_store::PAGE_MAX);
-    let mut count = 0;
-    loop {
-        let page = repo
-            .conversations(user.uuid, &request)
-            .await
-            .map_err(|e| explain(target, e))?;
-        for c in &page.items {
-            count += 1;
-            if args.json {
-                println!("{}", conversation_json(c));
-            } else {
-                println!(
-                    "{}  @{:<12} {:<20} {}  ({})",
-                    local_time(c.last_message_at),
-                    c.other.handle,
-                    c.other.display_name,
-                    c.preview,
-                    c.group
-                );
-            }
-        }
-        match page.next {
-            Some(next) => request = PageRequest::after(dm_store::PAGE_MAX, next),
-            None => break,
-        }
-    }
-    if !args.json {
-        println!("{count} conversations of @{}", user.handle);
-    }
-    Ok(())
-}
-
-fn local_time(at: dm_domain::Timestamp) -> String {
-    at.as_datetime()
-        .with_timezone(&Local)
-        .format("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-fn message_json(m: &Message) -> serde_json::Value {
-    serde_json::json!({
-        "uuid": m.id,
-        "message_group_uuid": m.group,
-        "handle": m.sender.handle,
-        "display_name": m.sender.display_name,
-        "message": m.text,
-        "created_at": m.created_at,
-    })
-}
-
-fn conversation_json(c: &Conversation) -> serde_json::Value {
-    serde_json::json!({
-        "uuid": c.group,
-        "handle": c.other.handle,
-        "display_name": c.other.display_name,
-        "message": c.preview,
-        "created_at": c.last_message_at,
-    })
 }

@@ -160,3 +160,92 @@ fn an_unreachable_endpoint_says_how_to_start_dynamodb_local() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("cargo xtask dynamodb-local"), "{stderr}");
 }
+
+/// A named group as the tools show it: by its name and size in a member's
+/// list, with its members above its messages.
+#[test]
+fn named_groups_are_shown_by_name_with_their_members() {
+    use dm_store::Repository;
+    let endpoint = dm_local::shared();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (table, group) = runtime.block_on(async {
+        let repo = dm_store::testing::fresh_table().await;
+        let mut users = Vec::new();
+        for (handle, name) in [("ana", "Ana"), ("bo", "Bo"), ("cy", "Cy")] {
+            let user = repo
+                .create_user(dm_domain::NewUser {
+                    uuid: dm_domain::UserId::new(),
+                    handle: dm_domain::Handle::parse(handle).unwrap(),
+                    display_name: dm_domain::DisplayName::parse(name).unwrap(),
+                    cognito_user_id: None,
+                })
+                .await
+                .unwrap();
+            users.push(user.summary());
+        }
+        let group = repo
+            .create_group(
+                &users[1],
+                dm_domain::GroupName::parse("night shift").unwrap(),
+                vec![users[0].clone(), users[2].clone()],
+            )
+            .await
+            .unwrap();
+        let made = dm_store::Changes {
+            group: Some(group.clone()),
+            ..dm_store::Changes::default()
+        };
+        repo.apply_changes(group.id, &made).await.unwrap();
+        let text = dm_domain::MessageText::parse("who has the keys?").unwrap();
+        let sent = repo
+            .send_message(group.id, &users[2], dm_store::NewMessage::now(text))
+            .await
+            .unwrap();
+        repo.apply_message(&sent).await.unwrap();
+        (repo.table().to_owned(), group.id)
+    });
+
+    let list = ok(xtask(endpoint, &table, &["list-conversations", "@ana"]));
+    assert!(
+        list.contains("\"night shift\" (3 members)") && list.contains("@cy: who has the keys?"),
+        "{list}"
+    );
+    let json = ok(xtask(
+        endpoint,
+        &table,
+        &["list-conversations", "@ana", "--json"],
+    ));
+    let row: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert_eq!(
+        (
+            &row["kind"],
+            &row["name"],
+            &row["display_name"],
+            &row["members_count"],
+            &row["handle"],
+        ),
+        (
+            &"group".into(),
+            &"night shift".into(),
+            &"night shift".into(),
+            &3.into(),
+            &"cy".into()
+        ),
+        "{row}"
+    );
+    let shown = ok(xtask(
+        endpoint,
+        &table,
+        &["get-conversation", &group.to_string()],
+    ));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(
+        lines[0], "\"night shift\": 3 members: @bo (owner), @ana, @cy",
+        "{shown}"
+    );
+    assert!(
+        lines[1].ends_with("@cy           who has the keys?"),
+        "{shown}"
+    );
+    assert!(shown.contains("1 messages in conversation"), "{shown}");
+}
