@@ -312,6 +312,17 @@ fn summarize(record: &Record) -> String {
     };
     match record {
         Record::Message(m) => format!("@{}: {}", m.sender.handle, cut(&m.text)),
+        Record::Conversation(c) if c.left => format!("row of user {}, who left", c.owner),
+        Record::Conversation(c) if c.topic.is_some() => format!(
+            "in \"{}\", @{}: {} ({} unread)",
+            c.topic
+                .as_ref()
+                .map(|t| t.name.to_string())
+                .unwrap_or_default(),
+            c.other.handle,
+            cut(&c.preview),
+            c.unread
+        ),
         Record::Conversation(c) if c.unread > 0 => format!(
             "with @{}: {} ({} unread)",
             c.other.handle,

@@ -248,4 +248,10 @@ fn named_groups_are_shown_by_name_with_their_members() {
         "{shown}"
     );
     assert!(shown.contains("1 messages in conversation"), "{shown}");
+    let scan = ok(xtask(endpoint, &table, &["scan"]));
+    assert!(
+        scan.contains("in \"night shift\", @cy: who has the keys? (1 unread)")
+            && scan.contains("\"night shift\": 3 members (@bo @ana @cy)"),
+        "{scan}"
+    );
 }
