@@ -1,7 +1,8 @@
 //! deploy/template.yaml's table is the table `schema-load` creates: the
 //! template is compared with DescribeTable of a table created on DynamoDB Local.
-//! Its functions are the binaries `cargo xtask package` builds, and its
-//! WebSocket API is guarded as docs/deploy.md says.
+//! Its functions are the binaries `cargo xtask package` builds, its
+//! WebSocket API is guarded as docs/deploy.md says, and its stream function's
+//! filters let through every record the handler uses and nothing else.
 
 use serde_norway::Value;
 
@@ -345,4 +346,195 @@ fn the_stack_can_deploy_over_an_existing_table() {
             "the table used without its condition: {line}"
         );
     }
+}
+
+/// The stream function's filter patterns (its DynamoDB event's
+/// `FilterCriteria`), as JSON.
+fn stream_filters() -> Vec<serde_json::Value> {
+    let events = &template()["Resources"]["StreamHandler"]["Properties"]["Events"];
+    let mapping = events
+        .as_mapping()
+        .unwrap()
+        .values()
+        .find(|e| e["Type"].as_str() == Some("DynamoDB"))
+        .expect("a DynamoDB event");
+    mapping["Properties"]["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|f| serde_json::from_str(f["Pattern"].as_str().unwrap()).unwrap())
+        .collect()
+}
+
+/// Whether `event` matches `pattern` as Lambda's event filtering decides it,
+/// for what the template uses: each field of the pattern must match; a list
+/// matches when any of its values is equal, or any of its `prefix` or
+/// `exists` operators holds.
+fn matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    use serde_json::Value as Json;
+    pattern.as_object().unwrap().iter().all(|(field, want)| {
+        let got = event.get(field);
+        match want {
+            Json::Object(_) => got.is_some_and(|g| matches(want, g)),
+            Json::Array(options) => options.iter().any(|option| match option {
+                Json::Object(op) if op.contains_key("prefix") => got
+                    .and_then(Json::as_str)
+                    .is_some_and(|g| g.starts_with(op["prefix"].as_str().unwrap())),
+                Json::Object(op) if op.contains_key("exists") => {
+                    got.is_some() == op["exists"].as_bool().unwrap()
+                }
+                Json::Object(op) => panic!("an operator this test does not know: {op:?}"),
+                value => got == Some(value),
+            }),
+            other => panic!("a pattern field is an object or a list, not {other}"),
+        }
+    })
+}
+
+/// Every change the project's writes make (the memory repository's feed,
+/// whose records are the items DynamoDB's stream carries), as Lambda
+/// delivers them, against the stream function's filters: every record the
+/// handler acts on passes (messages sent, edited, deleted or removed; read
+/// markers; named groups made and changed), and nothing else reaches it
+/// (rows, users, claims, pairs, one-to-one conversations' items,
+/// connections, idempotency claims).
+#[tokio::test]
+async fn the_stream_filters_pass_what_the_handler_uses_and_nothing_else() {
+    use dm_domain::{
+        Connection, DisplayName, GroupName, Handle, IdempotencyClaim, MessageText, NewUser, UserId,
+    };
+    use dm_store::{
+        ChangeKind, GroupChange, MemoryRepository, MessageLookup, NewMessage, Record, Repository,
+    };
+    let repo = MemoryRepository::new();
+    let mut users = Vec::new();
+    for handle in ["ana", "bo", "cy", "di"] {
+        let user = repo
+            .create_user(NewUser {
+                uuid: UserId::new(),
+                handle: Handle::parse(handle).unwrap(),
+                display_name: DisplayName::parse(handle).unwrap(),
+                cognito_user_id: Some(format!("sub-{handle}")),
+            })
+            .await
+            .unwrap();
+        users.push(user.summary());
+    }
+    let text = |s: &str| MessageText::parse(s).unwrap();
+    let started = repo
+        .start_conversation(&users[0], &users[1], NewMessage::now(text("hi")))
+        .await
+        .unwrap();
+    let pair = started.message.group;
+    repo.apply_message(&started.message).await.unwrap();
+    let sent = repo
+        .send_message(pair, &users[1], NewMessage::now(text("hello")))
+        .await
+        .unwrap();
+    repo.apply_message(&sent).await.unwrap();
+    repo.mark_read(pair, users[0].uuid, sent.reference())
+        .await
+        .unwrap();
+    let lookup = MessageLookup {
+        id: sent.id,
+        sent_at: Some(sent.created_at),
+    };
+    let now = dm_domain::Timestamp::now();
+    repo.edit_message(pair, users[1].uuid, lookup, text("hello!"), now)
+        .await
+        .unwrap();
+    repo.delete_message(pair, users[1].uuid, lookup)
+        .await
+        .unwrap();
+    let group = repo
+        .create_group(
+            &users[0],
+            GroupName::parse("crew").unwrap(),
+            vec![users[1].clone(), users[2].clone()],
+        )
+        .await
+        .unwrap();
+    let made = dm_store::Changes {
+        group: Some(group.clone()),
+        ..dm_store::Changes::default()
+    };
+    repo.apply_changes(group.id, &made).await.unwrap();
+    let owner = users[0].uuid;
+    let changes = [
+        GroupChange::Rename(GroupName::parse("night crew").unwrap()),
+        GroupChange::Add(vec![users[3].clone()]),
+        GroupChange::Remove(users[2].uuid),
+    ];
+    for change in &changes {
+        repo.change_group(group.id, owner, change).await.unwrap();
+    }
+    let connection = Connection {
+        user: owner,
+        id: "conn-1".into(),
+        expires_at: dm_domain::Timestamp::unix_now() + 600,
+    };
+    repo.add_connection(&connection).await.unwrap();
+    repo.remove_connection(owner, "conn-1").await.unwrap();
+    repo.claim_idempotency(
+        IdempotencyClaim {
+            user: owner,
+            key: "key-1".into(),
+            message: dm_domain::MessageId::new(),
+            at: dm_domain::Timestamp::now(),
+            request: "a digest of the request".into(),
+            expires_at: dm_domain::Timestamp::unix_now() + 600,
+        },
+        dm_domain::Timestamp::unix_now(),
+    )
+    .await
+    .unwrap();
+
+    let filters = stream_filters();
+    let events = repo.changes_after(0, usize::MAX).unwrap();
+    let mut passed = std::collections::BTreeSet::new();
+    for event in &events {
+        let mut dynamodb = serde_json::json!({
+            "Keys": {"pk": {"S": event.key.pk()}, "sk": {"S": event.key.sk()}},
+        });
+        if let Some(record) = &event.new_image {
+            dynamodb["NewImage"] = serde_json::to_value(record.to_item()).unwrap();
+        }
+        let name = match event.kind {
+            ChangeKind::Insert => "INSERT",
+            ChangeKind::Modify => "MODIFY",
+            ChangeKind::Remove => "REMOVE",
+        };
+        let lambda = serde_json::json!({"eventName": name, "dynamodb": dynamodb});
+        let used = match (&event.new_image, &event.key) {
+            (Some(Record::Message(_) | Record::ReadMarker(_)), _) => true,
+            (Some(Record::Group(g)), _) => g.owner().is_some(),
+            (None, dm_domain::ItemKey::Message { .. }) => true,
+            _ => false,
+        };
+        let passes = filters.iter().any(|f| matches(f, &lambda));
+        assert_eq!(passes, used, "{lambda:#}");
+        if passes {
+            passed.insert(format!(
+                "{name} {}",
+                event.key.pk().split('#').next().unwrap()
+            ));
+        }
+    }
+    // Every kind the handler uses was among the records, and passed.
+    let expected = [
+        "INSERT GROUP",
+        "MODIFY GROUP",
+        "INSERT MSG",
+        "MODIFY MSG",
+        "INSERT READ",
+    ];
+    assert_eq!(
+        passed.iter().map(String::as_str).collect::<Vec<_>>(),
+        {
+            let mut e = expected.to_vec();
+            e.sort_unstable();
+            e
+        },
+        "{events:#?}"
+    );
 }
