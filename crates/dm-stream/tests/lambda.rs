@@ -284,3 +284,105 @@ async fn a_tombstone_moves_the_preview_back_and_a_ttl_removal_nothing() {
         "the deleted message stops counting"
     );
 }
+
+/// A record of `item` as Lambda delivers it from the table's stream.
+fn lambda_record(name: &str, sequence: u64, item: &serde_dynamo::Item) -> serde_json::Value {
+    let item = serde_json::to_value(item).unwrap();
+    serde_json::json!({
+        "eventID": format!("{sequence:032x}"),
+        "eventName": name,
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1679390142,
+            "Keys": { "pk": item["pk"], "sk": item["sk"] },
+            "NewImage": item,
+            "SequenceNumber": format!("{:028}", 4_421_584_500_000_000_017_450_u128 + u128::from(sequence)),
+            "SizeBytes": 512,
+            "StreamViewType": "NEW_IMAGE"
+        },
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:123456789012:table/cruddur-messages/stream/2023-03-21T00:00:00.000"
+    })
+}
+
+/// A named group made, then one member removed, each as the Lambda event
+/// of its item: every member gets a row at the creation, and after the
+/// removal the removed member has none and the others show two members.
+#[tokio::test]
+async fn a_named_groups_records_make_and_change_its_rows() {
+    let repo = MemoryRepository::new();
+    let mut users = Vec::new();
+    for handle in ["ana", "bo", "cy"] {
+        let user = repo
+            .create_user(NewUser {
+                uuid: UserId::new(),
+                handle: Handle::parse(handle).unwrap(),
+                display_name: DisplayName::parse(handle).unwrap(),
+                cognito_user_id: None,
+            })
+            .await
+            .unwrap();
+        users.push(user.summary());
+    }
+    let made = repo
+        .create_group(
+            &users[0],
+            dm_domain::GroupName::parse("crew").unwrap(),
+            users[1..].to_vec(),
+        )
+        .await
+        .unwrap();
+    let handler = Handler::new(Arc::new(repo.clone()));
+    let item = |g: &dm_domain::Group| dm_store::Record::Group(g.clone()).to_item();
+    let event = |records: Vec<serde_json::Value>| -> Event {
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    };
+    let response = handle_event(
+        &handler,
+        &event(vec![lambda_record("INSERT", 1, &item(&made))]),
+    )
+    .await;
+    assert_eq!(
+        serde_json::to_value(&response).unwrap(),
+        serde_json::json!({ "batchItemFailures": [] })
+    );
+    let row = |owner: UserId| {
+        let repo = repo.clone();
+        async move {
+            repo.conversations(owner, &PageRequest::default())
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|r| r.group == made.id)
+        }
+    };
+    for user in &users {
+        let shown = row(user.uuid).await.expect("a row for every member");
+        assert_eq!(shown.topic.unwrap().members_count, 3);
+    }
+    let removed = repo
+        .change_group(
+            made.id,
+            users[0].uuid,
+            &dm_store::GroupChange::Remove(users[2].uuid),
+        )
+        .await
+        .unwrap();
+    handle_event(
+        &handler,
+        &event(vec![lambda_record("MODIFY", 2, &item(&removed))]),
+    )
+    .await;
+    assert!(
+        row(users[2].uuid).await.is_none(),
+        "the removed member's row"
+    );
+    for user in &users[..2] {
+        assert_eq!(
+            row(user.uuid).await.unwrap().topic.unwrap().members_count,
+            2
+        );
+    }
+}
