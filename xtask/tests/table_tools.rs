@@ -171,17 +171,8 @@ fn named_groups_are_shown_by_name_with_their_members() {
     let (table, group) = runtime.block_on(async {
         let repo = dm_store::testing::fresh_table().await;
         let mut users = Vec::new();
-        for (handle, name) in [("ana", "Ana"), ("bo", "Bo"), ("cy", "Cy")] {
-            let user = repo
-                .create_user(dm_domain::NewUser {
-                    uuid: dm_domain::UserId::new(),
-                    handle: dm_domain::Handle::parse(handle).unwrap(),
-                    display_name: dm_domain::DisplayName::parse(name).unwrap(),
-                    cognito_user_id: None,
-                })
-                .await
-                .unwrap();
-            users.push(user.summary());
+        for handle in ["ana", "bo", "cy"] {
+            users.push(dm_store::testing::user(&repo, handle).await.summary());
         }
         let group = repo
             .create_group(

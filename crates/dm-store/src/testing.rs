@@ -95,6 +95,24 @@ impl Backend {
     }
 }
 
+/// A new user of `handle`, shown by the same name, without a Cognito
+/// subject: who a test sends, reads and joins groups as.
+///
+/// # Panics
+///
+/// When `handle` is not a valid handle, or the repository refuses the user
+/// (a handle taken already).
+pub async fn user<R: Repository + ?Sized>(repo: &R, handle: &str) -> dm_domain::User {
+    repo.create_user(dm_domain::NewUser {
+        uuid: dm_domain::UserId::new(),
+        handle: dm_domain::Handle::parse(handle).expect("a valid handle"),
+        display_name: dm_domain::DisplayName::parse(handle).expect("a valid display name"),
+        cognito_user_id: None,
+    })
+    .await
+    .expect("a new user")
+}
+
 /// One test per case and backend: `mod memory` and `mod dynamodb`, each
 /// with a `#[tokio::test]` per case that calls `super::case(...)`.
 ///

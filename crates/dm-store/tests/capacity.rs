@@ -3,7 +3,7 @@
 //! (`ReturnConsumedCapacity`), which under-counts transactions: it reports
 //! any small one as 2 units.
 
-use dm_domain::{DisplayName, Handle, MessageText, NewUser, UserId};
+use dm_domain::MessageText;
 use dm_store::{NewMessage, PageRequest, Repository, capacity::Consumed};
 
 /// What was spent between two readings: `((read, write) billed, (read, write) reported)`.
@@ -26,15 +26,7 @@ fn text(s: &str) -> MessageText {
 
 /// A new user, as the messages show them.
 async fn user(repo: &impl Repository, handle: &str) -> dm_domain::UserSummary {
-    repo.create_user(NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(handle).unwrap(),
-        display_name: DisplayName::parse(handle).unwrap(),
-        cognito_user_id: None,
-    })
-    .await
-    .unwrap()
-    .summary()
+    dm_store::testing::user(repo, handle).await.summary()
 }
 
 #[tokio::test]

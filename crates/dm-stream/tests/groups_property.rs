@@ -7,10 +7,7 @@
 
 use std::sync::Arc;
 
-use dm_domain::{
-    DisplayName, Group, GroupName, Handle, Message, MessageId, MessageText, NewUser, Timestamp,
-    User, UserId,
-};
+use dm_domain::{Group, GroupName, Message, MessageId, MessageText, Timestamp, User, UserId};
 use dm_store::{
     ChangeEvent, ChangeKind, GroupChange, Missing, NewMessage, PageRequest, Record, Repository,
     StoreError, testing::Backend,
@@ -61,16 +58,7 @@ async fn run(backend: Backend, ops: &[Op], finale: &[usize]) {
     let mut users: Vec<User> = Vec::new();
     for i in 0..USERS {
         let handle = format!("p{i}{}", &UserId::new().to_string()[..6]);
-        users.push(
-            repo.create_user(NewUser {
-                uuid: UserId::new(),
-                handle: Handle::parse(&handle).unwrap(),
-                display_name: DisplayName::parse(&handle).unwrap(),
-                cognito_user_id: None,
-            })
-            .await
-            .unwrap(),
-        );
+        users.push(dm_store::testing::user(repo.as_ref(), &handle).await);
     }
     let mut group: Group = repo
         .create_group(

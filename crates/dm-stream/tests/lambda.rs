@@ -3,7 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use aws_lambda_events::event::dynamodb::Event;
-use dm_domain::{DisplayName, Handle, MessageId, MessageText, NewUser, UserId};
+use dm_domain::{MessageId, MessageText, UserId};
 use dm_store::{MemoryRepository, NewMessage, PageRequest, Repository, StoreError, memory::Fault};
 use dm_stream::{Handler, RetryPolicy, lambda::handle_event};
 
@@ -16,14 +16,8 @@ struct Setup {
 
 async fn setup() -> Setup {
     let repo = MemoryRepository::new();
-    let user = |handle: &str| NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(handle).unwrap(),
-        display_name: DisplayName::parse(handle).unwrap(),
-        cognito_user_id: None,
-    };
-    let a = repo.create_user(user("andrewbrown")).await.unwrap();
-    let b = repo.create_user(user("bayko")).await.unwrap();
+    let a = dm_store::testing::user(&repo, "andrewbrown").await;
+    let b = dm_store::testing::user(&repo, "bayko").await;
     let first = NewMessage {
         id: MessageId::new(),
         created_at: "2023-03-20T22:00:00.000000+00:00".parse().unwrap(),
@@ -314,16 +308,7 @@ async fn a_named_groups_records_make_and_change_its_rows() {
     let repo = MemoryRepository::new();
     let mut users = Vec::new();
     for handle in ["ana", "bo", "cy"] {
-        let user = repo
-            .create_user(NewUser {
-                uuid: UserId::new(),
-                handle: Handle::parse(handle).unwrap(),
-                display_name: DisplayName::parse(handle).unwrap(),
-                cognito_user_id: None,
-            })
-            .await
-            .unwrap();
-        users.push(user.summary());
+        users.push(dm_store::testing::user(&repo, handle).await.summary());
     }
     let made = repo
         .create_group(

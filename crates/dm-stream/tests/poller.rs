@@ -5,9 +5,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::TimeDelta;
-use dm_domain::{
-    DisplayName, Handle, Message, MessageId, MessageText, NewUser, Timestamp, User, UserId,
-};
+use dm_domain::{Message, MessageId, MessageText, Timestamp, User, UserId};
 use dm_store::{DynamoRepository, NewMessage, PageRequest, Repository};
 use dm_stream::{
     Handler,
@@ -43,14 +41,7 @@ async fn catch_up(poller: &mut Poller) {
 
 async fn user(repo: &DynamoRepository, n: usize) -> User {
     let handle = format!("p{n}_{}", &UserId::new().to_string()[..6]);
-    repo.create_user(NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(&handle).unwrap(),
-        display_name: DisplayName::parse(&handle).unwrap(),
-        cognito_user_id: None,
-    })
-    .await
-    .unwrap()
+    dm_store::testing::user(repo, &handle).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,20 +3,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use dm_domain::{DisplayName, Handle, NewUser, User, UserId};
+use dm_domain::{User, UserId};
 use dm_store::Repository;
 use dm_stream::live::{Frame, Post, PostError};
 
-/// A user named `name`, with a handle of its own.
+/// A user named `name` and a suffix of their own.
 pub(crate) async fn user(repo: &Arc<dyn Repository>, name: &str) -> User {
-    repo.create_user(NewUser {
-        uuid: UserId::new(),
-        handle: Handle::parse(&format!("{name}{}", &UserId::new().to_string()[..6])).unwrap(),
-        display_name: DisplayName::parse(name).unwrap(),
-        cognito_user_id: None,
-    })
-    .await
-    .unwrap()
+    let handle = format!("{name}{}", &UserId::new().to_string()[..6]);
+    dm_store::testing::user(repo.as_ref(), &handle).await
 }
 
 /// Records what was posted where, and what was closed; answers
