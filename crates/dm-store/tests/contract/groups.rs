@@ -473,17 +473,31 @@ async fn a_removal_racing_sends_splits_them_at_its_version(backend: Store) {
     let other = backend.another_process().await;
     let (group, users) = group_of(&repo, 3).await;
     let (owner, leaving) = (users[0].clone(), users[3].clone());
-    // How many of the leaving member's sends were answered.
+    // How many of the leaving member's sends were answered, and whether the
+    // removal has begun.
     let answered = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let removing = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let senders: Vec<_> = users
         .iter()
         .enumerate()
         .map(|(k, from)| {
-            let (other, from, answered) = (other.clone(), from.clone(), answered.clone());
+            let (other, from) = (other.clone(), from.clone());
+            let (answered, removing) = (answered.clone(), removing.clone());
             let leaving = from.uuid == leaving.uuid;
             tokio::spawn(async move {
-                let mut outcomes = Vec::new();
-                for i in 0..20 {
+                let mut outcomes: Vec<Result<Message, StoreError>> = Vec::new();
+                for i in 0.. {
+                    // The others send 20 each. The leaving member sends two
+                    // before the removal begins, then keeps sending while it
+                    // runs, until refused three times.
+                    let refused = outcomes.iter().filter(|o| o.is_err()).count();
+                    if (!leaving && i == 20) || refused == 3 {
+                        break;
+                    }
+                    assert!(i < 200, "never refused");
+                    while leaving && i >= 2 && !removing.load(std::sync::atomic::Ordering::SeqCst) {
+                        tokio::task::yield_now().await;
+                    }
                     let at = base_time().plus(TimeDelta::milliseconds((i * 10 + k) as i64));
                     let text = format!("{} {i}", from.handle);
                     outcomes.push(
@@ -504,6 +518,7 @@ async fn a_removal_racing_sends_splits_them_at_its_version(backend: Store) {
     while answered.load(std::sync::atomic::Ordering::SeqCst) < 2 {
         tokio::task::yield_now().await;
     }
+    removing.store(true, std::sync::atomic::Ordering::SeqCst);
     let removed = repo
         .change_group(group.id, owner.uuid, &GroupChange::Remove(leaving.uuid))
         .await
