@@ -158,7 +158,9 @@ async fn dynamodb_direct() {
     assert!(report.capacity_units_per_op.stream_per_message > 0.0);
     assert!(report.delivery.as_ref().unwrap().stream_units_per_message > 0.0);
     // A group message is billed each member's row: more than a pair's, and
-    // at most the arithmetic's 1 + 3N plus the exact membership read.
+    // at most the arithmetic's 1 + 3N plus the exact membership read and,
+    // where the handler forgot a row (its memory keeps one a minute, and a
+    // loaded machine can take longer than that), a read of it per member.
     let sizes = &report.groups.as_ref().unwrap().sizes;
     let ten = sizes.iter().find(|s| s.members == 10).unwrap();
     let two = sizes.iter().find(|s| s.members == 2).unwrap();
@@ -167,7 +169,7 @@ async fn dynamodb_direct() {
         "{sizes:?}"
     );
     assert!(
-        ten.per_message.api_and_stream() <= ten.arithmetic + 1.0,
+        ten.per_message.api_and_stream() <= ten.arithmetic + 1.0 + ten.members as f64,
         "{ten:?}"
     );
     assert!(ten.add.unwrap().stream > 0.0 && ten.remove.unwrap().api > 0.0);
