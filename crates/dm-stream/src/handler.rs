@@ -84,6 +84,33 @@ pub struct BatchOutcome {
     pub failed_at: Option<String>,
 }
 
+impl BatchOutcome {
+    /// Counts one conversation's result; `first` is its first record.
+    pub(crate) fn count(&mut self, result: &Result<Applied, StoreError>, first: &str) {
+        match result {
+            Ok(Applied::Moved) => self.moved += 1,
+            Ok(Applied::Counted) => self.counted += 1,
+            Ok(Applied::AlreadyCurrent) => self.already_current += 1,
+            Err(e) if never_applies(e) => self.skipped += 1,
+            Err(_) => {
+                let earlier = self
+                    .failed_at
+                    .as_deref()
+                    .is_none_or(|f| sequence_order(first, f) == Ordering::Less);
+                if earlier {
+                    self.failed_at = Some(first.to_owned());
+                }
+            }
+        }
+    }
+}
+
+/// Whether a row update failed for good (an unknown conversation, a sender
+/// who is not a member): logged and skipped rather than retried.
+pub(crate) fn never_applies(e: &StoreError) -> bool {
+    matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_))
+}
+
 /// Conversations a handler applies at once unless told otherwise. Their
 /// transactions touch different items, so they do not conflict; on DynamoDB
 /// Local, whose single writer the sends share, 8 left the stream p99 at
@@ -93,14 +120,17 @@ pub const DEFAULT_CONCURRENCY: usize = 32;
 /// Called after every batch with the batch and what it did: for metrics.
 pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
 
-/// One conversation's share of a batch.
-struct Work {
+/// One conversation's share of a batch (or, in the poller's pipeline, of
+/// several batches merged while an earlier share of it was being applied).
+pub(crate) struct Work {
     /// The sequence number of its first record: where a retry starts.
-    first: String,
+    pub(crate) first: String,
     /// Its message records, removals and read markers.
     changes: Changes,
     /// Its new messages, for the notifier.
     inserted: Vec<Message>,
+    /// Its records, for the observer (kept only when there is one).
+    events: Vec<ChangeEvent>,
 }
 
 impl Work {
@@ -109,8 +139,45 @@ impl Work {
             first: first.to_owned(),
             changes: Changes::default(),
             inserted: Vec::new(),
+            events: Vec::new(),
         }
     }
+
+    /// Adds a later share of the same conversation: the changes are applied
+    /// in any order, repeats included, so the two apply as one.
+    pub(crate) fn merge(&mut self, later: Work) {
+        if sequence_order(&later.first, &self.first) == Ordering::Less {
+            self.first = later.first;
+        }
+        let Changes {
+            messages,
+            removed,
+            marks,
+            group,
+        } = later.changes;
+        self.changes.messages.extend(messages);
+        self.changes.removed.extend(removed);
+        self.changes.marks.extend(marks);
+        if let Some(group) = group
+            && self
+                .changes
+                .group
+                .as_ref()
+                .is_none_or(|g| g.version < group.version)
+        {
+            self.changes.group = Some(group);
+        }
+        self.inserted.extend(later.inserted);
+        self.events.extend(later.events);
+    }
+}
+
+/// A batch split by conversation, before anything is applied.
+pub(crate) struct Planned {
+    /// Each conversation's share.
+    pub(crate) work: HashMap<GroupId, Work>,
+    /// The batch's counts so far: records, messages, expired.
+    pub(crate) outcome: BatchOutcome,
 }
 
 /// The stream handler; cheap to clone.
@@ -184,6 +251,65 @@ impl Handler {
 
     /// Handles one batch of change records, in stream order.
     pub async fn handle(&self, events: &[ChangeEvent]) -> BatchOutcome {
+        let Planned { work, mut outcome } = self.plan(events);
+        let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
+            .map(|(group, work)| async move {
+                let first = work.first.clone();
+                (self.apply_work(group, work).await, first)
+            })
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
+        for (result, first) in results {
+            outcome.count(&result, &first);
+        }
+        if let Some(observer) = &self.observer {
+            observer(events, &outcome);
+        }
+        outcome
+    }
+
+    /// Conversations applied at once.
+    pub(crate) fn concurrency(&self) -> usize {
+        self.concurrency
+    }
+
+    /// Applies one conversation's share and tells its members, then the
+    /// observer (in the pipeline, where there is no batch to wait for).
+    pub(crate) async fn apply_observed(
+        &self,
+        group: GroupId,
+        work: Work,
+    ) -> Result<Applied, StoreError> {
+        let Some(observer) = self.observer.clone() else {
+            return self.apply_work(group, work).await;
+        };
+        let events = work.events.clone();
+        let first = work.first.clone();
+        let result = self.apply_work(group, work).await;
+        let mut outcome = BatchOutcome {
+            records: events.len(),
+            ..BatchOutcome::default()
+        };
+        outcome.count(&result, &first);
+        observer(&events, &outcome);
+        result
+    }
+
+    /// Applies one conversation's share, then tells its members.
+    async fn apply_work(&self, group: GroupId, work: Work) -> Result<Applied, StoreError> {
+        let written = self.apply(group, &work.changes).await?;
+        if let Some(notifier) = &self.notifier {
+            notifier
+                .notify(&Update::new(&written, work.changes, work.inserted))
+                .await;
+        }
+        Ok(written.applied)
+    }
+
+    /// Splits a batch by conversation.
+    pub(crate) fn plan(&self, events: &[ChangeEvent]) -> Planned {
+        let observed = self.observer.is_some();
         let mut outcome = BatchOutcome {
             records: events.len(),
             ..BatchOutcome::default()
@@ -196,26 +322,42 @@ impl Handler {
                 outcome.expired += 1;
                 continue;
             }
-            match (event.kind, &event.new_image, &event.key) {
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(message)), _) => {
+            let group = match (event.kind, &event.new_image, &event.key) {
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(m)), _) => m.group,
+                // A named group made or changed: its members' rows follow.
+                // (A one-to-one conversation's rows are made with it.)
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Group(g)), _)
+                    if g.owner().is_some() =>
+                {
+                    g.id
+                }
+                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::ReadMarker(m)), _) => {
+                    m.group
+                }
+                // A message item removed by a user (the API leaves tombstones
+                // instead; this is a delete by hand, as with the AWS CLI).
+                (
+                    ChangeKind::Remove,
+                    _,
+                    &ItemKey::Message {
+                        group, id: Some(_), ..
+                    },
+                ) => group,
+                _ => continue,
+            };
+            let entry = work
+                .entry(group)
+                .or_insert_with(|| Work::new(&event.sequence));
+            match (&event.new_image, &event.key) {
+                (Some(Record::Message(message)), _) => {
                     outcome.messages += 1;
-                    let entry = work
-                        .entry(message.group)
-                        .or_insert_with(|| Work::new(&event.sequence));
                     if event.kind == ChangeKind::Insert {
                         entry.inserted.push(message.clone());
                     }
                     entry.changes.messages.push(message.clone());
                 }
-                // A named group made or changed: its members' rows follow.
-                // (A one-to-one conversation's rows are made with it.)
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Group(group)), _)
-                    if group.owner().is_some() =>
-                {
-                    let changes = &mut work
-                        .entry(group.id)
-                        .or_insert_with(|| Work::new(&event.sequence))
-                        .changes;
+                (Some(Record::Group(group)), _) => {
+                    let changes = &mut entry.changes;
                     if changes
                         .group
                         .as_ref()
@@ -224,84 +366,38 @@ impl Handler {
                         changes.group = Some(group.clone());
                     }
                 }
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::ReadMarker(marker)), _) => {
-                    work.entry(marker.group)
-                        .or_insert_with(|| Work::new(&event.sequence))
-                        .changes
-                        .marks
-                        .push(*marker);
-                }
-                // A message item removed by a user (the API leaves tombstones
-                // instead; this is a delete by hand, as with the AWS CLI).
+                (Some(Record::ReadMarker(marker)), _) => entry.changes.marks.push(*marker),
                 (
-                    ChangeKind::Remove,
                     _,
                     &ItemKey::Message {
-                        group,
-                        at,
-                        id: Some(id),
+                        at, id: Some(id), ..
                     },
                 ) => {
                     outcome.messages += 1;
-                    work.entry(group)
-                        .or_insert_with(|| Work::new(&event.sequence))
-                        .changes
-                        .removed
-                        .push(MessageRef { at, id });
+                    entry.changes.removed.push(MessageRef { at, id });
                 }
                 _ => {}
             }
-        }
-        let results: Vec<(Result<Applied, StoreError>, String)> = stream::iter(work)
-            .map(|(group, work)| async move {
-                let result = self.apply(group, &work.changes).await;
-                if let (Ok(written), Some(notifier)) = (&result, &self.notifier) {
-                    notifier
-                        .notify(&Update::new(written, work.changes, work.inserted))
-                        .await;
-                }
-                (result.map(|written| written.applied), work.first)
-            })
-            .buffer_unordered(self.concurrency)
-            .collect()
-            .await;
-        for (result, first) in results {
-            match result {
-                Ok(Applied::Moved) => outcome.moved += 1,
-                Ok(Applied::Counted) => outcome.counted += 1,
-                Ok(Applied::AlreadyCurrent) => outcome.already_current += 1,
-                Err(StoreError::NotFound(_) | StoreError::Invalid(_)) => outcome.skipped += 1,
-                Err(_) => {
-                    let earlier = outcome
-                        .failed_at
-                        .as_deref()
-                        .is_none_or(|f| sequence_order(&first, f) == Ordering::Less);
-                    if earlier {
-                        outcome.failed_at = Some(first);
-                    }
-                }
+            if observed {
+                entry.events.push(event.clone());
             }
         }
-        if let Some(observer) = &self.observer {
-            observer(events, &outcome);
-        }
-        outcome
+        Planned { work, outcome }
     }
 
     /// Applies one conversation's changes, retrying what may succeed later.
     async fn apply(&self, group: GroupId, changes: &Changes) -> Result<Written, StoreError> {
         use dm_store::retry::Retryable;
-        let never = |e: &StoreError| matches!(e, StoreError::NotFound(_) | StoreError::Invalid(_));
         let messages = changes.messages.len();
         let result = (|| self.repo.apply_changes(group, changes))
             .retry(self.retry.backoff())
-            .when(|e| !never(e))
+            .when(|e| !never_applies(e))
             .notify(|e, delay| {
                 tracing::info!(%group, error = %e, ?delay, "row update failed; retrying");
             })
             .await;
         match &result {
-            Err(e) if never(e) => {
+            Err(e) if never_applies(e) => {
                 tracing::warn!(%group, messages, error = %e, "skipping changes that cannot be applied");
             }
             Err(e) => {

@@ -7,11 +7,16 @@
 //! record handled of each shard, and the shards finished. A restart resumes
 //! after the checkpoint, so it neither loses records nor relies on anything
 //! but the handler's idempotency (a batch handled but not yet checkpointed is
-//! handled again). A failed batch checkpoints up to the record before the
-//! first failure and is retried from there on the next pass.
+//! handled again).
+//!
+//! Each batch's conversations are applied as they are read, while the next
+//! batches are read ([`pipeline`]): one application per conversation at a
+//! time, the checkpoint moved only over batches wholly applied. When a
+//! conversation's update fails for good, the poller lets what runs finish and
+//! reads again from the checkpoint on the next pass.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     future::Future,
     path::PathBuf,
     time::Duration,
@@ -27,6 +32,7 @@ use dm_store::sdk_error::map_sdk_error;
 use crate::{Handler, decode, handler::sequence_order};
 
 mod checkpoint;
+mod pipeline;
 
 pub use checkpoint::{Checkpoint, ShardPosition};
 
@@ -86,7 +92,8 @@ pub struct Pass {
     pub records: usize,
     /// Message records among them.
     pub messages: usize,
-    /// Whether some batch failed and will be retried.
+    /// Whether some conversation's update failed: the poller reads again
+    /// from the checkpoint on its next pass.
     pub failed: bool,
 }
 
@@ -104,6 +111,10 @@ pub struct Poller {
     /// again after [`DESCRIBE_EVERY`], or at once when a pass finished a
     /// shard or failed, so a busy pass is its reads alone.
     described: Option<(std::time::Instant, String, Vec<Shard>)>,
+    /// The conversation shares read and not yet applied.
+    pipeline: pipeline::Pipeline,
+    /// Shards read to their end, finished in the checkpoint once applied.
+    read_to_end: HashSet<String>,
 }
 
 /// How long the stream's ARN and shard list are reused between passes.
@@ -164,6 +175,8 @@ impl Poller {
             checkpoint,
             iterators: HashMap::new(),
             described: None,
+            pipeline: pipeline::Pipeline::default(),
+            read_to_end: HashSet::new(),
         })
     }
 
@@ -228,8 +241,51 @@ impl Poller {
         Ok(shards)
     }
 
-    /// One pass: reads every ready shard until it is caught up.
+    /// One pass: reads every ready shard until it is caught up, and applies
+    /// all it read.
     pub async fn poll_once(&mut self) -> Result<Pass, PollError> {
+        let read = self.read_pass().await;
+        let settled = self.drain().await;
+        let mut pass = read?;
+        settled?;
+        pass.failed |= self.recover_if_failed().await?;
+        Ok(pass)
+    }
+
+    /// Waits for everything read to be applied (or, after a failure, for
+    /// what runs), and checkpoints it.
+    async fn drain(&mut self) -> Result<(), PollError> {
+        self.pipeline.drain(&self.handler).await;
+        self.settle()
+    }
+
+    /// Takes in finished applications and checkpoints what they settled.
+    fn settle(&mut self) -> Result<(), PollError> {
+        self.pipeline.collect(&self.handler);
+        if self.pipeline.advance(&mut self.checkpoint) {
+            self.save()?;
+        }
+        Ok(())
+    }
+
+    /// After a failed update: once what runs has finished, forgets what was
+    /// read past the checkpoint, to read it again. Whether there was one.
+    async fn recover_if_failed(&mut self) -> Result<bool, PollError> {
+        if !self.pipeline.failed() {
+            return Ok(false);
+        }
+        self.drain().await?;
+        tracing::warn!("a row update failed; reading again from the checkpoint");
+        self.pipeline.reset();
+        self.iterators.clear();
+        self.read_to_end.clear();
+        self.described = None;
+        Ok(true)
+    }
+
+    /// Reads every ready shard until it is caught up, handing what it reads
+    /// to the pipeline.
+    async fn read_pass(&mut self) -> Result<Pass, PollError> {
         let (arn, mut shards) = match self.described.take() {
             Some((at, arn, shards)) if at.elapsed() < DESCRIBE_EVERY => (arn, shards),
             _ => {
@@ -243,6 +299,9 @@ impl Poller {
             if !self.checkpoint.stream_arn.is_empty() {
                 tracing::warn!(old = %self.checkpoint.stream_arn, new = %arn, "the table has a new stream; starting from its beginning");
             }
+            self.drain().await?;
+            self.pipeline.reset();
+            self.read_to_end.clear();
             self.checkpoint = Checkpoint {
                 stream_arn: arn.clone(),
                 shards: BTreeMap::new(),
@@ -269,39 +328,47 @@ impl Poller {
             progress = false;
             for shard in &shards {
                 let Some(id) = shard.shard_id() else { continue };
-                let position = self.checkpoint.shards.get(id).cloned().unwrap_or_default();
-                if position.finished {
+                if self.read(id) {
                     continue;
                 }
-                let parent_done = shard.parent_shard_id().is_none_or(|parent| {
-                    !listed.iter().any(|l| l == parent)
-                        || self
-                            .checkpoint
-                            .shards
-                            .get(parent)
-                            .is_some_and(|p| p.finished)
-                });
+                // A child's records go after its parent's, per conversation,
+                // by the pipeline's order.
+                let parent_done = shard
+                    .parent_shard_id()
+                    .is_none_or(|parent| !listed.iter().any(|l| l == parent) || self.read(parent));
                 if !parent_done {
                     continue;
                 }
                 match self.read_shard(&arn, id, &mut pass).await? {
                     ShardEnd::Finished => progress = true,
                     ShardEnd::CaughtUp => {}
-                    ShardEnd::Failed => pass.failed = true,
+                    ShardEnd::Failed => {
+                        pass.failed = true;
+                        progress = false;
+                        break;
+                    }
                 }
             }
         }
         // A finished shard may have children the list does not have yet.
         let finished = shards.iter().any(|s| {
-            s.shard_id()
-                .and_then(|id| self.checkpoint.shards.get(id))
-                .is_some_and(|p| p.finished)
+            s.shard_id().is_some_and(|id| self.read(id))
                 && !shards.iter().any(|c| c.parent_shard_id() == s.shard_id())
         });
         if !pass.failed && !finished {
             self.described = Some((described_at, arn, shards));
         }
         Ok(pass)
+    }
+
+    /// Whether `shard` has been read to its end (applied or not).
+    fn read(&self, shard: &str) -> bool {
+        self.read_to_end.contains(shard)
+            || self
+                .checkpoint
+                .shards
+                .get(shard)
+                .is_some_and(|p| p.finished)
     }
 
     async fn iterator(&self, arn: &str, shard: &str) -> Result<Option<String>, PollError> {
@@ -342,7 +409,7 @@ impl Poller {
         };
         loop {
             let Some(current) = iterator.take() else {
-                self.finish(shard)?;
+                self.finish(shard);
                 return Ok(ShardEnd::Finished);
             };
             let out = match self
@@ -391,78 +458,86 @@ impl Poller {
                         return Ok(ShardEnd::CaughtUp);
                     }
                     None => {
-                        self.finish(shard)?;
+                        self.finish(shard);
                         return Ok(ShardEnd::Finished);
                     }
                 }
             }
-            let sequences: Vec<String> = records
-                .iter()
-                .filter_map(|r| {
-                    r.dynamodb()
-                        .and_then(|d| d.sequence_number())
-                        .map(str::to_owned)
-                })
-                .collect();
+            let last = records
+                .last()
+                .and_then(|r| r.dynamodb())
+                .and_then(|d| d.sequence_number())
+                .map(str::to_owned);
             let events = decode::from_streams_api(records);
-            let outcome = self.handler.handle(&events).await;
-            pass.records += sequences.len();
-            pass.messages += outcome.messages;
-            let entry = self.checkpoint.shards.entry(shard.to_owned()).or_default();
-            if let Some(failed) = &outcome.failed_at {
-                // Everything before the failed record is done; retry from it.
-                if let Some(before) = sequences.iter().take_while(|s| *s != failed).last() {
-                    entry.sequence = Some(before.clone());
-                }
-                self.save()?;
-                tracing::warn!(
-                    shard,
-                    failed,
-                    "batch failed; it will be retried from the failed record"
-                );
+            let planned = self.handler.plan(&events);
+            pass.records += events.len();
+            pass.messages += planned.outcome.messages;
+            self.pipeline
+                .submit(&self.handler, shard, last, planned.work);
+            // Reading waits while the pipeline is full.
+            while self.pipeline.pending() >= pipeline::AHEAD * self.handler.concurrency()
+                && !self.pipeline.failed()
+            {
+                self.pipeline.next(&self.handler).await;
+            }
+            self.settle()?;
+            if self.pipeline.failed() {
                 return Ok(ShardEnd::Failed);
             }
-            if let Some(last) = sequences.last() {
-                entry.sequence = Some(last.clone());
-            }
-            self.save()?;
             iterator = next;
         }
     }
 
-    fn finish(&mut self, shard: &str) -> Result<(), PollError> {
-        self.checkpoint
-            .shards
-            .entry(shard.to_owned())
-            .or_default()
-            .finished = true;
-        self.save()
+    /// Notes that `shard` has been read to its end.
+    fn finish(&mut self, shard: &str) {
+        self.read_to_end.insert(shard.to_owned());
+        self.pipeline.finish(shard);
     }
 
     /// Polls until `shutdown` completes; errors of a pass are logged and the
-    /// pass is tried again after the interval.
+    /// pass is tried again after the interval. Between passes, finished
+    /// applications are taken in as they finish; at shutdown, what was read
+    /// is applied and checkpointed first.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut backoff = dm_store::retry::Backoff::new(FIRST_PAUSE, MAX_PAUSE);
         loop {
-            let pause = match self.poll_once().await {
-                Ok(pass) if pass.failed => self.config.interval.max(backoff.failed()),
-                Ok(pass) if pass.records > 0 => {
-                    backoff.succeeded();
-                    Duration::ZERO
-                }
-                Ok(_) => {
-                    backoff.succeeded();
-                    self.config.interval
-                }
-                Err(e) => {
+            let read = self.read_pass().await;
+            let recovered = self.recover_if_failed().await;
+            let pause = match (read, recovered) {
+                (Err(e), _) | (_, Err(e)) => {
                     tracing::error!(error = %format!("{e:#}"), "stream pass failed");
                     self.config.interval.max(backoff.failed())
                 }
+                (Ok(pass), Ok(recovered)) if pass.failed || recovered => {
+                    self.config.interval.max(backoff.failed())
+                }
+                (Ok(pass), Ok(_)) => {
+                    backoff.succeeded();
+                    if pass.records > 0 {
+                        Duration::ZERO
+                    } else {
+                        self.config.interval
+                    }
+                }
             };
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(pause) => {}
+            let pause = tokio::time::sleep(pause);
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    () = &mut shutdown => {
+                        if let Err(e) = self.drain().await {
+                            tracing::error!(error = %format!("{e:#}"), "checkpointing at shutdown failed");
+                        }
+                        return;
+                    }
+                    () = &mut pause => break,
+                    () = self.pipeline.next(&self.handler), if self.pipeline.is_running() => {
+                        if let Err(e) = self.settle() {
+                            tracing::error!(error = %format!("{e:#}"), "checkpointing failed");
+                        }
+                    }
+                }
             }
         }
     }
