@@ -23,7 +23,7 @@ pub struct PollArgs {
     /// this URL: `dm-api`'s address locally (`cargo xtask up` sets it).
     #[arg(long, env = "DM_LIVE_ENDPOINT")]
     pub live_endpoint: Option<String>,
-    /// Milliseconds between passes that found nothing.
+    /// Milliseconds between passes that found less than a full batch.
     #[arg(long, env = "DM_STREAM_INTERVAL_MS", default_value_t = 100)]
     pub interval_ms: u64,
 }

@@ -2,8 +2,9 @@
 //! for DynamoDB Local and for running without Lambda.
 //!
 //! Each pass describes the table's stream, and reads every shard that is
-//! ready (its parent is finished, or gone), parents before children, until it
-//! is caught up. After each batch the position is checkpointed: the last
+//! ready (its parent is finished, or gone), parents before children, until a
+//! read returns less than a full batch; the next pass comes after the
+//! interval, or at once when a batch was full. After each batch the position is checkpointed: the last
 //! record handled of each shard, and the shards finished. A restart resumes
 //! after the checkpoint, so it neither loses records nor relies on anything
 //! but the handler's idempotency (a batch handled but not yet checkpointed is
@@ -52,7 +53,9 @@ pub struct PollerConfig {
     pub table: String,
     /// Where the checkpoint is kept; in memory only when `None`.
     pub checkpoint: Option<PathBuf>,
-    /// The pause between passes that found nothing.
+    /// The pause between passes that found less than a full batch: how often
+    /// a shard is read while its records trickle in (Lambda reads 4 times a
+    /// second).
     pub interval: Duration,
 }
 
@@ -92,6 +95,9 @@ pub struct Pass {
     pub records: usize,
     /// Message records among them.
     pub messages: usize,
+    /// Whether some read returned a full batch, so that more may be waiting:
+    /// the next pass starts at once rather than after the interval.
+    pub more: bool,
     /// Whether some conversation's update failed: the poller reads again
     /// from the checkpoint on its next pass.
     pub failed: bool,
@@ -115,7 +121,14 @@ pub struct Poller {
     pipeline: pipeline::Pipeline,
     /// Shards read to their end, finished in the checkpoint once applied.
     read_to_end: HashSet<String>,
+    /// When the checkpoint was last written, and whether it has moved since.
+    saved: (std::time::Instant, bool),
 }
+
+/// How often, at most, a moving checkpoint is written while work is pending;
+/// it is written at once when nothing is. A crash repeats what was applied
+/// since the last write, which the handler's idempotency makes harmless.
+const SAVE_EVERY: Duration = Duration::from_millis(200);
 
 /// How long the stream's ARN and shard list are reused between passes.
 const DESCRIBE_EVERY: Duration = Duration::from_secs(1);
@@ -177,6 +190,7 @@ impl Poller {
             described: None,
             pipeline: pipeline::Pipeline::default(),
             read_to_end: HashSet::new(),
+            saved: (std::time::Instant::now(), false),
         })
     }
 
@@ -259,11 +273,15 @@ impl Poller {
         self.settle()
     }
 
-    /// Takes in finished applications and checkpoints what they settled.
+    /// Takes in finished applications and checkpoints what they settled:
+    /// written at once when nothing is pending, else at most every
+    /// [`SAVE_EVERY`].
     fn settle(&mut self) -> Result<(), PollError> {
         self.pipeline.collect(&self.handler);
-        if self.pipeline.advance(&mut self.checkpoint) {
+        self.saved.1 |= self.pipeline.advance(&mut self.checkpoint);
+        if self.saved.1 && (self.pipeline.pending() == 0 || self.saved.0.elapsed() >= SAVE_EVERY) {
             self.save()?;
+            self.saved = (std::time::Instant::now(), false);
         }
         Ok(())
     }
@@ -451,6 +469,7 @@ impl Poller {
             };
             let records = out.records.unwrap_or_default();
             let next = out.next_shard_iterator;
+            let full = records.len() >= BATCH_SIZE as usize;
             if records.is_empty() {
                 match next {
                     Some(next) => {
@@ -476,7 +495,7 @@ impl Poller {
                 .submit(&self.handler, shard, last, planned.work);
             // Reading waits while the pipeline is full.
             while self.pipeline.pending() >= pipeline::AHEAD * self.handler.concurrency()
-                && !self.pipeline.failed()
+                && self.pipeline.is_running()
             {
                 self.pipeline.next(&self.handler).await;
             }
@@ -484,7 +503,18 @@ impl Poller {
             if self.pipeline.failed() {
                 return Ok(ShardEnd::Failed);
             }
-            iterator = next;
+            // Less than a full batch: caught up until the next pass, which
+            // comes after the interval, while what was read is applied.
+            match next {
+                Some(next) if !full => {
+                    self.iterators.insert(shard.to_owned(), next);
+                    return Ok(ShardEnd::CaughtUp);
+                }
+                next => {
+                    pass.more |= full;
+                    iterator = next;
+                }
+            }
         }
     }
 
@@ -514,7 +544,7 @@ impl Poller {
                 }
                 (Ok(pass), Ok(_)) => {
                     backoff.succeeded();
-                    if pass.records > 0 {
+                    if pass.more {
                         Duration::ZERO
                     } else {
                         self.config.interval
