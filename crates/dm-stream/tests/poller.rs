@@ -6,7 +6,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::TimeDelta;
-use dm_domain::{Message, MessageId, MessageText, Timestamp, User, UserId};
+use dm_domain::{GroupId, Message, MessageId, MessageText, Timestamp, User, UserId};
 use dm_store::{
     DynamoRepository, NewMessage, PageRequest, Repository,
     testing::{FaultInjector, Injected},
@@ -56,6 +56,24 @@ async fn user(repo: &DynamoRepository, n: usize) -> User {
     dm_store::testing::user(repo, &handle).await
 }
 
+/// The `i`th conversation of a test: two users of their own, and a first
+/// message at `base`.
+async fn conversation(repo: &DynamoRepository, i: usize, base: Timestamp) -> (GroupId, User, User) {
+    let (a, b) = (user(repo, 2 * i).await, user(repo, 2 * i + 1).await);
+    let first = NewMessage {
+        id: MessageId::new(),
+        created_at: base,
+        text: MessageText::parse("hi").unwrap(),
+    };
+    let group = repo
+        .start_conversation(&a.summary(), &b.summary(), first)
+        .await
+        .unwrap()
+        .message
+        .group;
+    (group, a, b)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_converge_across_a_poller_restart() {
     let repo = dm_store::testing::fresh_table().await;
@@ -66,18 +84,7 @@ async fn rows_converge_across_a_poller_restart() {
     // Four conversations, forty messages, with the first half before the restart.
     let mut conversations = Vec::new();
     for i in 0..4 {
-        let (a, b) = (user(&repo, 2 * i).await, user(&repo, 2 * i + 1).await);
-        let first = NewMessage {
-            id: MessageId::new(),
-            created_at: base,
-            text: MessageText::parse("hi").unwrap(),
-        };
-        let group = repo
-            .start_conversation(&a.summary(), &b.summary(), first)
-            .await
-            .unwrap()
-            .message
-            .group;
+        let (group, a, b) = conversation(&repo, i, base).await;
         conversations.push((group, a, b));
     }
     let mut sent: Vec<Message> = Vec::new();
@@ -150,18 +157,7 @@ async fn failed_row_updates_are_read_again_from_the_checkpoint() {
     let base: Timestamp = "2024-03-01T00:00:00.000000+00:00".parse().unwrap();
     let mut newest = Vec::new();
     for i in 0..4 {
-        let (a, b) = (user(&repo, 2 * i).await, user(&repo, 2 * i + 1).await);
-        let first = NewMessage {
-            id: MessageId::new(),
-            created_at: base,
-            text: MessageText::parse("hi").unwrap(),
-        };
-        let group = repo
-            .start_conversation(&a.summary(), &b.summary(), first)
-            .await
-            .unwrap()
-            .message
-            .group;
+        let (group, a, b) = conversation(&repo, i, base).await;
         newest.push((group, [a, b], None));
     }
     let handler = || {
