@@ -19,7 +19,7 @@
 
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 
-use dm_domain::{GroupId, ItemKey, Message, MessageRef};
+use dm_domain::{Group, GroupId, ItemKey, Message, MessageRef};
 use dm_store::{
     Applied, ChangeEvent, ChangeKind, Changes, Record, Repository, StoreError, Written,
 };
@@ -117,7 +117,9 @@ pub(crate) fn never_applies(e: &StoreError) -> bool {
 /// 0.85 s behind the sends and 32 at 0.15 s (`cargo xtask bench`).
 pub const DEFAULT_CONCURRENCY: usize = 32;
 
-/// Called after every batch with the batch and what it did: for metrics.
+/// Called with records and what was done with them, for metrics: after every
+/// batch given to [`Handler::handle`], and in the poller's pipeline after
+/// each conversation's share, with its records.
 pub type Observer = Arc<dyn Fn(&[ChangeEvent], &BatchOutcome) + Send + Sync>;
 
 /// One conversation's share of a batch (or, in the poller's pipeline, of
@@ -158,17 +160,19 @@ impl Work {
         self.changes.messages.extend(messages);
         self.changes.removed.extend(removed);
         self.changes.marks.extend(marks);
-        if let Some(group) = group
-            && self
-                .changes
-                .group
-                .as_ref()
-                .is_none_or(|g| g.version < group.version)
-        {
-            self.changes.group = Some(group);
+        if let Some(group) = group {
+            keep_newer(&mut self.changes.group, group);
         }
         self.inserted.extend(later.inserted);
         self.events.extend(later.events);
+    }
+}
+
+/// Keeps the newer of a share's group item and `group` (records of one item
+/// come in order, but shares merge records of several batches).
+fn keep_newer(kept: &mut Option<Group>, group: Group) {
+    if kept.as_ref().is_none_or(|g| g.version < group.version) {
+        *kept = Some(group);
     }
 }
 
@@ -357,14 +361,7 @@ impl Handler {
                     entry.changes.messages.push(message.clone());
                 }
                 (Some(Record::Group(group)), _) => {
-                    let changes = &mut entry.changes;
-                    if changes
-                        .group
-                        .as_ref()
-                        .is_none_or(|g| g.version < group.version)
-                    {
-                        changes.group = Some(group.clone());
-                    }
+                    keep_newer(&mut entry.changes.group, group.clone());
                 }
                 (Some(Record::ReadMarker(marker)), _) => entry.changes.marks.push(*marker),
                 (

@@ -6,7 +6,7 @@
 //!
 //! - AWS Lambda's DynamoDB event ([`decode::from_lambda`], the `dm-stream-lambda` binary);
 //! - the DynamoDB Streams API, polled locally ([`poller::Poller`], the `dm-stream-poll` binary and `cargo xtask stream`);
-//! - the memory repository's feed ([`memory_feed::run`]).
+//! - the memory repository's feed ([`memory_feed::MemoryFeed::run`]).
 //!
 //! The invariants it keeps (each tested against both repositories):
 //! one row per member; newest wins, never backwards; idempotent; nothing

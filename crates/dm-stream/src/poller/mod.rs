@@ -4,14 +4,16 @@
 //! Each pass describes the table's stream, and reads every shard that is
 //! ready (its parent is finished, or gone), parents before children, until a
 //! read returns less than a full batch; the next pass comes after the
-//! interval, or at once when a batch was full. After each batch the position is checkpointed: the last
-//! record handled of each shard, and the shards finished. A restart resumes
-//! after the checkpoint, so it neither loses records nor relies on anything
-//! but the handler's idempotency (a batch handled but not yet checkpointed is
-//! handled again).
+//! interval, or at once when a batch was full. The checkpoint holds the last
+//! record of each shard whose batch, and every batch before it, is wholly
+//! applied, and the shards finished; it is written at most every
+//! 200 ms while work is pending. A restart resumes after the
+//! checkpoint, so it neither loses records nor relies on anything but the
+//! handler's idempotency (what was applied after the checkpoint is applied
+//! again).
 //!
 //! Each batch's conversations are applied as they are read, while the next
-//! batches are read ([`pipeline`]): one application per conversation at a
+//! batches are read (`pipeline.rs`): one application per conversation at a
 //! time, the checkpoint moved only over batches wholly applied. When a
 //! conversation's update fails for good, the poller lets what runs finish and
 //! reads again from the checkpoint on the next pass.
@@ -482,6 +484,7 @@ impl Poller {
                     }
                 }
             }
+            let read = records.len();
             let last = records
                 .last()
                 .and_then(|r| r.dynamodb())
@@ -489,7 +492,7 @@ impl Poller {
                 .map(str::to_owned);
             let events = decode::from_streams_api(records);
             let planned = self.handler.plan(&events);
-            pass.records += events.len();
+            pass.records += read;
             pass.messages += planned.outcome.messages;
             self.pipeline
                 .submit(&self.handler, shard, last, planned.work);
