@@ -472,42 +472,33 @@ impl Poller {
             let records = out.records.unwrap_or_default();
             let next = out.next_shard_iterator;
             let full = records.len() >= BATCH_SIZE as usize;
-            if records.is_empty() {
-                match next {
-                    Some(next) => {
-                        self.iterators.insert(shard.to_owned(), next);
-                        return Ok(ShardEnd::CaughtUp);
-                    }
-                    None => {
-                        self.finish(shard);
-                        return Ok(ShardEnd::Finished);
-                    }
+            if !records.is_empty() {
+                let read = records.len();
+                let last = records
+                    .last()
+                    .and_then(|r| r.dynamodb())
+                    .and_then(|d| d.sequence_number())
+                    .map(str::to_owned);
+                let events = decode::from_streams_api(records);
+                let planned = self.handler.plan(&events);
+                pass.records += read;
+                pass.messages += planned.outcome.messages;
+                self.pipeline
+                    .submit(&self.handler, shard, last, planned.work);
+                // Reading waits while the pipeline is full.
+                while self.pipeline.pending() >= pipeline::AHEAD * self.handler.concurrency()
+                    && self.pipeline.is_running()
+                {
+                    self.pipeline.next(&self.handler).await;
+                }
+                self.settle()?;
+                if self.pipeline.failed() {
+                    return Ok(ShardEnd::Failed);
                 }
             }
-            let read = records.len();
-            let last = records
-                .last()
-                .and_then(|r| r.dynamodb())
-                .and_then(|d| d.sequence_number())
-                .map(str::to_owned);
-            let events = decode::from_streams_api(records);
-            let planned = self.handler.plan(&events);
-            pass.records += read;
-            pass.messages += planned.outcome.messages;
-            self.pipeline
-                .submit(&self.handler, shard, last, planned.work);
-            // Reading waits while the pipeline is full.
-            while self.pipeline.pending() >= pipeline::AHEAD * self.handler.concurrency()
-                && self.pipeline.is_running()
-            {
-                self.pipeline.next(&self.handler).await;
-            }
-            self.settle()?;
-            if self.pipeline.failed() {
-                return Ok(ShardEnd::Failed);
-            }
-            // Less than a full batch: caught up until the next pass, which
-            // comes after the interval, while what was read is applied.
+            // Less than a full batch (none at all included): caught up until
+            // the next pass, which comes after the interval, while what was
+            // read is applied; no next iterator: the shard has ended.
             match next {
                 Some(next) if !full => {
                     self.iterators.insert(shard.to_owned(), next);
