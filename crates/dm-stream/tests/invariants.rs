@@ -483,8 +483,9 @@ async fn throttling_and_conflicts_are_retried_by_the_handler() {
 }
 
 /// The retry budget (`dm_store::retry`): with every attempt throttled, one
-/// message costs exactly the handler's attempts times the SDK's, and then
-/// goes back to Lambda or the poller, with nothing moved.
+/// message costs exactly the handler's attempts times the SDK's for each of
+/// its two members (their rows, not remembered by this handler, are read at
+/// once), and then goes back to Lambda or the poller, with nothing moved.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_throttled_table_costs_a_bounded_number_of_requests() {
     let injector = FaultInjector::default();
@@ -512,8 +513,8 @@ async fn a_throttled_table_costs_a_bounded_number_of_requests() {
     let requests = injector.calls() - before;
     assert_eq!(
         requests,
-        u64::from(policy.attempts * dm_store::retry::SDK_ATTEMPTS),
-        "the handler's attempts ({}) times the SDK's ({})",
+        2 * u64::from(policy.attempts * dm_store::retry::SDK_ATTEMPTS),
+        "two rows' reads, each the handler's attempts ({}) times the SDK's ({})",
         policy.attempts,
         dm_store::retry::SDK_ATTEMPTS
     );

@@ -161,14 +161,17 @@ async fn a_failed_record_is_reported_by_sequence_number() {
         base: Duration::from_millis(1),
         max: Duration::from_millis(1),
     });
+    // Every call of both attempts throttled (an attempt reads the members'
+    // rows at once, so it makes more than one).
     let next = s.repo.calls() + 1;
-    for call in next..next + 2 {
+    for call in next..next + 10 {
         s.repo.inject(
             call,
             Fault::Before(StoreError::Throttled("injected".into())),
         );
     }
     let response = handle_event(&handler, &event).await;
+    s.repo.clear_faults();
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
         serde_json::json!({ "batchItemFailures": [{ "itemIdentifier": "4421584500000000017450439091" }] })

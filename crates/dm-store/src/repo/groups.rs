@@ -19,6 +19,9 @@ use crate::{
     table::{Condition, Table, Write, WriteError},
 };
 
+/// A named group's version when it is made; each change bumps it.
+pub(super) const FIRST_VERSION: u64 = 1;
+
 /// Makes a named group owned by `creator`, with `others`; see
 /// [`crate::Repository::create_group`].
 pub(super) async fn create<T: Table + ?Sized>(
@@ -39,7 +42,7 @@ pub(super) async fn create<T: Table + ?Sized>(
         },
         members,
         created_at: Timestamp::now(),
-        version: 1,
+        version: FIRST_VERSION,
         removed: Vec::new(),
     };
     match table

@@ -14,7 +14,7 @@ use dm_domain::{Conversation, Group, GroupId, ItemKey, UserId};
 use super::{
     membership::load_group,
     plan::Changes,
-    rows::{rebuild_row, remember},
+    rows::{NewestMessages, rebuild_row, remember},
     unchecked,
 };
 use crate::{
@@ -131,16 +131,30 @@ pub(super) async fn leave_row<T: Table + ?Sized>(
     })
 }
 
-/// `owner`'s current row of `group` as a member since their join: `row`
-/// (the guess or the row read) when it is theirs now; made again when it is
-/// missing, left or from an earlier membership of theirs; `None` when it was
-/// left after that join (the item in force is older than the leave). Whether
-/// it made the row.
+/// Where [`current_row`] starts from.
+#[derive(Debug, Clone)]
+pub(super) enum Guess {
+    /// The row as last seen: its write's condition checks it.
+    Row(Box<Conversation>),
+    /// Nothing known: read it.
+    Unknown,
+    /// A founding member of a group whose making this batch holds: there is
+    /// most likely no row yet, so it is made without a read (its write's
+    /// condition, that there is none, checks that; a replay reads it then).
+    Absent,
+}
+
+/// `owner`'s current row of `group` as a member since their join: the row
+/// guessed or read when it is theirs now; made again when it is missing,
+/// left or from an earlier membership of theirs (from `newest`, read once
+/// for all the rows a call makes); `None` when it was left after that join
+/// (the item in force is older than the leave). Whether it made the row.
 pub(super) async fn current_row<T: Table + ?Sized>(
     table: &T,
     group: &Group,
     owner: UserId,
-    row: Option<Conversation>,
+    guess: Guess,
+    newest: &NewestMessages,
 ) -> StoreResult<Option<(Conversation, bool)>> {
     let Some(joined) = group.joined_version(owner) else {
         return Err(StoreError::NotFound(Missing::Conversation));
@@ -149,11 +163,12 @@ pub(super) async fn current_row<T: Table + ?Sized>(
         owner,
         group: group.id,
     };
-    let mut row = row;
+    let mut guess = guess;
     for _ in 0..RACE_ATTEMPTS {
-        let found = match row.take() {
-            Some(row) => Some(row),
-            None => match table.get(&key).await? {
+        let found = match std::mem::replace(&mut guess, Guess::Unknown) {
+            Guess::Row(row) => Some(*row),
+            Guess::Absent => None,
+            Guess::Unknown => match table.get(&key).await? {
                 Some(Record::Conversation(row)) => Some(row),
                 Some(other) => return Err(other.unexpected()),
                 None => None,
@@ -166,7 +181,7 @@ pub(super) async fn current_row<T: Table + ?Sized>(
             Some(found) if found.membership_version >= joined => return Ok(None),
             // Left before this join, or from an earlier membership.
             Some(found) => {
-                let mut fresh = rebuild_row(table, group, owner).await?;
+                let mut fresh = rebuild_row(table, group, owner, newest).await?;
                 fresh.version = found.version + 1;
                 let write = Write::put_if(
                     Record::Conversation(fresh.clone()),
@@ -176,7 +191,7 @@ pub(super) async fn current_row<T: Table + ?Sized>(
                 (fresh, write)
             }
             None => {
-                let fresh = rebuild_row(table, group, owner).await?;
+                let fresh = rebuild_row(table, group, owner, newest).await?;
                 (fresh.clone(), Write::create(Record::Conversation(fresh)))
             }
         };

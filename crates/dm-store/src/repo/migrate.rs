@@ -35,7 +35,7 @@ use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, UserId, UserSumm
 use super::{
     messages,
     plan::Changes,
-    rows::{apply, rebuild_row},
+    rows::{NewestMessages, apply, rebuild_row},
 };
 use crate::{
     Record, StoreResult,
@@ -215,6 +215,7 @@ pub async fn migrate<T: Table + ?Sized>(
     for group in found.groups.values() {
         step(progress);
         let mut made = false;
+        let newest = NewestMessages::default();
         for member in &group.members {
             if found.rows.contains(&(group.id, member.user.uuid)) {
                 continue;
@@ -222,7 +223,7 @@ pub async fn migrate<T: Table + ?Sized>(
             done.rows_made += 1;
             made = true;
             if !dry_run {
-                let row = rebuild_row(table, group, member.user.uuid).await?;
+                let row = rebuild_row(table, group, member.user.uuid, &newest).await?;
                 // Made meanwhile by the stream handler: it is current.
                 create(table, Record::Conversation(row)).await?;
             }

@@ -8,9 +8,11 @@
 
 use dm_domain::{Conversation, Group, GroupId, ItemKey, Message, MessageRef, UserId};
 use futures::future::join_all;
+use tokio::sync::OnceCell;
 
 use super::{
-    member_rows::{current_row, group_in_force, take_away_rows},
+    groups::FIRST_VERSION,
+    member_rows::{Guess, current_row, group_in_force, take_away_rows},
     membership::load_group,
     messages,
     plan::{Changes, Reader, Shared, count_unread, newest_live, plan},
@@ -71,17 +73,32 @@ pub(super) async fn apply<T: Table + ?Sized>(
         return Err(StoreError::Invalid("sender_not_member"));
     }
     let gone = take_away_rows(table, &group, changes).await?;
+    // Every member's row as it stands: remembered, else read, else made
+    // (from the newest messages, read once for all), all members at once.
+    let founding = changes
+        .group
+        .as_ref()
+        .is_some_and(|g| g.id == group.id && g.version == FIRST_VERSION);
+    let newest = NewestMessages::default();
+    let found = join_all(group.members.iter().map(|member| {
+        let owner = member.user.uuid;
+        let guess = match table.group_cache().and_then(|c| c.row(owner, group.id)) {
+            Some(row) => Guess::Row(Box::new(row)),
+            None if founding && member.joined_version == 0 => Guess::Absent,
+            None => Guess::Unknown,
+        };
+        current_row(table, &group, owner, guess, &newest)
+    }))
+    .await;
     let mut shared = Shared::default();
-    // Every member's row planned on its guess (the plans share their reads),
-    // then the writes sent together: one round trip for all the members.
+    // Every member's row planned (the plans share their reads), then the
+    // writes sent together: one round trip for all the members.
     let mut planned = Vec::with_capacity(group.members.len());
     // A row made here (a member's first) is a change the members are told.
     let mut made = !gone.is_empty();
-    for member in &group.members {
-        let owner = member.user.uuid;
-        let guess = table.group_cache().and_then(|c| c.row(owner, group.id));
+    for found in found {
         // Gone after the join the item in force knows of: not theirs now.
-        let Some((row, new)) = current_row(table, &group, owner, guess).await? else {
+        let Some((row, new)) = found? else {
             continue;
         };
         made |= new;
@@ -192,7 +209,11 @@ async fn apply_to_row<T: Table + ?Sized>(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let Some((row, _)) = current_row(table, group, owner, guess.take()).await? else {
+        let guess = guess
+            .take()
+            .map_or(Guess::Unknown, |row| Guess::Row(Box::new(row)));
+        let newest = NewestMessages::default();
+        let Some((row, _)) = current_row(table, group, owner, guess, &newest).await? else {
             return Ok(None);
         };
         let Some(next) = plan(table, group, &row, changes, shared).await? else {
@@ -227,6 +248,34 @@ async fn apply_to_row<T: Table + ?Sized>(
     }
 }
 
+/// A conversation's newest message and its newest not deleted, read once
+/// (strongly consistent) for every row made in one call, however many
+/// members' rows that is.
+#[derive(Debug, Default)]
+pub(super) struct NewestMessages(OnceCell<(Option<Message>, Option<Message>)>);
+
+impl NewestMessages {
+    async fn read<T: Table + ?Sized>(
+        &self,
+        table: &T,
+        group: GroupId,
+    ) -> StoreResult<&(Option<Message>, Option<Message>)> {
+        self.0
+            .get_or_try_init(|| async {
+                let Some(newest) = messages::newest(table, group).await? else {
+                    return Ok((None, None));
+                };
+                let shown = if newest.deleted {
+                    newest_live(table, group, newest.reference()).await?
+                } else {
+                    Some(newest.clone())
+                };
+                Ok((Some(newest), shown))
+            })
+            .await
+    }
+}
+
 /// What `owner`'s row of `group` is, from the table's messages and the
 /// owner's read marker (strongly consistent): at the newest message, showing
 /// the newest not deleted, counting what is unread after the marker.
@@ -234,11 +283,13 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
     table: &T,
     group: &Group,
     owner: UserId,
+    newest: &NewestMessages,
 ) -> StoreResult<Conversation> {
     let Some(joined) = group.member(owner).map(|m| m.joined_version) else {
         return Err(StoreError::NotFound(Missing::Conversation));
     };
-    let Some(newest) = messages::newest(table, group.id).await? else {
+    let (newest, shown) = newest.read(table, group.id).await?;
+    let Some(newest) = newest.clone() else {
         // A named group before its first message: at its creation.
         let Some(other) = group
             .shown_as(owner, None)
@@ -267,7 +318,7 @@ pub(super) async fn rebuild_row<T: Table + ?Sized>(
         });
     };
     let last: MessageRef = newest.reference();
-    let shown: Option<Message> = newest_live(table, group.id, last).await?;
+    let shown: Option<Message> = shown.clone();
     let read_through = match table.get(&ItemKey::ReadMarker(group.id, owner)).await? {
         Some(Record::ReadMarker(marker)) => Some(marker.through),
         Some(other) => return Err(other.unexpected()),
