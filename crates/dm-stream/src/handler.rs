@@ -19,7 +19,7 @@
 
 use std::{cmp::Ordering, collections::HashMap, sync::Arc, time::Duration};
 
-use dm_domain::{Group, GroupId, ItemKey, Message, MessageRef};
+use dm_domain::{Group, GroupId, ItemKey, Message, MessageRef, ReadMarker};
 use dm_store::{
     Applied, ChangeEvent, ChangeKind, Changes, Record, Repository, StoreError, Written,
 };
@@ -176,6 +176,45 @@ fn keep_newer(kept: &mut Option<Group>, group: Group) {
     }
 }
 
+/// What a record changes in its conversation; records of anything else
+/// (users, rows, connections, claims) change nothing here.
+enum Part<'a> {
+    /// A message sent, edited or deleted (its tombstone).
+    Message(&'a Message),
+    /// A named group made or changed: its members' rows follow. (A
+    /// one-to-one conversation's rows are made with it.)
+    Group(&'a Group),
+    /// A member's read marker moved.
+    Mark(&'a ReadMarker),
+    /// A message item removed by a user (the API leaves tombstones instead;
+    /// this is a delete by hand, as with the AWS CLI).
+    Removed(MessageRef),
+}
+
+impl<'a> Part<'a> {
+    /// The conversation `event` belongs to and what it changes there.
+    fn of(event: &'a ChangeEvent) -> Option<(GroupId, Self)> {
+        match (event.kind, &event.new_image, &event.key) {
+            (ChangeKind::Insert | ChangeKind::Modify, Some(image), _) => match image {
+                Record::Message(m) => Some((m.group, Self::Message(m))),
+                Record::Group(g) if g.owner().is_some() => Some((g.id, Self::Group(g))),
+                Record::ReadMarker(m) => Some((m.group, Self::Mark(m))),
+                _ => None,
+            },
+            (
+                ChangeKind::Remove,
+                _,
+                &ItemKey::Message {
+                    group,
+                    at,
+                    id: Some(id),
+                },
+            ) => Some((group, Self::Removed(MessageRef { at, id }))),
+            _ => None,
+        }
+    }
+}
+
 /// A batch split by conversation, before anything is applied.
 pub(crate) struct Planned {
     /// Each conversation's share.
@@ -326,54 +365,26 @@ impl Handler {
                 outcome.expired += 1;
                 continue;
             }
-            let group = match (event.kind, &event.new_image, &event.key) {
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Message(m)), _) => m.group,
-                // A named group made or changed: its members' rows follow.
-                // (A one-to-one conversation's rows are made with it.)
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::Group(g)), _)
-                    if g.owner().is_some() =>
-                {
-                    g.id
-                }
-                (ChangeKind::Insert | ChangeKind::Modify, Some(Record::ReadMarker(m)), _) => {
-                    m.group
-                }
-                // A message item removed by a user (the API leaves tombstones
-                // instead; this is a delete by hand, as with the AWS CLI).
-                (
-                    ChangeKind::Remove,
-                    _,
-                    &ItemKey::Message {
-                        group, id: Some(_), ..
-                    },
-                ) => group,
-                _ => continue,
+            let Some((group, part)) = Part::of(event) else {
+                continue;
             };
             let entry = work
                 .entry(group)
                 .or_insert_with(|| Work::new(&event.sequence));
-            match (&event.new_image, &event.key) {
-                (Some(Record::Message(message)), _) => {
+            match part {
+                Part::Message(message) => {
                     outcome.messages += 1;
                     if event.kind == ChangeKind::Insert {
                         entry.inserted.push(message.clone());
                     }
                     entry.changes.messages.push(message.clone());
                 }
-                (Some(Record::Group(group)), _) => {
-                    keep_newer(&mut entry.changes.group, group.clone());
-                }
-                (Some(Record::ReadMarker(marker)), _) => entry.changes.marks.push(*marker),
-                (
-                    _,
-                    &ItemKey::Message {
-                        at, id: Some(id), ..
-                    },
-                ) => {
+                Part::Group(group) => keep_newer(&mut entry.changes.group, group.clone()),
+                Part::Mark(marker) => entry.changes.marks.push(*marker),
+                Part::Removed(message) => {
                     outcome.messages += 1;
-                    entry.changes.removed.push(MessageRef { at, id });
+                    entry.changes.removed.push(message);
                 }
-                _ => {}
             }
             if observed {
                 entry.events.push(event.clone());

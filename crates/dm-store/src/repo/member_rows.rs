@@ -147,7 +147,8 @@ pub(super) enum Guess {
 /// `owner`'s current row of `group` as a member since their join: the row
 /// guessed or read when it is theirs now; made again when it is missing,
 /// left or from an earlier membership of theirs (from `newest`, read once
-/// for all the rows a call makes); `None` when it was left after that join
+/// for all the rows a call makes, and read again for this row alone after a
+/// lost race); `None` when it was left after that join
 /// (the item in force is older than the leave). Whether it made the row.
 pub(super) async fn current_row<T: Table + ?Sized>(
     table: &T,
@@ -164,7 +165,10 @@ pub(super) async fn current_row<T: Table + ?Sized>(
         group: group.id,
     };
     let mut guess = guess;
+    // After a lost race the messages are read again, for this row alone.
+    let mut own: Option<NewestMessages> = None;
     for _ in 0..RACE_ATTEMPTS {
+        let newest = own.as_ref().unwrap_or(newest);
         let found = match std::mem::replace(&mut guess, Guess::Unknown) {
             Guess::Row(row) => Some(*row),
             Guess::Absent => None,
@@ -202,7 +206,10 @@ pub(super) async fn current_row<T: Table + ?Sized>(
             }
             // Made or changed meanwhile (by another handler, or the
             // migration): look again.
-            Err(WriteError::ConditionFailed { .. }) => remember(table, owner, group.id, None),
+            Err(WriteError::ConditionFailed { .. }) => {
+                remember(table, owner, group.id, None);
+                own = Some(NewestMessages::default());
+            }
             Err(WriteError::Store(e)) => return Err(e),
         }
     }
