@@ -192,17 +192,20 @@ async fn a_mark_costs_what_it_should() {
     );
 }
 
-/// What a message costs in a named group of `n` members once its rows are
-/// made and remembered: the send (its sender's membership read strongly
-/// consistent from the group item, whose size grows with the members, and
-/// the message's put), then the stream (each member's row in place with its
-/// index entry moved: 3 units a member, nothing shared by the members); and
-/// what adding and removing a member cost at the API.
-async fn group_message_costs(n: usize) -> ((f64, f64), (f64, f64), (f64, f64), (f64, f64)) {
-    let repo = dm_store::testing::fresh_table().await;
+/// A named group of `n` new users (`{prefix}_{i}`, the first its owner),
+/// made, and its record as the stream brings it.
+async fn new_group(
+    repo: &impl Repository,
+    prefix: &str,
+    n: usize,
+) -> (
+    Vec<dm_domain::UserSummary>,
+    dm_domain::Group,
+    dm_store::Changes,
+) {
     let mut members = Vec::new();
     for i in 0..n {
-        members.push(user(&repo, &format!("grp{n}_{i}")).await);
+        members.push(user(repo, &format!("{prefix}_{i}")).await);
     }
     let group = repo
         .create_group(
@@ -216,6 +219,18 @@ async fn group_message_costs(n: usize) -> ((f64, f64), (f64, f64), (f64, f64), (
         group: Some(group.clone()),
         ..dm_store::Changes::default()
     };
+    (members, group, changes)
+}
+
+/// What a message costs in a named group of `n` members once its rows are
+/// made and remembered: the send (its sender's membership read strongly
+/// consistent from the group item, whose size grows with the members, and
+/// the message's put), then the stream (each member's row in place with its
+/// index entry moved: 3 units a member, nothing shared by the members); and
+/// what adding and removing a member cost at the API.
+async fn group_message_costs(n: usize) -> ((f64, f64), (f64, f64), (f64, f64), (f64, f64)) {
+    let repo = dm_store::testing::fresh_table().await;
+    let (members, group, changes) = new_group(&repo, &format!("grp{n}"), n).await;
     let made = repo.capacity();
     repo.apply_changes(group.id, &changes).await.unwrap();
     assert_eq!(
@@ -393,22 +408,7 @@ async fn a_groups_row_is_a_pairs_row_and_its_name_and_size() {
 #[tokio::test]
 async fn a_making_replayed_elsewhere_finds_every_row_and_changes_nothing() {
     let repo = dm_store::testing::fresh_table().await;
-    let mut members = Vec::new();
-    for i in 0..5 {
-        members.push(user(&repo, &format!("replay_{i}")).await);
-    }
-    let group = repo
-        .create_group(
-            &members[0],
-            dm_domain::GroupName::parse("again").unwrap(),
-            members[1..].to_vec(),
-        )
-        .await
-        .unwrap();
-    let changes = dm_store::Changes {
-        group: Some(group.clone()),
-        ..dm_store::Changes::default()
-    };
+    let (_, group, changes) = new_group(&repo, "replay", 5).await;
     let first = repo.apply_changes(group.id, &changes).await.unwrap();
     assert_eq!(first.applied, dm_store::Applied::Moved, "the rows made");
 
