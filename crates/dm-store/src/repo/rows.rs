@@ -1,7 +1,8 @@
 //! The stream's row update (pattern D): a conversation's changes applied to
 //! each member's row on its own, conditioned on that row's version. What a
-//! row becomes is [`super::plan`]'s. The members' rows are planned first,
-//! then written together (concurrent single writes); a row that lost a race
+//! row becomes is [`super::plan`]'s. The members' rows are found together
+//! (remembered, read, or made), planned, then written together (concurrent
+//! single writes); a row that lost a race
 //! is read again and retried on its own. No write is shared by the members,
 //! and none is a transaction: a crash between two members' writes leaves the
 //! second to the retry, which finds the first already current.
