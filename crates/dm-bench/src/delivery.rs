@@ -28,6 +28,7 @@ use futures::StreamExt;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio_tungstenite::{connect_async, tungstenite::Message as WsMessage};
+use uuid::Uuid;
 
 use crate::{client::Client, seed::Conversation, stats::percentile};
 
@@ -95,8 +96,10 @@ pub struct DeliveryReport {
     pub stream_units_per_message: f64,
 }
 
-/// Frames that arrived: when each message reached each user.
-type Arrivals = Arc<Mutex<HashMap<(MessageId, UserId), Instant>>>;
+/// Frames that arrived: when a frame of each message (`message`) and of
+/// each conversation (`conversation`, its row) first reached each user, by
+/// the message's or the conversation's uuid.
+type Arrivals = Arc<Mutex<HashMap<(Uuid, UserId), Instant>>>;
 
 /// One socket per user, each noting when a message's frame reached it; the
 /// readers stop when this is dropped.
@@ -124,9 +127,12 @@ impl Sockets {
                     let Ok(frame) = serde_json::from_str::<serde_json::Value>(&text) else {
                         continue;
                     };
-                    if frame["type"] == "message"
-                        && let Some(Ok(id)) = frame["message"]["uuid"].as_str().map(str::parse)
-                    {
+                    let about = match frame["type"].as_str() {
+                        Some("message") => &frame["message"]["uuid"],
+                        Some("conversation") => &frame["conversation"]["uuid"],
+                        _ => continue,
+                    };
+                    if let Some(Ok(id)) = about.as_str().map(str::parse) {
                         arrivals
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
@@ -139,13 +145,14 @@ impl Sockets {
         Ok(Self { arrivals, readers })
     }
 
-    /// Waits up to `limit` for each message's frame at each user of
-    /// `expected` (message, user, when the send was answered); the waits
-    /// from the answer to the frame, in ms, of the frames that came. A frame
-    /// can come before the answer is read: that is no wait at all.
+    /// Waits up to `limit` for a frame of each message or conversation at
+    /// each user of `expected` (its uuid, the user, when the request was
+    /// answered); the waits from the answer to the frame, in ms, of the
+    /// frames that came. A frame can come before the answer is read: that is
+    /// no wait at all.
     pub(crate) async fn waits(
         &self,
-        expected: &[(MessageId, UserId, Instant)],
+        expected: &[(Uuid, UserId, Instant)],
         limit: Duration,
     ) -> Vec<f64> {
         let deadline = Instant::now() + limit;
@@ -212,7 +219,11 @@ pub(crate) async fn measure(
         })
         .await?;
     // Frames still on their way.
-    let waits = sockets.waits(&answered, Duration::from_secs(30)).await;
+    let due: Vec<(Uuid, UserId, Instant)> = answered
+        .iter()
+        .map(|&(id, to, at)| (*id.as_uuid(), to, at))
+        .collect();
+    let waits = sockets.waits(&due, Duration::from_secs(30)).await;
     drop(sockets);
     let report = DeliveryReport {
         sockets: users.len(),

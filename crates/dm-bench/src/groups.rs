@@ -13,7 +13,9 @@
 //!   its rows once, so a busier group costs less per message);
 //! - a member's inbox page (their first 20 rows, the group's among them);
 //! - making a group, removing a member and adding them back (named groups):
-//!   the API's units and the stream's.
+//!   the API's units and the stream's; and how soon a group made is in
+//!   every member's list (from the answer to its row's `conversation` frame
+//!   at each member's socket), which the making's bill waits for.
 //!
 //! At the end every member's row must show the group's newest message with
 //! an exact unread count: the messages of the others, none of them read, and
@@ -21,10 +23,11 @@
 
 use std::time::{Duration, Instant};
 
-use dm_domain::{GroupId, MessageId, User, UserId};
+use dm_domain::{GroupId, User, UserId};
 use dm_store::{PageRequest, Repository, capacity::Consumed};
 use rand::{Rng, SeedableRng, rngs::SmallRng};
 use serde::{Deserialize, Serialize};
+use uuid::Uuid;
 
 use crate::{
     client::Client,
@@ -84,6 +87,9 @@ pub struct GroupSize {
     /// Billed per group made (named groups).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub create: Option<Units>,
+    /// How soon a group made is in every member's list (named groups).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listed: Option<Listed>,
     /// Billed per member removed by the owner.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove: Option<Units>,
@@ -93,6 +99,20 @@ pub struct GroupSize {
     /// Members whose row is missing, stale or miscounted at the end (named
     /// groups; the one-to-one rows are checked with the workload's).
     pub wrong_rows: usize,
+}
+
+/// A group made, timed from the API's answer to its row's `conversation`
+/// frame at each member's socket (the creator's too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Listed {
+    /// Frames due: each group at each member.
+    pub expected: usize,
+    /// Those that came within the wait.
+    pub arrived: usize,
+    /// Median wait.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
 }
 
 /// Conversations of each size, measured by [`run`].
@@ -184,7 +204,7 @@ async fn one_size(
 ) -> anyhow::Result<GroupSize> {
     let mut rng = SmallRng::seed_from_u64(size as u64);
     // The conversations: the workload's pairs, or groups made now.
-    let (groups, create) = if size == 2 {
+    let (groups, made) = if size == 2 {
         let pairs = cx.conversations.iter().take(GROUPS_PER_SIZE);
         let groups = pairs
             .map(|c| Members {
@@ -196,6 +216,9 @@ async fn one_size(
     } else {
         let before = cx.snapshot();
         let mut groups = Vec::with_capacity(GROUPS_PER_SIZE);
+        // Each member's list gains the group: its row's frame, timed from
+        // the answer.
+        let mut listed = Vec::new();
         for g in 0..GROUPS_PER_SIZE {
             // Each group its own slice of the users, its owner first.
             let first = (g * 7) % cx.users.len();
@@ -210,11 +233,22 @@ async fn one_size(
                 .client
                 .create_group(members[0].uuid, &format!("bench {size} #{g}"), &handles)
                 .await?;
+            let answered = Instant::now();
+            listed.extend(members.iter().map(|u| (*group.as_uuid(), u.uuid, answered)));
             groups.push(Members { group, members });
         }
+        // Every row made (and told) before the making is billed.
+        let waits = sockets.waits(&listed, Duration::from_secs(30)).await;
         let (units, _) = cx.since(before, GROUPS_PER_SIZE).await;
-        (groups, Some(units))
+        let listed = Listed {
+            expected: listed.len(),
+            arrived: waits.len(),
+            p50_ms: percentile(&waits, 50.0),
+            p99_ms: percentile(&waits, 99.0),
+        };
+        (groups, Some((units, listed)))
     };
+    let (create, listed) = made.unzip();
 
     // Messages, one at a time, each timed to every other member's frame.
     let before = cx.snapshot();
@@ -231,12 +265,12 @@ async fn one_size(
             .send(c.group, &c.members[from], "group message")
             .await?;
         let answered = Instant::now();
-        let due: Vec<(MessageId, UserId, Instant)> = c
+        let due: Vec<(Uuid, UserId, Instant)> = c
             .members
             .iter()
             .enumerate()
             .filter(|(k, _)| *k != from)
-            .map(|(_, u)| (id, u.uuid, answered))
+            .map(|(_, u)| (*id.as_uuid(), u.uuid, answered))
             .collect();
         expected += due.len();
         waits.extend(sockets.waits(&due, Duration::from_secs(10)).await);
@@ -303,6 +337,7 @@ async fn one_size(
         frame_max_ms: waits.iter().copied().fold(0.0, f64::max),
         inbox_page: inbox.api,
         create,
+        listed,
         remove,
         add,
         wrong_rows,

@@ -506,6 +506,28 @@ fn group_rows(size: &crate::groups::GroupSize) -> Vec<(String, f64, Option<f64>,
             "",
         ));
     }
+    if let Some(listed) = &size.listed {
+        rows.extend([
+            (
+                format!("{n} members: group made, answer to every member's list p50 ms"),
+                listed.p50_ms,
+                None,
+                "",
+            ),
+            (
+                format!("{n} members: group made, answer to every member's list p99 ms"),
+                listed.p99_ms,
+                None,
+                "",
+            ),
+            (
+                format!("{n} members: group made, in the lists / due"),
+                listed.arrived as f64 / listed.expected.max(1) as f64,
+                None,
+                "",
+            ),
+        ]);
+    }
     for (what, units) in [
         ("group made", size.create),
         ("member removed", size.remove),

@@ -117,10 +117,23 @@ async fn check_workload(
             (size.members > 2, size.members > 2, size.members > 2),
             "{size:?}"
         );
+        // A group made is in every member's list, each told by a frame.
+        match &size.listed {
+            Some(listed) => {
+                assert_eq!(listed.expected, size.groups * size.members, "{size:?}");
+                assert_eq!(listed.arrived, listed.expected, "{size:?}");
+                assert!(listed.p99_ms >= listed.p50_ms, "{size:?}");
+            }
+            None => assert_eq!(size.members, 2, "{size:?}"),
+        }
     }
     let table = markdown(&report, None);
     assert!(
         table.contains("| 10 members: send answer to frame p99 ms |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| 10 members: group made, answer to every member's list p99 ms |"),
         "{table}"
     );
     assert!(table.contains("| send: ops/s |"));
